@@ -1,0 +1,236 @@
+"""The command line: the same functions the notebook calls.
+
+Exit codes: 0 success, 2 usage error, 3 authentication or connection error, 4 permission error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from primsync import frame as F
+from primsync.db.engine import database_url, init_db, open_engine
+from primsync.errors import PrimsyncError
+from primsync.options import SyncOption
+
+__all__ = ["main"]
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _add_db(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--db", help="database URL (default: $PRIMSYNC_DB, else sqlite:///data/primsync.db)"
+    )
+
+
+def _add_account(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--account", required=True, help="address of a registered mail account")
+    p.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password (or OAuth2 token) from standard input",
+    )
+
+
+def _add_selection(p: argparse.ArgumentParser) -> None:
+    _add_account(p)
+    p.add_argument("--folder", action="append", required=True, help="a folder (repeatable)")
+    p.add_argument(
+        "--option",
+        default=SyncOption.SINCE_LAST.value,
+        choices=[o.value for o in SyncOption],
+        help="which messages (default: since-last)",
+    )
+    p.add_argument("--since", type=_date, help="first day, with --option range")
+    p.add_argument("--until", type=_date, help="last day (included), with --option range")
+    p.add_argument("--today", type=_date, help=argparse.SUPPRESS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="primsync", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("init", help="create the schema")
+    _add_db(p)
+
+    p = sub.add_parser("demo", help="demo database + demo mailbox")
+    p.add_argument("--no-lab", action="store_true", help="do not start JupyterLab")
+    p.add_argument("--db", default=None, help="demo database URL (default: sqlite:///data/demo.db)")
+    p.add_argument(
+        "--exit", action="store_true", help="print the demo's review, then stop the servers"
+    )
+
+    p = sub.add_parser("folders", help="the folder tree of an account")
+    _add_db(p)
+    _add_account(p)
+
+    p = sub.add_parser("review", help="the review frame of some folders")
+    _add_db(p)
+    _add_selection(p)
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.add_argument("-o", "--output", help="write to this file instead of standard output")
+    p.add_argument(
+        "--unmatched", action="store_true", help="also list mail from unknown correspondents"
+    )
+    return parser
+
+
+def _secret(args: argparse.Namespace) -> str | None:
+    if getattr(args, "password_stdin", False):
+        secret = sys.stdin.readline().rstrip("\r\n")
+        return secret or None
+    return None
+
+
+def table(frame: pd.DataFrame) -> str:
+    """The grid as text: the review columns of DESIGN.md with tick, folder and UID."""
+    if frame.empty:
+        return "(no messages)"
+    view = pd.DataFrame(
+        {
+            "": ["[x]" if s else ("done" if a else "[ ]")
+                 for s, a in zip(frame[F.SELECTED], frame[F.ALREADY_IMPORTED], strict=True)],
+            "Folder": frame[F.FOLDER],
+            "UID": frame[F.UID],
+            "Received": frame[F.RECEIVED].dt.strftime("%Y-%m-%d %H:%M"),
+            **{
+                label: frame[col].fillna("").astype(str).str.slice(0, 40)
+                for col, label in F.GRID_COLUMNS.items()
+                if col != F.RECEIVED
+            },
+        }
+    )  # fmt: skip
+    return view.to_string(index=False)
+
+
+def _write(text: str, output: str | None) -> None:
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    engine = open_engine(args.db)
+    created = init_db(engine)
+    print(f"{database_url(args.db)}: {len(created)} tables created" + (
+        f" ({', '.join(created)})" if created else " (schema already present)"))  # fmt: skip
+    return 0
+
+
+def cmd_folders(args: argparse.Namespace) -> int:
+    from primsync.review import list_folders
+
+    for folder in list_folders(open_engine(args.db), args.account, secret=_secret(args)):
+        marks = [m for m in (folder.special_use, "sent" if folder.is_sent else None) if m]
+        if not folder.selectable:
+            marks.append("not selectable")
+        indent = "  " * folder.depth
+        extra = f"  ({', '.join(dict.fromkeys(marks))})" if marks else ""
+        print(f"{indent}{folder.name}{extra}")
+    return 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from primsync.review import review_mailbox
+
+    result = review_mailbox(
+        open_engine(args.db),
+        args.account,
+        args.folder,
+        option=args.option,
+        since=args.since,
+        until=args.until,
+        today=args.today,
+        secret=_secret(args),
+        progress=sys.stderr.isatty(),
+    )
+    frame = result.all_rows[~result.all_rows[F.EXCLUDED]] if args.unmatched else result.frame
+    if args.format == "json":
+        text = json.dumps(F.frame_to_records(frame), ensure_ascii=False, indent=1)
+    elif args.format == "csv":
+        records = pd.DataFrame(F.frame_to_records(frame), columns=F.JSON_COLUMNS)
+        text = records.to_csv(index=False)
+    else:
+        text = table(frame)
+    _write(text, args.output)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from primsync.demo import DEMO_ACCOUNT, DEMO_DB, DEMO_PASSWORD, start_demo
+    from primsync.review import review_mailbox
+
+    db = args.db or DEMO_DB
+    engine, server = start_demo(db)
+    try:
+        folders = [f.name for f in _demo_folders(engine, DEMO_ACCOUNT, DEMO_PASSWORD)]
+        result = review_mailbox(engine, DEMO_ACCOUNT, folders, option="all", secret=DEMO_PASSWORD)
+        print(f"demo database: {db}")
+        print(f"demo mailbox:  imap://127.0.0.1:{server.port} (account {DEMO_ACCOUNT}, "
+              f"user recruiter, password '{DEMO_PASSWORD}', public demo credentials)")  # fmt: skip
+        print(f"\nreview of {', '.join(folders)} (option: all):\n")
+        print(table(result.frame))
+        print(f"\n{len(result.frame)} rows shown, {int(result.frame[F.SELECTED].sum())} pre-ticked "
+              f"(green), {len(result.unmatched)} from unknown correspondents left out")  # fmt: skip
+        if args.exit:
+            return 0
+        print(
+            f"\nThe demo mailbox runs until Ctrl-C. In another shell:\n"
+            f"  PRIMSYNC_DB={db} PRIMSYNC_PASSWORD={DEMO_PASSWORD} primsync review "
+            f"--account {DEMO_ACCOUNT} --folder INBOX --option all",
+            flush=True,
+        )
+        _wait_forever()
+        return 0
+    finally:
+        server.stop()
+
+
+def _demo_folders(engine, account: str, password: str):  # type: ignore[no-untyped-def]
+    from primsync.review import list_folders
+
+    return [f for f in list_folders(engine, account, secret=password) if f.selectable]
+
+
+def _wait_forever() -> None:
+    try:
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        while True:
+            signal.pause()
+    except KeyboardInterrupt:
+        print("\nstopping the demo servers", flush=True)
+
+
+COMMANDS = {
+    "init": cmd_init,
+    "demo": cmd_demo,
+    "folders": cmd_folders,
+    "review": cmd_review,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except PrimsyncError as exc:
+        print(f"primsync {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

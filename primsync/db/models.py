@@ -1,0 +1,158 @@
+"""SQLAlchemy models: the database contract of DESIGN.md (names and columns are fixed)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SecurityGroup(Base):
+    __tablename__ = "security_group"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    level: Mapped[int] = mapped_column(Integer)
+
+
+class AppUser(Base):
+    __tablename__ = "app_user"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    group_id: Mapped[int] = mapped_column(ForeignKey("security_group.id"))
+
+
+class MailAccount(Base):
+    __tablename__ = "mail_account"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), unique=True)
+    provider: Mapped[str] = mapped_column(String(20), default="imap")
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer)
+    security: Mapped[str] = mapped_column(String(20), default="ssl")
+    username: Mapped[str] = mapped_column(String(320))
+    auth: Mapped[str] = mapped_column(String(20), default="password")
+    owner_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    ca_file: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+
+
+class Record(Base):
+    __tablename__ = "record"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(300))
+    exclude_from_sync: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class RecordAddress(Base):
+    __tablename__ = "record_address"
+    __table_args__ = (UniqueConstraint("record_id", "address"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("record.id"), index=True)
+    address: Mapped[str] = mapped_column(String(320), index=True)
+
+
+class CrmMessage(Base):
+    __tablename__ = "crm_message"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("record.id"), index=True)
+    message_id: Mapped[str] = mapped_column(String(1000), unique=True)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
+
+
+class SyncRun(Base):
+    __tablename__ = "sync_run"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("mail_account.id"), nullable=True)
+    kind: Mapped[str] = mapped_column(String(20), default="review")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    folders: Mapped[str] = mapped_column(Text, default="")
+    option: Mapped[str] = mapped_column(String(40), default="")
+    fetched: Mapped[int] = mapped_column(Integer, default=0)
+    shown: Mapped[int] = mapped_column(Integer, default=0)
+    imported: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ImportedMessage(Base):
+    __tablename__ = "imported_message"
+    __table_args__ = (UniqueConstraint("record_id", "dedupe_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("record.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("mail_account.id"))
+    folder: Mapped[str] = mapped_column(String(1000))
+    uid: Mapped[int] = mapped_column(BigInteger)
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[str | None] = mapped_column(String(1000), nullable=True, index=True)
+    dedupe_key: Mapped[str] = mapped_column(String(1000))
+    in_reply_to: Mapped[str | None] = mapped_column(Text, nullable=True)
+    references: Mapped[str | None] = mapped_column(Text, nullable=True)
+    from_addr: Mapped[str] = mapped_column(String(320), default="")
+    from_name: Mapped[str] = mapped_column(Text, default="")
+    to_addrs: Mapped[str] = mapped_column(Text, default="")
+    cc_addrs: Mapped[str] = mapped_column(Text, default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    body_text: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    direction: Mapped[str] = mapped_column(String(3))
+    context: Mapped[str] = mapped_column(String(6))
+    accessible_to_id: Mapped[int] = mapped_column(ForeignKey("security_group.id"))
+    annexed_to_id: Mapped[int | None] = mapped_column(ForeignKey("crm_message.id"), nullable=True)
+    imported_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_run.id"), nullable=True)
+    defects: Mapped[str] = mapped_column(Text, default="")
+
+
+class Attachment(Base):
+    __tablename__ = "attachment"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("imported_message.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(Text, default="")
+    content_type: Mapped[str] = mapped_column(String(255), default="application/octet-stream")
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    inline: Mapped[bool] = mapped_column(Boolean, default=False)
+    content_id: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+
+
+class FolderState(Base):
+    __tablename__ = "folder_state"
+    __table_args__ = (UniqueConstraint("account_id", "folder"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("mail_account.id"))
+    folder: Mapped[str] = mapped_column(String(1000))
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    highestmodseq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -1,0 +1,210 @@
+"""Reads and writes of the review: accounts, contacts, CRM messages, dedupe keys, sync state.
+
+Reads of *imported messages* live in ``primsync.db.access`` behind the access rule; nothing here
+returns message contents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+import pandas as pd
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from primsync.db.models import (
+    AppUser,
+    CrmMessage,
+    FolderState,
+    ImportedMessage,
+    MailAccount,
+    Record,
+    RecordAddress,
+    SecurityGroup,
+    SyncRun,
+)
+from primsync.errors import ConfigurationError
+from primsync.imap import ConnectionSettings
+from primsync.options import FolderState as FolderStateValue
+
+_CHUNK = 500
+
+
+def get_account(session: Session, address: str) -> MailAccount:
+    """The registered account with this address; only registered accounts can be synced."""
+    account = session.scalar(select(MailAccount).where(MailAccount.address == address.strip()))
+    if account is None:
+        raise ConfigurationError(f"no registered mail account {address!r}", account=address)
+    return account
+
+
+def get_user(session: Session, login: str) -> AppUser:
+    user = session.scalar(select(AppUser).where(AppUser.login == login))
+    if user is None:
+        raise ConfigurationError(f"no user with login {login!r}")
+    return user
+
+
+def get_group(session: Session, name: str) -> SecurityGroup:
+    group = session.scalar(select(SecurityGroup).where(SecurityGroup.name == name))
+    if group is None:
+        names = ", ".join(session.scalars(select(SecurityGroup.name).order_by(SecurityGroup.level)))
+        raise ConfigurationError(f"no security group {name!r}; the groups are: {names}")
+    return group
+
+
+def connection_settings(account: MailAccount) -> ConnectionSettings:
+    return ConnectionSettings(
+        address=account.address,
+        host=account.host,
+        port=account.port,
+        username=account.username,
+        security=account.security,
+        auth=account.auth,
+        ca_file=account.ca_file,
+    )
+
+
+def contacts_frame(engine: Engine) -> pd.DataFrame:
+    """Every record address: address, record_id, name, kind, excluded, created_at, last_crm_at."""
+    last_crm = (
+        select(CrmMessage.record_id, func.max(CrmMessage.sent_at).label("last_crm_at"))
+        .group_by(CrmMessage.record_id)
+        .subquery()
+    )
+    query = (
+        select(
+            RecordAddress.address,
+            Record.id.label("record_id"),
+            Record.name,
+            Record.kind,
+            Record.exclude_from_sync.label("excluded"),
+            Record.created_at,
+            last_crm.c.last_crm_at,
+        )
+        .join(Record, Record.id == RecordAddress.record_id)
+        .outerjoin(last_crm, last_crm.c.record_id == Record.id)
+    )
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(query).all(), columns=list(query.selected_columns.keys()))
+    frame["excluded"] = frame["excluded"].astype(bool)
+    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
+    frame["last_crm_at"] = pd.to_datetime(frame["last_crm_at"], utc=True)
+    return frame
+
+
+def crm_messages_frame(engine: Engine, message_ids: Iterable[str]) -> pd.DataFrame:
+    """The CRM messages among ``message_ids``, with their record's name, kind and exclusion."""
+    ids = sorted(set(message_ids))
+    rows: list[tuple] = []
+    with engine.connect() as conn:
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            rows += conn.execute(
+                select(
+                    CrmMessage.id,
+                    CrmMessage.message_id,
+                    CrmMessage.record_id,
+                    CrmMessage.subject,
+                    CrmMessage.sent_at,
+                    Record.name,
+                    Record.kind,
+                    Record.exclude_from_sync,
+                )
+                .join(Record, Record.id == CrmMessage.record_id)
+                .where(CrmMessage.message_id.in_(chunk))
+            ).all()
+    columns = [
+        "crm_id",
+        "message_id",
+        "record_id",
+        "subject",
+        "sent_at",
+        "name",
+        "kind",
+        "excluded",
+    ]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["sent_at"] = pd.to_datetime(frame["sent_at"], utc=True)
+    return frame
+
+
+def imported_pairs(engine: Engine, dedupe_keys: Iterable[str]) -> set[tuple[int, str]]:
+    """The stored (record_id, dedupe_key) pairs among these keys, whatever their record."""
+    keys = sorted(set(dedupe_keys))
+    found: set[tuple[int, str]] = set()
+    with engine.connect() as conn:
+        for start in range(0, len(keys), _CHUNK):
+            stored = conn.execute(
+                select(ImportedMessage.record_id, ImportedMessage.dedupe_key).where(
+                    ImportedMessage.dedupe_key.in_(keys[start : start + _CHUNK])
+                )
+            ).all()
+            found.update((int(r), str(k)) for r, k in stored)
+    return found
+
+
+def folder_states(engine: Engine, account_id: int) -> dict[str, FolderStateValue]:
+    """What the last imports remembered of each folder of an account."""
+    with Session(engine) as session:
+        states = session.scalars(select(FolderState).where(FolderState.account_id == account_id))
+        return {
+            state.folder: FolderStateValue(
+                uidvalidity=int(state.uidvalidity),
+                last_uid=int(state.last_uid),
+                highestmodseq=state.highestmodseq,
+                last_sync_at=_aware(state.last_sync_at),
+            )
+            for state in states
+        }
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def start_run(
+    engine: Engine,
+    *,
+    kind: str,
+    account_id: int | None,
+    user_id: int | None,
+    folders: list[str],
+    option: str,
+) -> int:
+    """Open a ``sync_run`` row (status "running") and return its id."""
+    with Session(engine) as session, session.begin():
+        run = SyncRun(
+            kind=kind,
+            account_id=account_id,
+            user_id=user_id,
+            folders="\n".join(folders),
+            option=option,
+            status="running",
+        )
+        session.add(run)
+        session.flush()
+        return int(run.id)
+
+
+def finish_run(
+    engine: Engine,
+    run_id: int,
+    *,
+    status: str,
+    error: str | None = None,
+    **counts: int,
+) -> None:
+    """Close a ``sync_run`` row with its counts, its status and (for failures) the reason."""
+    with Session(engine) as session, session.begin():
+        run = session.get(SyncRun, run_id)
+        if run is None:
+            return
+        run.status = status
+        run.error = error
+        run.finished_at = datetime.now(UTC)
+        for name, value in counts.items():
+            setattr(run, name, int(value))

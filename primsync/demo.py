@@ -1,0 +1,249 @@
+"""A ready-made demo: a SQLite database with groups, users, records and CRM messages, and a
+mailbox served by pymap on a loopback port, filled over IMAP APPEND.
+
+>>> engine, server = start_demo()          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from primsync.db.engine import init_db, open_engine
+from primsync.db.models import (
+    AppUser,
+    CrmMessage,
+    MailAccount,
+    Record,
+    RecordAddress,
+    SecurityGroup,
+)
+from primsync.imap import ConnectionSettings, Mailbox, connect
+from primsync.parse import normalize_address
+from primsync.servers import PymapServer
+
+__all__ = [
+    "DEMO_ACCOUNT",
+    "DEMO_PASSWORD",
+    "DemoMail",
+    "make_message",
+    "seed_database",
+    "seed_mailbox",
+    "start_demo",
+]
+
+DEMO_ACCOUNT = "recruiter@agency.example"
+DEMO_USER = "recruiter"
+# the public password of the throwaway demo mailbox on loopback, not a secret
+DEMO_PASSWORD = "demo"  # noqa: S105
+DEMO_DB = "sqlite:///data/demo.db"
+CRM_DOMAIN = "crm.agency.example"
+
+GROUPS = [("Public", 0), ("Recruiters", 10), ("Managers", 20), ("Direction", 30)]
+USERS = [
+    ("ana", "Ana Martin", "Recruiters"),
+    ("paul", "Paul Public", "Public"),
+    ("marc", "Marc Manager", "Managers"),
+    ("dora", "Dora Director", "Direction"),
+]
+# (kind, name, addresses, excluded)
+RECORDS = [
+    ("candidate", "Léa Dubois", ["lea.dubois@mail.example"], False),
+    ("candidate", "Tom Baker", ["tom.baker@mail.example", "tbaker@work.example"], False),
+    ("candidate", "Sofia Rossi", ["sofia@rossi.example"], False),
+    ("candidate", "Victor Stone", ["victor@stone.example"], True),
+    ("client", "Acme Corp", ["hr@acme.example", "jobs@acme.example"], False),
+    ("client", "Globex", ["talent@globex.example"], False),
+    ("client", "Initech", ["info@initech.example"], False),
+    ("contact", "Bill Lumbergh", ["info@initech.example", "bill@initech.example"], False),
+    ("employee", "Marc Manager", ["marc@agency.example"], False),
+    ("candidate", "Jürgen Müller", ["jurgen@münchen.example"], False),
+]
+# (key, record name, subject, days ago)
+CRM_MESSAGES = [
+    ("interview", "Léa Dubois", "Interview on Monday", 6),
+    ("shortlist", "Acme Corp", "Shortlist for the Java developer role", 9),
+    ("application", "Tom Baker", "Your application", 12),
+    ("victor", "Victor Stone", "Checking in", 20),
+    ("initech", "Initech", "Our offer for your office team", 15),
+]
+
+
+def crm_id(key: str) -> str:
+    return f"<{key}.demo@{CRM_DOMAIN}>"
+
+
+@dataclass(frozen=True)
+class DemoMail:
+    """One message of a test or demo mailbox."""
+
+    folder: str
+    sender: tuple[str, str]
+    to: list[tuple[str, str]]
+    subject: str
+    days_ago: float
+    body: str = "Hello,\n\nSee below.\n"
+    cc: list[tuple[str, str]] = field(default_factory=list)
+    message_id: str | None = None
+    in_reply_to: str | None = None
+    references: list[str] = field(default_factory=list)
+    attachments: list[tuple[str, str, bytes]] = field(default_factory=list)
+    seen: bool = False
+
+
+def _address(pair: tuple[str, str]) -> Address:
+    name, addr = pair
+    local, _, domain = addr.partition("@")
+    return Address(display_name=name, username=local, domain=domain)
+
+
+def make_message(mail: DemoMail, *, now: datetime) -> bytes:
+    """The RFC 5322 bytes of ``mail`` (encoded words and IDNA where needed)."""
+    msg = EmailMessage()
+    msg["From"] = _address(mail.sender)
+    msg["To"] = [_address(a) for a in mail.to]
+    if mail.cc:
+        msg["Cc"] = [_address(a) for a in mail.cc]
+    msg["Subject"] = mail.subject
+    msg["Date"] = format_datetime(now - timedelta(days=mail.days_ago))
+    if mail.message_id:
+        msg["Message-ID"] = mail.message_id
+    if mail.in_reply_to:
+        msg["In-Reply-To"] = mail.in_reply_to
+    if mail.references:
+        msg["References"] = " ".join(mail.references)
+    msg.set_content(mail.body)
+    for filename, ctype, data in mail.attachments:
+        maintype, _, subtype = ctype.partition("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    return msg.as_bytes()
+
+
+ME = ("Ana Martin", DEMO_ACCOUNT)
+
+
+def demo_mails() -> list[DemoMail]:
+    lea, tom = ("Léa Dubois", "lea.dubois@mail.example"), ("Tom Baker", "tom.baker@mail.example")
+    return [
+        DemoMail("INBOX", lea, [ME], "Re: Interview on Monday", 1.2,
+                 "Monday 10:00 suits me.\n", message_id="<lea.1@mail.example>",
+                 in_reply_to=crm_id("interview"), references=[crm_id("interview")]),
+        DemoMail("INBOX", ("Acme HR", "hr@acme.example"), [ME], "RE: Shortlist", 2.5,
+                 "Please send the CVs.\n", message_id="<acme.7@acme.example>",
+                 in_reply_to=crm_id("shortlist")),
+        DemoMail("INBOX", ("Sofia Rossi", "sofia@rossi.example"), [ME],
+                 "Candidatura — sviluppatrice", 0.3, "My CV is attached.\n",
+                 message_id="<sofia.1@rossi.example>",
+                 attachments=[("CV Sofia Rossi.pdf", "application/pdf", b"%PDF-1.4 demo CV\n")]),
+        DemoMail("INBOX", ("Deals Weekly", "news@deals.example"), [ME], "50% off everything", 0.8,
+                 message_id="<n1@deals.example>"),
+        DemoMail("INBOX", ("Victor Stone", "victor@stone.example"), [ME], "Re: Checking in", 3,
+                 message_id="<v.1@stone.example>", references=[crm_id("victor")]),
+        DemoMail("INBOX", ("Initech", "info@initech.example"), [ME], "Office move", 4,
+                 message_id="<i.1@initech.example>"),
+        DemoMail("INBOX", ("Unknown Person", "someone@else.example"), [ME], "Re: Your application",
+                 5, message_id="<x.1@else.example>", references=[crm_id("application")]),
+        DemoMail("INBOX", ("Jürgen Müller", "jurgen@münchen.example"), [ME], "Grüße aus München",
+                 1.5, message_id="<j.1@xn--mnchen-3ya.example>", seen=True),
+        DemoMail("INBOX/Candidates", tom, [ME], "Question about the role", 8,
+                 message_id="<tom.1@mail.example>"),
+        DemoMail("INBOX/Candidates", tom, [ME], "Re: Your application", 2,
+                 message_id="<tom.2@mail.example>",
+                 references=[crm_id("application"), "<ana.9@agency.example>"]),
+        DemoMail("INBOX/Clients", ("Globex Talent", "talent@globex.example"), [ME],
+                 "New opening: data analyst", 0.5, message_id="<g.1@globex.example>"),
+        DemoMail("Sent", ME, [lea], "Directions to our office", 1.0,
+                 message_id="<ana.10@agency.example>"),
+        DemoMail("Sent", ME, [("Victor Stone", "victor@stone.example")], "Hello Victor", 1.0,
+                 message_id="<ana.11@agency.example>"),
+        DemoMail("Entretiens planifiés", lea, [ME], "Disponibilités", 3.5,
+                 message_id="<lea.2@mail.example>"),
+    ]  # fmt: skip
+
+
+def seed_database(
+    engine: Engine, *, host: str, port: int, security: str = "none", username: str = DEMO_USER
+) -> None:
+    """Groups, users, the demo account, records and CRM messages, in an empty database."""
+    init_db(engine)
+    now = datetime.now(UTC)
+    with Session(engine) as session, session.begin():
+        groups = {name: SecurityGroup(name=name, level=level) for name, level in GROUPS}
+        session.add_all(groups.values())
+        session.flush()
+        users = {
+            login: AppUser(login=login, name=name, group_id=groups[group].id)
+            for login, name, group in USERS
+        }
+        session.add_all(users.values())
+        session.flush()
+        session.add(
+            MailAccount(
+                address=DEMO_ACCOUNT, provider="imap", host=host, port=port, security=security,
+                username=username, auth="password", owner_id=users["ana"].id,
+            )
+        )  # fmt: skip
+        records = {}
+        for age, (kind, name, addresses, excluded) in enumerate(RECORDS):
+            record = Record(
+                kind=kind, name=name, exclude_from_sync=excluded,
+                created_at=now - timedelta(days=400 - age),
+            )  # fmt: skip
+            session.add(record)
+            session.flush()
+            records[name] = record
+            session.add_all(
+                RecordAddress(record_id=record.id, address=normalize_address(a)) for a in addresses
+            )
+        for key, name, subject, days in CRM_MESSAGES:
+            session.add(
+                CrmMessage(
+                    record_id=records[name].id, message_id=crm_id(key), subject=subject,
+                    sent_at=now - timedelta(days=days), sent_by_id=users["ana"].id,
+                )
+            )  # fmt: skip
+
+
+def seed_mailbox(box: Mailbox, mails: list[DemoMail], *, now: datetime | None = None) -> None:
+    """Create the folders and APPEND the messages, with their INTERNALDATE and flags."""
+    now = now or datetime.now(UTC)
+    existing = {f.name for f in box.list_folders()}
+    for folder in dict.fromkeys(m.folder for m in mails):
+        if folder not in existing:
+            box.create_folder(folder)
+            existing.add(folder)
+    for mail in mails:
+        box.append(
+            mail.folder,
+            make_message(mail, now=now),
+            flags=("\\Seen",) if mail.seen else (),
+            when=now - timedelta(days=mail.days_ago),
+        )
+
+
+def start_demo(db_url: str = DEMO_DB, *, fresh: bool = True) -> tuple[Engine, PymapServer]:
+    """Start the demo mailbox, seed it and a demo database; the caller stops the server."""
+    if fresh and db_url.startswith("sqlite:///") and db_url != "sqlite://":
+        Path(db_url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+    server = PymapServer(user=DEMO_USER, password=DEMO_PASSWORD)
+    server.start()
+    try:
+        engine = open_engine(db_url)
+        seed_database(engine, host=server.host, port=server.port)
+        settings = ConnectionSettings(
+            address=DEMO_ACCOUNT, host=server.host, port=server.port,
+            username=DEMO_USER, security="none",
+        )  # fmt: skip
+        with connect(settings, DEMO_PASSWORD) as box:
+            seed_mailbox(box, demo_mails())
+    except BaseException:
+        server.stop()
+        raise
+    return engine, server

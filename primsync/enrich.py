@@ -1,0 +1,236 @@
+"""Contact matching, exclusion, context, imported-into, annexed-to and already-imported.
+
+Pure functions over DataFrames: the review calls :func:`enrich` with what it read from the
+database (contacts, the CRM messages the headers name, the stored dedupe keys).
+
+Rules (DESIGN.md, "Rules"):
+
+* the counterpart is the sender for received mail, To and Cc for a sent folder; a row is
+  *matched* when a counterpart address is on a record;
+* a row is *excluded* when any address of From, To or Cc, or the record of the CRM message it
+  answers, belongs to a record flagged "exclude from email synchronization";
+* *green* when References (newest id first), then In-Reply-To, names a CRM message: the row goes
+  to that message's record and ``annexed_to`` names it; *yellow* otherwise, into the record that
+  owns the counterpart address;
+* an address on several records is *ambiguous*: ``candidates`` lists them and the default is the
+  record with the most recent CRM message, then the oldest record (then the lowest id);
+* ``selected`` = green, shown (matched and not excluded) and not already imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from primsync import frame as F
+
+__all__ = ["default_record", "enrich", "shown"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    id: int
+    name: str
+    kind: str
+    excluded: bool
+    created_at: pd.Timestamp
+    last_crm_at: pd.Timestamp
+
+
+@dataclass(frozen=True, slots=True)
+class _Crm:
+    id: int
+    message_id: str
+    record_id: int
+    subject: str
+    sent_at: pd.Timestamp
+    record_name: str
+    record_kind: str
+    record_excluded: bool
+
+
+def default_record(records: Iterable[_Record]) -> _Record:
+    """The record with the most recent CRM message, then the oldest record, then the lowest id."""
+    never = pd.Timestamp.min.tz_localize("UTC")
+
+    def key(r: _Record) -> tuple:
+        last = r.last_crm_at if not pd.isna(r.last_crm_at) else never
+        created = r.created_at if not pd.isna(r.created_at) else never
+        return (-last.value, created.value, r.id)
+
+    return min(records, key=key)
+
+
+def _describe(record: _Record | None, crm: _Crm | None = None) -> str:
+    if crm is not None:
+        return f"{crm.record_kind} {crm.record_name} (record {crm.record_id})"
+    assert record is not None
+    return f"{record.kind} {record.name} (record {record.id})"
+
+
+def _annex(crm: _Crm) -> str:
+    when = crm.sent_at.strftime("%Y-%m-%d %H:%M") if not pd.isna(crm.sent_at) else "?"
+    return f"{crm.subject or '(no subject)'} — {when} — {crm.record_name}"
+
+
+def _find_crm(
+    references: list[str], in_reply_to: list[str], crm: dict[str, _Crm]
+) -> tuple[_Crm | None, str]:
+    n = len(references)
+    for pos, mid in enumerate(reversed(references)):
+        if mid in crm:
+            if pos == 0:
+                return crm[mid], f"References names {mid} (its newest id)"
+            return crm[
+                mid
+            ], f"References names {mid} (id {pos + 1} of {n}, counting from the newest)"
+    for mid in in_reply_to:
+        if mid in crm:
+            return crm[mid], f"In-Reply-To names {mid}"
+    return None, ""
+
+
+def _unique(items: Iterable) -> list:
+    return list(dict.fromkeys(items))
+
+
+def enrich(
+    parsed: pd.DataFrame,
+    contacts: pd.DataFrame,
+    crm_messages: pd.DataFrame,
+    imported: set[tuple[int, str]] | frozenset[tuple[int, str]] = frozenset(),
+) -> pd.DataFrame:
+    """The parsed frame with the enrichment columns of ``primsync.frame``, every row kept.
+
+    ``contacts``: address, record_id, name, kind, excluded, created_at, last_crm_at (one row per
+    record address); ``crm_messages``: crm_id, message_id, record_id, subject, sent_at, name,
+    kind, excluded; ``imported``: stored (record_id, dedupe_key) pairs.
+    """
+    records: dict[int, _Record] = {}
+    by_address: dict[str, list[int]] = {}
+    for row in contacts.itertuples(index=False):
+        rid = int(row.record_id)
+        records.setdefault(
+            rid,
+            _Record(rid, row.name, row.kind, bool(row.excluded), row.created_at, row.last_crm_at),
+        )
+        by_address.setdefault(row.address, []).append(rid)
+    crm = {
+        row.message_id: _Crm(
+            int(row.crm_id),
+            row.message_id,
+            int(row.record_id),
+            row.subject or "",
+            row.sent_at,
+            row.name,
+            row.kind,
+            bool(row.excluded),
+        )  # fmt: skip
+        for row in crm_messages.itertuples(index=False)
+    }
+
+    out: dict[str, list] = {col: [] for col in F.ENRICHED_COLUMNS}
+    columns = [F.DIRECTION, F.FROM_ADDR, F.TO_ADDRS, F.CC_ADDRS, F.REFERENCES, F.IN_REPLY_TO]
+    columns.append(F.DEDUPE_KEY)
+    for direction, sender, to, cc, refs, irt, key in parsed[columns].itertuples(
+        index=False, name=None
+    ):
+        received = direction == "in"
+        everyone = _unique(([sender] if sender else []) + list(to) + list(cc))
+        counterparts = ([sender] if sender else []) if received else _unique(list(to) + list(cc))
+        role = "sender" if received else "recipient"
+
+        hit, header_note = _find_crm(list(refs), list(irt), crm)
+        excluded_notes = [
+            f"{addr} is on {_describe(records[rid])}"
+            for addr in everyone
+            for rid in by_address.get(addr, ())
+            if records[rid].excluded
+        ]
+        if hit is not None and hit.record_excluded:
+            excluded_notes.append(f"it answers a CRM message of {_describe(None, hit)}")
+        known = _unique(rid for addr in counterparts for rid in by_address.get(addr, ()))
+        known_addrs = [a for a in counterparts if a in by_address]
+        excluded = bool(excluded_notes)
+        matched = bool(known)
+
+        record: _Record | None = None
+        candidates: list[int] = []
+        annexed, annexed_id = None, None
+        if hit is not None:
+            context = "green"
+            candidates = [hit.record_id]
+            annexed, annexed_id = _annex(hit), hit.id
+            evidence = (
+                f"green: {header_note}, the CRM message {hit.subject!r} sent to "
+                f"{_describe(None, hit)}"
+            )
+            if matched:
+                evidence += f"; the {role} {', '.join(known_addrs)} is a known contact"
+            else:
+                evidence += (
+                    f"; but no {role} ({', '.join(counterparts) or 'none'}) is on any record: "
+                    f"add the address to record {hit.record_id} to import it"
+                )
+        else:
+            context = "yellow"
+            candidates = sorted(known)
+            evidence = "yellow: no id in References or In-Reply-To is a CRM message"
+            if matched:
+                record = default_record(records[rid] for rid in known)
+                owners = "; ".join(
+                    f"{a} is on " + ", ".join(_describe(records[r]) for r in by_address[a])
+                    for a in known_addrs
+                )
+                evidence += f"; {owners}"
+                if len(known) > 1:
+                    why = (
+                        "the most recent CRM message"
+                        if not pd.isna(record.last_crm_at)
+                        else "the oldest record"
+                    )
+                    evidence += (
+                        f"; {len(known)} records share the {role}: record {record.id} by default "
+                        f"({why})"
+                    )
+            else:
+                evidence += f"; no {role} ({', '.join(counterparts) or 'none'}) is on any record"
+        if excluded:
+            evidence = "excluded from synchronization: " + "; ".join(excluded_notes)
+
+        if hit is not None:
+            record_id, name, kind = hit.record_id, hit.record_name, hit.record_kind
+        elif record is not None:
+            record_id, name, kind = record.id, record.name, record.kind
+        else:
+            record_id, name, kind = None, None, None
+        already = record_id is not None and (record_id, key) in imported
+        out[F.COUNTERPARTS].append(counterparts)
+        out[F.RECORD_ID].append(record_id)
+        out[F.IMPORTED_INTO].append(name)
+        out[F.RECORD_KIND].append(kind)
+        out[F.CANDIDATES].append(candidates)
+        out[F.CONTEXT].append(context)
+        out[F.ANNEXED_TO].append(annexed)
+        out[F.ANNEXED_TO_ID].append(annexed_id)
+        out[F.SELECTED].append(context == "green" and matched and not excluded and not already)
+        out[F.ALREADY_IMPORTED].append(already)
+        out[F.EVIDENCE].append(evidence)
+        out[F.MATCHED].append(matched)
+        out[F.EXCLUDED].append(excluded)
+
+    result = parsed.copy()
+    for col in F.ENRICHED_COLUMNS:
+        result[col] = pd.Series(out[col], index=parsed.index, dtype=object)
+    result[F.RECORD_ID] = result[F.RECORD_ID].astype("Int64")
+    result[F.ANNEXED_TO_ID] = result[F.ANNEXED_TO_ID].astype("Int64")
+    for col in (F.SELECTED, F.ALREADY_IMPORTED, F.MATCHED, F.EXCLUDED):
+        result[col] = result[col].astype(bool)
+    return result
+
+
+def shown(review: pd.DataFrame) -> pd.DataFrame:
+    """The rows the grid shows: a known counterpart, nothing excluded."""
+    return review[review[F.MATCHED] & ~review[F.EXCLUDED]]

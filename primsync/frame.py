@@ -1,0 +1,154 @@
+"""The review frame: its columns, defined once here and used by name everywhere else.
+
+:func:`build_frame` turns fetched header blocks into the parsed part of the frame;
+``primsync.enrich`` adds the columns that need the database (record, context, ...).
+
+>>> build_frame([]).columns.tolist()[:4]
+['folder', 'uid', 'uidvalidity', 'direction']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from primsync.imap import RawMessage
+from primsync.parse import dedupe_key, parse_headers
+
+# parsed from the mailbox
+FOLDER = "folder"
+UID = "uid"
+UIDVALIDITY = "uidvalidity"
+DIRECTION = "direction"  # "in" for received mail, "out" for a sent folder
+MESSAGE_ID = "message_id"
+DEDUPE_KEY = "dedupe_key"
+RECEIVED = "received"
+FROM = "from"  # the sender's name, or address when there is no name
+FROM_ADDR = "from_addr"
+FROM_NAME = "from_name"
+TO_ADDRS = "to_addrs"
+CC_ADDRS = "cc_addrs"
+SUBJECT = "subject"
+IN_REPLY_TO = "in_reply_to"
+REFERENCES = "references"
+SIZE = "size"
+SEEN = "seen"
+DEFECTS = "defects"
+# added by enrich
+COUNTERPARTS = "counterparts"
+RECORD_ID = "record_id"
+IMPORTED_INTO = "imported_into"
+RECORD_KIND = "record_kind"
+CANDIDATES = "candidates"
+CONTEXT = "context"  # "green" / "yellow"
+ANNEXED_TO = "annexed_to"
+ANNEXED_TO_ID = "annexed_to_id"
+SELECTED = "selected"
+ALREADY_IMPORTED = "already_imported"
+EVIDENCE = "evidence"
+MATCHED = "matched"
+EXCLUDED = "excluded"
+
+PARSED_COLUMNS = [
+    FOLDER, UID, UIDVALIDITY, DIRECTION, MESSAGE_ID, DEDUPE_KEY, RECEIVED, FROM, FROM_ADDR,
+    FROM_NAME, TO_ADDRS, CC_ADDRS, SUBJECT, IN_REPLY_TO, REFERENCES, SIZE, SEEN, DEFECTS,
+]  # fmt: skip
+ENRICHED_COLUMNS = [
+    COUNTERPARTS, RECORD_ID, IMPORTED_INTO, RECORD_KIND, CANDIDATES, CONTEXT, ANNEXED_TO,
+    ANNEXED_TO_ID, SELECTED, ALREADY_IMPORTED, EVIDENCE, MATCHED, EXCLUDED,
+]  # fmt: skip
+REVIEW_COLUMNS = PARSED_COLUMNS + ENRICHED_COLUMNS
+
+# the grid's headings, in DESIGN.md's order
+GRID_COLUMNS = {
+    RECEIVED: "Received",
+    FROM: "From",
+    SUBJECT: "Subject",
+    IMPORTED_INTO: "Imported into",
+    CONTEXT: "Context",
+    ANNEXED_TO: "Annexed to",
+}
+# what `primsync review --format json` writes for each row
+JSON_COLUMNS = [
+    FOLDER, UID, UIDVALIDITY, DIRECTION, MESSAGE_ID, DEDUPE_KEY, RECEIVED, FROM, FROM_ADDR,
+    SUBJECT, IMPORTED_INTO, RECORD_ID, RECORD_KIND, CANDIDATES, CONTEXT, ANNEXED_TO,
+    ANNEXED_TO_ID, SELECTED, ALREADY_IMPORTED, DEFECTS, EVIDENCE, MATCHED, EXCLUDED,
+]  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedFolder:
+    """The header blocks fetched from one folder."""
+
+    folder: str
+    uidvalidity: int
+    is_sent: bool
+    messages: list[RawMessage]
+
+
+def _row(folder: FetchedFolder, raw: RawMessage) -> dict[str, object]:
+    fields = parse_headers(raw.data)
+    defects = list(fields.defects)
+    received = raw.internaldate or fields.date
+    if raw.internaldate is None:
+        defects.append("INTERNALDATE missing: the Date header is used")
+    return {
+        FOLDER: folder.folder,
+        UID: raw.uid,
+        UIDVALIDITY: folder.uidvalidity,
+        DIRECTION: "out" if folder.is_sent else "in",
+        MESSAGE_ID: fields.message_id,
+        DEDUPE_KEY: dedupe_key(fields, raw.size),
+        RECEIVED: received,
+        FROM: fields.from_name or fields.from_addr,
+        FROM_ADDR: fields.from_addr,
+        FROM_NAME: fields.from_name,
+        TO_ADDRS: list(fields.to_addrs),
+        CC_ADDRS: list(fields.cc_addrs),
+        SUBJECT: fields.subject,
+        IN_REPLY_TO: list(fields.in_reply_to),
+        REFERENCES: list(fields.references),
+        SIZE: raw.size,
+        SEEN: any(f.lower() == "\\seen" for f in raw.flags),
+        DEFECTS: defects,
+    }
+
+
+def build_frame(folders: Iterable[FetchedFolder]) -> pd.DataFrame:
+    """One row per fetched message with the parsed columns; bad headers give ``defects``."""
+    rows = [_row(f, raw) for f in folders for raw in f.messages]
+    frame = pd.DataFrame(rows, columns=PARSED_COLUMNS)
+    frame[RECEIVED] = pd.to_datetime(frame[RECEIVED], utc=True)
+    frame[UID] = frame[UID].astype("int64")
+    frame[UIDVALIDITY] = frame[UIDVALIDITY].astype("int64")
+    frame[SIZE] = frame[SIZE].astype("int64")
+    frame[SEEN] = frame[SEEN].astype(bool)
+    return frame.reset_index(drop=True)
+
+
+def frame_to_records(frame: pd.DataFrame, columns: list[str] | None = None) -> list[dict]:
+    """Plain JSON-ready dicts (ISO dates, lists, None for missing) of a review frame."""
+    cols = [c for c in (columns or JSON_COLUMNS) if c in frame.columns]
+    out = []
+    for row in frame[cols].itertuples(index=False, name=None):
+        item = {}
+        for col, value in zip(cols, row, strict=True):
+            item[col] = _plain(value)
+        out.append(item)
+    return out
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()  # type: ignore[union-attr]
+    return value

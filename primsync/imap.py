@@ -1,0 +1,374 @@
+"""The IMAP side: connect, list folders, search, fetch in batches. The only user of imapclient.
+
+>>> with connect(settings, secret) as box:            # doctest: +SKIP
+...     folders = box.list_folders()
+...     box.select("INBOX")
+...     uids = box.search(["UNSEEN"])
+...     rows = list(box.fetch_headers(uids))
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import ssl
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import imapclient
+from imapclient.exceptions import IMAPClientError, LoginError
+from tqdm.auto import tqdm
+
+from primsync.errors import AuthenticationError, ConfigurationError, FolderError, MailboxError
+from primsync.parse import REVIEW_HEADERS
+
+__all__ = [
+    "ConnectionSettings",
+    "Folder",
+    "FolderStatus",
+    "Mailbox",
+    "RawMessage",
+    "connect",
+    "is_loopback",
+    "is_sent_folder",
+]
+
+HEADER_BATCH = 1000
+BODY_BATCH = 100
+_HEADER_ITEM = ("BODY.PEEK[HEADER.FIELDS (" + " ".join(REVIEW_HEADERS).upper() + ")]").encode()
+_SENT_NAMES = {
+    "sent",
+    "sent items",
+    "sent messages",
+    "sent mail",
+    "envoyés",
+    "éléments envoyés",
+    "messages envoyés",
+    "gesendet",
+    "gesendete elemente",
+    "gesendete objekte",
+    "enviados",
+    "elementos enviados",
+    "posta inviata",
+    "inviati",
+    "verzonden items",
+}
+
+Progress = bool | Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionSettings:
+    """How to reach one mail account (a ``mail_account`` row, without any secret)."""
+
+    address: str
+    host: str
+    port: int
+    username: str
+    security: str = "ssl"
+    auth: str = "password"
+    ca_file: str | None = None
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Folder:
+    """One folder of the tree, its name decoded from modified UTF-7."""
+
+    name: str
+    delimiter: str
+    flags: tuple[str, ...]
+
+    @property
+    def selectable(self) -> bool:
+        return not any(f.lower() in ("\\noselect", "\\nonexistent") for f in self.flags)
+
+    @property
+    def special_use(self) -> str | None:
+        known = ("\\sent", "\\drafts", "\\trash", "\\junk", "\\archive", "\\all", "\\flagged")
+        for flag in self.flags:
+            if flag.lower() in known:
+                return flag
+        return None
+
+    @property
+    def parts(self) -> list[str]:
+        return self.name.split(self.delimiter) if self.delimiter else [self.name]
+
+    @property
+    def depth(self) -> int:
+        return len(self.parts) - 1
+
+    @property
+    def is_sent(self) -> bool:
+        return is_sent_folder(self)
+
+
+@dataclass(frozen=True, slots=True)
+class FolderStatus:
+    """What SELECT says of a folder."""
+
+    name: str
+    uidvalidity: int
+    uidnext: int | None
+    exists: int
+    highestmodseq: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """One FETCH answer: the header block (or the whole message) and its attributes."""
+
+    uid: int
+    data: bytes
+    flags: tuple[str, ...]
+    internaldate: datetime | None
+    size: int
+
+
+def is_sent_folder(folder: Folder) -> bool:
+    """The special-use ``\\Sent`` flag, else a well-known sent-folder name."""
+    if folder.special_use and folder.special_use.lower() == "\\sent":
+        return True
+    return folder.parts[-1].strip().casefold() in _SENT_NAMES
+
+
+def is_loopback(host: str) -> bool:
+    """Whether every address ``host`` resolves to is a loopback address."""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    addrs = {info[4][0] for info in infos}
+    return bool(addrs) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addrs)
+
+
+def _decode(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def _utc(value: object) -> datetime | None:
+    if not isinstance(value, datetime):
+        return None
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _batches(uids: Sequence[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(uids), size):
+        yield list(uids[start : start + size])
+
+
+class Mailbox:
+    """An open IMAP session on one account; use :func:`connect` to get one."""
+
+    def __init__(self, client: imapclient.IMAPClient, settings: ConnectionSettings):
+        self._client = client
+        self._client.normalise_times = False
+        self.settings = settings
+        self.folder: str | None = None
+        self.capabilities = {_decode(c).upper() for c in client.capabilities()}
+
+    def __enter__(self) -> Mailbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        try:
+            self._client.logout()
+        except Exception:
+            try:
+                self._client.shutdown()
+            except Exception:
+                pass
+
+    def _error(self, what: str, exc: BaseException) -> MailboxError:
+        return MailboxError(
+            f"{what}: {type(exc).__name__}: {_decode(str(exc))[:200]}",
+            account=self.settings.address,
+            folder=self.folder,
+        )
+
+    def list_folders(self) -> list[Folder]:
+        """The whole folder tree, sorted by name."""
+        try:
+            listed = self._client.list_folders()
+        except (IMAPClientError, OSError) as exc:
+            raise self._error("LIST failed", exc) from exc
+        folders = [
+            Folder(
+                name=_decode(name),
+                delimiter=_decode(delim or b""),
+                flags=tuple(map(_decode, flags)),
+            )
+            for flags, delim, name in listed
+        ]
+        return sorted(folders, key=lambda f: f.parts)
+
+    def select(self, folder: str) -> FolderStatus:
+        """Open ``folder`` read-only (nothing is ever flagged by primsync)."""
+        self.folder = folder
+        try:
+            info = self._client.select_folder(folder, readonly=True)
+        except IMAPClientError as exc:
+            raise FolderError(
+                f"cannot open the folder: {_decode(str(exc))[:200]}",
+                account=self.settings.address,
+                folder=folder,
+            ) from exc
+        except OSError as exc:
+            raise self._error("connection lost while opening the folder", exc) from exc
+        modseq = info.get(b"HIGHESTMODSEQ")
+        return FolderStatus(
+            name=folder,
+            uidvalidity=int(info[b"UIDVALIDITY"]),
+            uidnext=int(info[b"UIDNEXT"]) if b"UIDNEXT" in info else None,
+            exists=int(info.get(b"EXISTS", 0)),
+            highestmodseq=int(modseq) if modseq is not None else None,
+        )
+
+    def search(self, criteria: list[object]) -> list[int]:
+        """UID SEARCH in the selected folder, sorted ascending."""
+        try:
+            return sorted(int(u) for u in self._client.search(criteria, charset="UTF-8"))
+        except (IMAPClientError, OSError) as exc:
+            raise self._error("SEARCH failed", exc) from exc
+
+    def fetch_headers(
+        self, uids: Sequence[int], *, progress: Progress = False
+    ) -> Iterator[RawMessage]:
+        """The review headers with FLAGS, INTERNALDATE and RFC822.SIZE, in batches."""
+        items = [b"FLAGS", b"INTERNALDATE", b"RFC822.SIZE", _HEADER_ITEM]
+        yield from self._fetch(uids, items, b"BODY[HEADER.FIELDS", HEADER_BATCH, progress)
+
+    def fetch_full(
+        self, uids: Sequence[int], *, progress: Progress = False
+    ) -> Iterator[RawMessage]:
+        """Whole messages (``BODY.PEEK[]``), in small batches."""
+        items = [b"FLAGS", b"INTERNALDATE", b"RFC822.SIZE", b"BODY.PEEK[]"]
+        yield from self._fetch(uids, items, b"BODY[]", BODY_BATCH, progress)
+
+    def _fetch(
+        self,
+        uids: Sequence[int],
+        items: list[bytes],
+        data_prefix: bytes,
+        batch: int,
+        progress: Progress,
+    ) -> Iterator[RawMessage]:
+        uids = sorted(set(uids))
+        bar = None
+        if progress is True:
+            bar = tqdm(total=len(uids), unit="msg", desc=self.folder or "fetch", leave=False)
+        done = 0
+        try:
+            for chunk in _batches(uids, batch):
+                try:
+                    answer = self._client.fetch(chunk, items)
+                except (IMAPClientError, OSError) as exc:
+                    raise self._error(f"FETCH of UIDs {chunk[0]}..{chunk[-1]} failed", exc) from exc
+                for uid in chunk:
+                    got = answer.get(uid)
+                    if got is None:  # expunged meanwhile
+                        continue
+                    data = next((v for k, v in got.items() if k.startswith(data_prefix)), b"")
+                    yield RawMessage(
+                        uid=uid,
+                        data=data or b"",
+                        flags=tuple(_decode(f) for f in got.get(b"FLAGS", ())),
+                        internaldate=_utc(got.get(b"INTERNALDATE")),
+                        size=int(got.get(b"RFC822.SIZE", len(data or b""))),
+                    )
+                done += len(chunk)
+                if bar is not None:
+                    bar.update(len(chunk))
+                elif callable(progress):
+                    progress(done, len(uids))
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def append(
+        self,
+        folder: str,
+        message: bytes,
+        *,
+        flags: Iterable[str] = (),
+        when: datetime | None = None,
+    ) -> None:
+        """Store a message in ``folder`` (used by the demo and the tests' mailboxes)."""
+        try:
+            self._client.append(folder, message, flags=tuple(flags), msg_time=when)
+        except (IMAPClientError, OSError) as exc:
+            raise self._error("APPEND failed", exc) from exc
+
+    def create_folder(self, folder: str) -> None:
+        try:
+            self._client.create_folder(folder)
+        except (IMAPClientError, OSError) as exc:
+            raise self._error("CREATE failed", exc) from exc
+
+
+def _tls_context(ca_file: str | None) -> ssl.SSLContext:
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(
+            f"cannot read the CA file {ca_file!r}: {exc.strerror or exc}"
+        ) from exc
+
+
+def connect(settings: ConnectionSettings, secret: str) -> Mailbox:
+    """Open and authenticate a session. Errors name the account, never the secret."""
+    where = {"account": settings.address}
+    if settings.security not in ("ssl", "starttls", "none"):
+        raise ConfigurationError(f"unknown security {settings.security!r}", **where)
+    if settings.auth not in ("password", "xoauth2"):
+        raise ConfigurationError(f"unknown auth {settings.auth!r}", **where)
+    if settings.security == "none" and not is_loopback(settings.host):
+        raise ConfigurationError(
+            f"refusing an unencrypted connection to {settings.host}: plain IMAP is only allowed "
+            "on a loopback address; use ssl or starttls",
+            **where,
+        )
+    target = f"{settings.host}:{settings.port}"
+    try:
+        if settings.security == "ssl":
+            client = imapclient.IMAPClient(
+                settings.host,
+                port=settings.port,
+                ssl=True,
+                ssl_context=_tls_context(settings.ca_file),
+                timeout=settings.timeout,
+            )
+        else:
+            client = imapclient.IMAPClient(
+                settings.host, port=settings.port, ssl=False, timeout=settings.timeout
+            )
+            if settings.security == "starttls":
+                client.starttls(_tls_context(settings.ca_file))
+    except ssl.SSLCertVerificationError as exc:
+        raise MailboxError(
+            f"the certificate of {target} was refused ({exc.verify_message}); "
+            "for a private server give its CA file",
+            **where,
+        ) from exc
+    except (ssl.SSLError, OSError, IMAPClientError) as exc:
+        raise MailboxError(
+            f"cannot connect to {target}: {type(exc).__name__}: {exc}", **where
+        ) from exc
+    try:
+        if settings.auth == "xoauth2":
+            client.oauth2_login(settings.username, secret)
+        else:
+            client.login(settings.username, secret)
+    except LoginError as exc:
+        client.shutdown()
+        reason = _decode(str(exc)).replace(secret, "***") if secret else _decode(str(exc))
+        raise AuthenticationError(f"login refused by {target}: {reason[:200]}", **where) from exc
+    except (IMAPClientError, OSError) as exc:
+        client.shutdown()
+        raise MailboxError(f"login to {target} failed: {type(exc).__name__}", **where) from exc
+    return Mailbox(client, settings)

@@ -1,0 +1,267 @@
+"""Bytes → header fields. Never raises: what cannot be read becomes a ``defects`` note.
+
+The review only needs a handful of headers, so they are read with the fast compat32 helpers of
+the ``email`` package (``decode_header``, ``getaddresses``, ``parsedate_tz``) rather than the
+slow structured-header policy.
+
+>>> h = parse_headers(b"From: =?utf-8?q?Ana_L=C3=B3pez?= <Ana@Example.COM>\\r\\nSubject: Hi\\r\\n")
+>>> h.from_name, h.from_addr, h.subject
+('Ana López', 'ana@example.com', 'Hi')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.header import decode_header
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import getaddresses, parsedate_tz
+
+__all__ = [
+    "HeaderFields",
+    "decode_text",
+    "dedupe_key",
+    "normalize_address",
+    "normalize_message_id",
+    "parse_addresses",
+    "parse_date",
+    "parse_headers",
+    "parse_id_list",
+]
+
+REVIEW_HEADERS = (
+    "From",
+    "To",
+    "Cc",
+    "Date",
+    "Subject",
+    "Message-ID",
+    "In-Reply-To",
+    "References",
+)
+
+_HEADER_PARSER = BytesHeaderParser(policy=compat32)
+_FOLD = re.compile(r"\r?\n[ \t]")
+_ID = re.compile(r"<([^<>]*)>")
+_MAX_HEADER_CHARS = 100_000  # a single header beyond this is cut, with a defect
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderFields:
+    """The header fields of one message, decoded; ``defects`` says what could not be read."""
+
+    from_addr: str = ""
+    from_name: str = ""
+    to_addrs: tuple[str, ...] = ()
+    cc_addrs: tuple[str, ...] = ()
+    date: datetime | None = None
+    subject: str = ""
+    message_id: str | None = None
+    in_reply_to: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+    defects: tuple[str, ...] = field(default=())
+
+
+def _unsurrogate(value: str, defects: list[str], name: str) -> str:
+    """Raw 8-bit header bytes arrive as surrogate escapes: read them as UTF-8, else Latin-1."""
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        raw = value.encode("utf-8", "surrogateescape")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        defects.append(f"{name}: 8-bit header that is not UTF-8, read as Latin-1")
+        return raw.decode("latin-1")
+
+
+def decode_text(value: str, defects: list[str] | None = None, name: str = "header") -> str:
+    """Decode RFC 2047 encoded words; unknown charsets give replacement characters."""
+    sink: list[str] = [] if defects is None else defects
+    value = _unsurrogate(value, sink, name)
+    if "=?" not in value:
+        return value
+    try:
+        parts = decode_header(value)
+    except Exception as exc:  # email.errors.HeaderParseError and friends
+        sink.append(f"{name}: undecodable encoded words ({type(exc).__name__})")
+        return value
+    out = []
+    for chunk, charset in parts:
+        if isinstance(chunk, str):
+            out.append(chunk)
+            continue
+        charset = (charset or "ascii").lower()
+        if charset in ("unknown-8bit", "x-unknown"):
+            charset = "utf-8"
+        try:
+            out.append(chunk.decode(charset))
+        except LookupError:
+            sink.append(f"{name}: unknown charset {charset!r}")
+            out.append(chunk.decode("utf-8", "replace"))
+        except UnicodeDecodeError:
+            sink.append(f"{name}: bytes invalid in charset {charset!r}")
+            out.append(chunk.decode(charset, "replace"))
+    return "".join(out)
+
+
+def normalize_address(address: str) -> str:
+    """Trimmed, lower-cased, IDNA domain: the form addresses are compared in.
+
+    >>> normalize_address("  <Zoë@Bücher.Example> ")
+    'zoë@xn--bcher-kva.example'
+    """
+    address = address.strip().strip("<>").strip().lower()
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return address
+    domain = domain.strip().rstrip(".")
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            pass
+    return f"{local.strip()}@{domain}"
+
+
+def parse_addresses(
+    value: str | None, defects: list[str] | None = None, name: str = "address"
+) -> list[tuple[str, str]]:
+    """(decoded name, normalized address) pairs of an address header; entries with no @ dropped."""
+    if not value:
+        return []
+    sink: list[str] = [] if defects is None else defects
+    value = _unsurrogate(value, sink, name)
+    try:
+        pairs = getaddresses([value])
+    except Exception as exc:
+        sink.append(f"{name}: unparsable address list ({type(exc).__name__})")
+        return []
+    out = []
+    for display, addr in pairs:
+        if "@" not in addr:
+            if addr or display:
+                sink.append(f"{name}: not an address: {(addr or display)[:80]!r}")
+            continue
+        if "=?" in addr:  # some mailers encode a non-ASCII domain as an encoded word
+            sink.append(f"{name}: encoded word inside an address")
+            addr = decode_text(addr, sink, name)
+        out.append((decode_text(display, sink, name).strip(), normalize_address(addr)))
+    return out
+
+
+def normalize_message_id(value: str | None) -> str | None:
+    """The first ``<id>`` of a header, whitespace removed and lower-cased; None when empty.
+
+    >>> normalize_message_id("  <ABC.123@Mail.Example>  ")
+    '<abc.123@mail.example>'
+    """
+    ids = parse_id_list(value)
+    return ids[0] if ids else None
+
+
+def parse_id_list(value: str | None) -> list[str]:
+    """Every message id in a References / In-Reply-To header, in header order (oldest first)."""
+    if not value:
+        return []
+    value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    found = [re.sub(r"\s+", "", m) for m in _ID.findall(value)]
+    if not found:  # broken mailers drop the brackets
+        found = [tok for tok in re.split(r"[\s,]+", value) if "@" in tok]
+    return [f"<{i.lower()}>" for i in found if i]
+
+
+def parse_date(value: str | None, defects: list[str] | None = None) -> datetime | None:
+    """An RFC 5322 date in UTC; None (and a defect) when it cannot be read."""
+    if not value:
+        return None
+    sink: list[str] = [] if defects is None else defects
+    try:
+        parsed = parsedate_tz(_unsurrogate(value, sink, "Date"))
+    except Exception:
+        parsed = None
+    if parsed is None:
+        sink.append(f"Date: unparsable {value.strip()[:60]!r}")
+        return None
+    try:
+        offset = parsed[9] or 0
+        naive = datetime(*parsed[:6])  # type: ignore[misc]
+        return (naive - timedelta(seconds=offset)).replace(tzinfo=UTC)
+    except (ValueError, OverflowError, TypeError):
+        sink.append(f"Date: out of range {value.strip()[:60]!r}")
+        return None
+
+
+def _raw_headers(raw: bytes, defects: list[str]) -> dict[str, str]:
+    """First occurrence of each wanted header, unfolded; repeated ones noted as defects."""
+    try:
+        msg = _HEADER_PARSER.parsebytes(raw)
+    except Exception as exc:
+        defects.append(f"headers unparsable ({type(exc).__name__})")
+        return {}
+    for defect in msg.defects:
+        defects.append(f"headers: {type(defect).__name__}")
+    wanted = {h.lower() for h in REVIEW_HEADERS}
+    found: dict[str, str] = {}
+    for name, value in msg.raw_items():
+        key = name.strip().lower()
+        if key not in wanted:
+            continue
+        if not isinstance(value, str):
+            value = str(value)
+        if key in found:
+            if key in ("from", "subject", "message-id", "date"):
+                defects.append(f"{name}: header repeated, the first is used")
+            continue
+        if len(value) > _MAX_HEADER_CHARS:
+            defects.append(f"{name}: header of {len(value)} characters cut")
+            value = value[:_MAX_HEADER_CHARS]
+        found[key] = _FOLD.sub(" ", value).strip()
+    return found
+
+
+def parse_headers(raw: bytes) -> HeaderFields:
+    """Parse a header block (or a whole message); never raises."""
+    defects: list[str] = []
+    h = _raw_headers(raw or b"", defects)
+    senders = parse_addresses(h.get("from"), defects, "From")
+    if not senders:
+        defects.append("From: missing" if "from" not in h else "From: no usable address")
+    from_name, from_addr = senders[0] if senders else ("", "")
+    message_id = normalize_message_id(h.get("message-id"))
+    if message_id is None:
+        defects.append("Message-ID: missing")
+    date = parse_date(h.get("date"), defects) if "date" in h else None
+    return HeaderFields(
+        from_addr=from_addr,
+        from_name=from_name,
+        to_addrs=tuple(a for _, a in parse_addresses(h.get("to"), defects, "To")),
+        cc_addrs=tuple(a for _, a in parse_addresses(h.get("cc"), defects, "Cc")),
+        date=date,
+        subject=decode_text(h.get("subject", ""), defects, "Subject"),
+        message_id=message_id,
+        in_reply_to=tuple(parse_id_list(h.get("in-reply-to"))),
+        references=tuple(parse_id_list(h.get("references"))),
+        defects=tuple(defects),
+    )
+
+
+def dedupe_key(fields: HeaderFields, size: int) -> str:
+    """The message's identity: its normalized Message-ID, else a hash of stable headers + size."""
+    if fields.message_id:
+        return fields.message_id
+    stable = "\x1f".join(
+        [
+            fields.from_addr,
+            ",".join(fields.to_addrs),
+            ",".join(fields.cc_addrs),
+            fields.date.isoformat() if fields.date else "",
+            fields.subject,
+            str(size),
+        ]
+    )
+    return "sha256:" + hashlib.sha256(stable.encode("utf-8", "surrogatepass")).hexdigest()

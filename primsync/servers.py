@@ -1,0 +1,236 @@
+"""IMAP servers run privately on loopback: pymap for the demo, Dovecot for tests and benchmarks.
+
+>>> with PymapServer(user="demo", password="demo") as server:   # doctest: +SKIP
+...     print(server.port)
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from primsync.errors import ConfigurationError, MailboxError
+
+__all__ = ["DovecotServer", "PymapServer", "free_port", "wait_for_port"]
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(
+    port: int, *, timeout: float = 15.0, process: subprocess.Popen | None = None
+) -> None:
+    """Wait until something accepts connections on 127.0.0.1:``port``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise MailboxError(f"the IMAP server exited with code {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise MailboxError(f"no IMAP server answered on 127.0.0.1:{port} after {timeout:.0f} s")
+
+
+class _Server:
+    process: subprocess.Popen | None = None
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self.process = None
+
+
+class PymapServer(_Server):
+    """pymap's in-memory ``dict`` backend on a loopback port: no root, no apt, about 1k msg/s."""
+
+    def __init__(self, *, user: str, password: str, port: int | None = None):
+        self.user = user
+        self.password = password
+        self.port = port or free_port()
+        self.host = "127.0.0.1"
+
+    def start(self) -> None:
+        cmd = [
+            sys.executable, "-c", "import sys; from pymap.main import main; sys.exit(main())",
+            "--host", self.host, "--port", str(self.port),
+            "--no-tls", "dict", "--demo-user", self.user, "--demo-password", self.password,
+        ]  # fmt: skip
+        self.process = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        wait_for_port(self.port, process=self.process, timeout=30)
+
+
+_DOVECOT_CONF = """\
+protocols = imap
+listen = 127.0.0.1
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+info_log_path = {root}/dovecot.log
+default_login_user = {login_user}
+default_internal_user = {internal_user}
+first_valid_uid = 1
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+ssl = yes
+ssl_cert = <{root}/cert.pem
+ssl_key = <{root}/key.pem
+mail_location = maildir:{root}/mail/%u:LAYOUT=fs
+mail_max_userip_connections = 200
+namespace inbox {{
+  inbox = yes
+  separator = /
+  mailbox Sent {{
+    special_use = \\Sent
+  }}
+  mailbox Drafts {{
+    special_use = \\Drafts
+  }}
+  mailbox Trash {{
+    special_use = \\Trash
+  }}
+}}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {root}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={root}/home/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    address = 127.0.0.1
+    port = {ssl_port}
+    ssl = yes
+  }}
+{chroot}}}
+service anvil {{
+{chroot}}}
+service ipc {{
+{chroot}}}
+service stats {{
+  unix_listener stats-writer {{
+    mode = 0666
+  }}
+}}
+"""
+
+
+class DovecotServer(_Server):
+    """A private Dovecot (Debian's ``dovecot-imapd``): own config, Maildirs and logs in a temp
+    folder, plain IMAP on ``port`` and IMAPS with a self-signed certificate on ``ssl_port``."""
+
+    def __init__(self, users: dict[str, str], *, root: str | os.PathLike[str] | None = None):
+        self.users = dict(users)
+        self._own_root = root is None
+        self.root = Path(root or tempfile.mkdtemp(prefix="primsync-dovecot-"))
+        self.port = free_port()
+        self.ssl_port = free_port()
+        self.host = "127.0.0.1"
+
+    @property
+    def cert_file(self) -> Path:
+        return self.root / "cert.pem"
+
+    @staticmethod
+    def binary() -> str | None:
+        return shutil.which("dovecot") or (
+            "/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None
+        )
+
+    def start(self) -> None:
+        binary = self.binary()
+        if binary is None:
+            raise ConfigurationError("dovecot is not installed (apt-get install dovecot-imapd)")
+        root = self.root
+        for sub in ("run", "state", "mail", "home"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+             "-keyout", str(root / "key.pem"), "-out", str(self.cert_file)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        (root / "passwd").write_text(
+            "".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self.users.items())
+        )
+        if os.geteuid() == 0:
+            mail_user = pwd.getpwnam("nobody")
+            uid, gid = mail_user.pw_uid, mail_user.pw_gid
+            login_user, internal_user, chroot = "dovenull", "dovecot", ""
+            for sub in ("mail", "home"):
+                os.chown(root / sub, uid, gid)
+            os.chmod(root, 0o755)
+        else:
+            uid, gid = os.getuid(), os.getgid()
+            me = pwd.getpwuid(uid).pw_name
+            login_user, internal_user, chroot = me, me, "  chroot =\n"
+        conf = _DOVECOT_CONF.format(
+            root=root, port=self.port, ssl_port=self.ssl_port, uid=uid, gid=gid,
+            login_user=login_user, internal_user=internal_user, chroot=chroot,
+        )  # fmt: skip
+        (root / "dovecot.conf").write_text(conf)
+        self.process = subprocess.Popen(
+            [binary, "-F", "-c", str(root / "dovecot.conf")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            wait_for_port(self.port, process=self.process)
+        except MailboxError as exc:
+            log = (
+                (root / "dovecot.log").read_text(errors="replace")[-2000:]
+                if (root / "dovecot.log").exists()
+                else ""
+            )
+            out = self.process.stdout.read().decode(errors="replace") if self.process.stdout else ""
+            raise MailboxError(f"{exc}; dovecot said: {out[-2000:]} {log}") from exc
+
+    def stop(self) -> None:
+        super().stop()
+        if self._own_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def log(self) -> str:
+        path = self.root / "dovecot.log"
+        return path.read_text(errors="replace") if path.exists() else ""

@@ -1,0 +1,223 @@
+"""The review against a real Dovecot: options, rows, context, and nothing flagged \\Seen."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+import imapclient
+import pandas as pd
+import pytest
+from sqlalchemy.orm import Session
+
+from primsync import frame as F
+from primsync.db.models import FolderState, SyncRun
+from primsync.demo import DEMO_ACCOUNT, seed_database, seed_mailbox
+from primsync.errors import AuthenticationError, ConfigurationError
+from primsync.imap import ConnectionSettings, connect
+from primsync.review import list_folders, review_mailbox
+from tests.conftest import USERS
+from tests.mailbox import EXCLUDED, FOLDERS, MAILS, SHOWN, UNMATCHED
+
+PASSWORD = USERS["ana"]
+
+
+@pytest.fixture(scope="module")
+def mailbox(dovecot, now):
+    settings = ConnectionSettings(
+        address=DEMO_ACCOUNT, host=dovecot.host, port=dovecot.port, username="ana", security="none"
+    )
+    with connect(settings, PASSWORD) as box:
+        seed_mailbox(box, MAILS, now=now)
+    return dovecot
+
+
+@pytest.fixture
+def db(engine, mailbox):
+    seed_database(engine, host=mailbox.host, port=mailbox.port, username="ana")
+    return engine
+
+
+def review(db, folders=("INBOX",), **kw):
+    kw.setdefault("secret", PASSWORD)
+    return review_mailbox(db, DEMO_ACCOUNT, list(folders), **kw)
+
+
+def uids(result, folder="INBOX"):
+    rows = result.all_rows
+    return sorted(rows.loc[rows[F.FOLDER] == folder, F.UID].tolist())
+
+
+def server_flags(server):
+    client = imapclient.IMAPClient(server.host, server.port, ssl=False)
+    client.login("ana", PASSWORD)
+    flags = {}
+    for folder in FOLDERS:
+        client.select_folder(folder, readonly=True)
+        for uid, data in client.fetch(client.search("ALL"), ["FLAGS"]).items():
+            flags[(folder, uid)] = b"\\Seen" in data[b"FLAGS"]
+    client.logout()
+    return flags
+
+
+def test_folder_tree(db):
+    folders = {f.name: f for f in list_folders(db, DEMO_ACCOUNT, secret=PASSWORD)}
+    assert set(FOLDERS) <= set(folders)
+    assert folders["Sent"].is_sent and folders["Sent"].special_use == "\\Sent"
+    assert not folders["INBOX"].is_sent
+    assert folders["INBOX/Candidates"].depth == 1 and folders["INBOX/Candidates"].delimiter == "/"
+    assert "Entretiens planifiés" in folders
+
+
+@pytest.mark.parametrize(
+    ("option", "extra", "expected"),
+    [
+        ("all", {}, [1, 2, 3, 4, 5, 6, 7, 8, 9]),
+        ("unread", {}, [2, 3, 4, 5, 6, 7, 8]),
+        ("today", {}, [3, 4]),
+        ("7d", {}, [1, 2, 3, 4, 5, 6, 7]),
+        ("30d", {}, [1, 2, 3, 4, 5, 6, 7, 8]),
+        ("range", {"since": -6, "until": -2}, [2, 5, 6, 7]),
+        ("range", {"since": -9}, [1, 2, 3, 4, 5, 6, 7]),
+        ("since-last", {}, [1, 2, 3, 4, 5, 6, 7, 8, 9]),
+    ],
+)
+def test_each_option_returns_exactly_its_uids(db, now, option, extra, expected):
+    today = now.date()
+    dates = {k: today + timedelta(days=v) for k, v in extra.items()}
+    result = review(db, option=option, today=today, **dates)
+    assert uids(result) == expected
+
+
+def _state(db, **values):
+    with Session(db) as session, session.begin():
+        session.add(FolderState(account_id=1, folder="INBOX", **values))
+
+
+def test_since_last_takes_uids_above_the_last_one(db, now):
+    first = review(db, option="all")
+    uidvalidity = first.scans[0].uidvalidity
+    _state(db, uidvalidity=uidvalidity, last_uid=6, last_sync_at=now)
+    assert uids(review(db, option="since-last", today=now.date())) == [7, 8, 9]
+
+
+def test_since_last_with_nothing_new_is_empty(db, now):
+    uidvalidity = review(db, option="all").scans[0].uidvalidity
+    _state(db, uidvalidity=uidvalidity, last_uid=9, last_sync_at=now)
+    # "10:*" names UID 9 on the server: the plan's min_uid must drop it
+    assert uids(review(db, option="since-last", today=now.date())) == []
+
+
+def test_since_last_after_uidvalidity_change_falls_back_to_the_date(db, now):
+    uidvalidity = review(db, option="all").scans[0].uidvalidity
+    _state(db, uidvalidity=uidvalidity + 1, last_uid=9, last_sync_at=now - timedelta(days=5.5))
+    result = review(db, option="since-last", today=now.date())
+    assert uids(result) == [1, 2, 3, 4, 5, 6, 7]
+    assert "UIDVALIDITY changed" in result.scans[0].note
+
+
+def test_rows_record_context_annex_candidates_selected(db):
+    result = review(db, FOLDERS, option="all")
+    rows = result.all_rows.set_index([F.FOLDER, F.UID])
+    assert len(rows) == len(MAILS)
+    shown = result.frame.set_index([F.FOLDER, F.UID])
+    assert set(shown.index) == set(SHOWN)
+    for key, (record, context, annex, candidates, selected) in SHOWN.items():
+        row = shown.loc[key]
+        annexed = None if pd.isna(row[F.ANNEXED_TO_ID]) else int(row[F.ANNEXED_TO_ID])
+        got = (int(row[F.RECORD_ID]), row[F.CONTEXT], annexed, row[F.CANDIDATES])
+        assert got == (record, context, annex, candidates), key
+        assert bool(row[F.SELECTED]) is selected, key
+        assert not row[F.ALREADY_IMPORTED]
+    unmatched = result.unmatched.set_index([F.FOLDER, F.UID])
+    assert set(unmatched.index) == UNMATCHED
+    assert set(rows.index[rows[F.EXCLUDED]]) == EXCLUDED
+
+
+def test_evidence_and_direction(db):
+    rows = review(db, FOLDERS, option="all").all_rows.set_index([F.FOLDER, F.UID])
+    assert rows.loc[("INBOX", 1), F.EVIDENCE].startswith(
+        "green: References names <interview.demo@crm.agency.example> (its newest id)"
+    )
+    assert "In-Reply-To names <shortlist.demo@crm.agency.example>" in rows.loc[
+        ("INBOX", 2), F.EVIDENCE
+    ]
+    assert "(id 2 of 2, counting from the newest)" in rows.loc[
+        ("INBOX/Candidates", 2), F.EVIDENCE
+    ]
+    assert "record 7 by default (the most recent CRM message)" in rows.loc[
+        ("INBOX", 6), F.EVIDENCE
+    ]
+    assert "add the address to record 2" in rows.loc[("INBOX", 7), F.EVIDENCE]
+    assert rows.loc[("INBOX", 5), F.EVIDENCE].startswith("excluded from synchronization")
+    assert "victor@stone.example" in rows.loc[("Sent", 2), F.EVIDENCE]
+    assert rows.loc[("Sent", 1), F.DIRECTION] == "out"
+    assert rows.loc[("INBOX", 1), F.DIRECTION] == "in"
+    assert rows.loc[("INBOX", 2), F.MESSAGE_ID] == "<acme.7@acme.example>"
+    no_id = rows.loc[("INBOX", 8)]
+    assert pd.isna(no_id[F.MESSAGE_ID]) and no_id[F.DEDUPE_KEY].startswith("sha256:")
+    assert "Message-ID: missing" in no_id[F.DEFECTS]
+    assert rows.loc[("INBOX", 3), F.SUBJECT] == "Candidatura — sviluppatrice"
+    assert rows.loc[("INBOX", 1), F.FROM] == "Léa Dubois"
+    assert rows.loc[("INBOX", 1), F.FROM_ADDR] == "lea.dubois@mail.example"
+
+
+def test_review_never_flags_seen_and_writes_a_sync_run(db, mailbox):
+    before = server_flags(mailbox)
+    result = review(db, FOLDERS, option="all")
+    review(db, FOLDERS, option="unread")
+    assert server_flags(mailbox) == before
+    assert sum(before.values()) == 2
+    with Session(db) as session:
+        run = session.get(SyncRun, result.run_id)
+        assert (run.kind, run.status, run.fetched, run.shown) == ("review", "ok", 14, 10)
+        assert run.folders.splitlines() == FOLDERS
+
+
+def test_errors_name_account_and_folder_never_the_secret(db):
+    with pytest.raises(AuthenticationError) as err:
+        review(db, secret="wrong-password-123")
+    assert DEMO_ACCOUNT in str(err.value) and "wrong-password-123" not in str(err.value)
+    with pytest.raises(ConfigurationError) as err:
+        review(db, ["Nope"])
+    assert "'Nope'" in str(err.value) and DEMO_ACCOUNT in str(err.value)
+    with Session(db) as session:
+        statuses = [r.status for r in session.query(SyncRun).order_by(SyncRun.id)]
+        errors = [r.error for r in session.query(SyncRun)]
+    assert statuses == ["failed", "failed"]
+    assert not any("wrong-password-123" in (e or "") for e in errors)
+
+
+def test_cli_json_gives_the_same_rows_as_the_api(db, tmp_path):
+    api = F.frame_to_records(review(db, FOLDERS, option="all").frame)
+    url = str(db.url)
+    env = {**os.environ, "PRIMSYNC_PASSWORD": PASSWORD, "PRIMSYNC_DB": url}
+    args = [sys.executable, "-m", "primsync.cli", "review", "--account", DEMO_ACCOUNT]
+    for folder in FOLDERS:
+        args += ["--folder", folder]
+    out = subprocess.run(
+        [*args, "--option", "all", "--format", "json"], env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    cli = json.loads(out.stdout)
+    assert cli == api
+    required = {"folder", "uid", "message_id", "received", "from", "subject", "imported_into",
+                "record_id", "candidates", "context", "annexed_to", "selected",
+                "already_imported", "defects", "evidence"}  # fmt: skip
+    assert required <= set(cli[0])
+
+
+def test_cli_exit_codes(db):
+    env = {**os.environ, "PRIMSYNC_DB": str(db.url), "PRIMSYNC_PASSWORD": "not-the-password"}
+    base = [sys.executable, "-m", "primsync.cli"]
+    bad_login = subprocess.run(
+        [*base, "review", "--account", DEMO_ACCOUNT, "--folder", "INBOX"],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert bad_login.returncode == 3
+    assert DEMO_ACCOUNT in bad_login.stderr and "not-the-password" not in bad_login.stderr
+    usage = subprocess.run([*base, "review", "--folder", "INBOX"], env=env, capture_output=True)
+    assert usage.returncode == 2
