@@ -43,7 +43,8 @@ MAILS = [
              references=[crm_id("application"), "<ana.9@agency.example>"],
              in_reply_to="<ana.9@agency.example>"),
     # Sent, UIDs 1..2
-    DemoMail("Sent", ME, [LEA], "Directions to our office", 1, message_id="<ana.10@agency.example>"),
+    DemoMail("Sent", ME, [LEA], "Directions to our office", 1,
+             message_id="<ana.10@agency.example>"),
     DemoMail("Sent", ME, [("Bob", "bob@nowhere.example")], "Hello Victor", 1,
              cc=[("Victor Stone", "victor@stone.example")], message_id="<ana.11@agency.example>"),
     # a non-ASCII folder name, UID 1

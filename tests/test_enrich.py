@@ -49,7 +49,10 @@ def test_yellow_from_a_known_sender():
     out = enrich(parsed({F.FROM_ADDR: "ana@x.example"}), CONTACTS, CRM)
     row = out.iloc[0]
     assert (row[F.RECORD_ID], row[F.CONTEXT], row[F.SELECTED], row[F.CANDIDATES]) == (
-        1, "yellow", False, [1]
+        1,
+        "yellow",
+        False,
+        [1],
     )
     assert pd.isna(row[F.ANNEXED_TO_ID]) and row[F.MATCHED] and not row[F.EXCLUDED]
 
@@ -62,7 +65,10 @@ def test_green_goes_to_the_crm_record_even_from_another_known_address():
     )
     row = out.iloc[0]
     assert (row[F.RECORD_ID], row[F.CONTEXT], row[F.ANNEXED_TO_ID], row[F.SELECTED]) == (
-        3, "green", 11, True
+        3,
+        "green",
+        11,
+        True,
     )
     assert row[F.ANNEXED_TO].startswith("Offer — 2026-01-06")
     assert "id 2 of 3" in row[F.EVIDENCE]
@@ -99,7 +105,8 @@ def test_unknown_and_excluded_rows_are_not_shown():
             {F.FROM_ADDR: "stranger@x.example", F.IN_REPLY_TO: ["<crm1@crm>"]},
             {F.FROM_ADDR: "ex@x.example"},
             {F.FROM_ADDR: "ana@x.example", F.CC_ADDRS: ["ex@x.example"]},
-            {F.DIRECTION: "out", F.FROM_ADDR: "me@agency", F.TO_ADDRS: ["nobody@y", "ana@x.example"]},
+            {F.DIRECTION: "out", F.FROM_ADDR: "me@agency",
+             F.TO_ADDRS: ["nobody@y", "ana@x.example"]},
             {F.DIRECTION: "out", F.FROM_ADDR: "me@agency", F.TO_ADDRS: ["ana@x.example"],
              F.CC_ADDRS: ["ex@x.example"]},
         ),
@@ -109,9 +116,10 @@ def test_unknown_and_excluded_rows_are_not_shown():
     assert out[F.MATCHED].tolist() == [False, True, True, True, True]
     assert out[F.EXCLUDED].tolist() == [False, True, True, False, True]
     assert out[F.SELECTED].tolist() == [False] * 5
-    assert out.iloc[0][F.CONTEXT] == "green" and "add the address to record 1" in out.iloc[0][
-        F.EVIDENCE
-    ]
+    assert (
+        out.iloc[0][F.CONTEXT] == "green"
+        and "add the address to record 1" in out.iloc[0][F.EVIDENCE]
+    )
     assert shown(out)[F.UID].tolist() == [4]
     assert out.iloc[3][F.COUNTERPARTS] == ["nobody@y", "ana@x.example"]
 

@@ -44,8 +44,18 @@ def test_init_creates_the_contract(tmp_path):
         [sys.executable, "-m", "primsync.cli", "init", "--db", url], capture_output=True, text=True
     )
     assert out.returncode == 0, out.stderr
-    for table in ("security_group", "app_user", "mail_account", "record", "record_address",
-                  "crm_message", "imported_message", "attachment", "folder_state", "sync_run"):
+    for table in (
+        "security_group",
+        "app_user",
+        "mail_account",
+        "record",
+        "record_address",
+        "crm_message",
+        "imported_message",
+        "attachment",
+        "folder_state",
+        "sync_run",
+    ):
         assert table in out.stdout  # fmt: skip
     again = subprocess.run(
         [sys.executable, "-m", "primsync.cli", "init", "--db", url], capture_output=True, text=True

@@ -19,7 +19,7 @@ from primsync.parse import (
 def test_decodes_encoded_words_names_and_dates():
     h = parse_headers(
         b"From: =?utf-8?q?L=C3=A9a_Dubois?= <Lea.Dubois@Mail.EXAMPLE>\r\n"
-        b"To: a@b.example, \"Doe, John\" <JOHN@x.example>\r\n"
+        b'To: a@b.example, "Doe, John" <JOHN@x.example>\r\n'
         b"Cc: =?iso-8859-1?q?Ren=E9?= <rene@y.example>\r\n"
         b"Subject: =?utf-8?b?w4lsw6h2ZQ==?= and more\r\n"
         b"Date: Tue, 1 Jul 2003 10:52:37 +0200\r\n"

@@ -142,15 +142,12 @@ def test_evidence_and_direction(db):
     assert rows.loc[("INBOX", 1), F.EVIDENCE].startswith(
         "green: References names <interview.demo@crm.agency.example> (its newest id)"
     )
-    assert "In-Reply-To names <shortlist.demo@crm.agency.example>" in rows.loc[
-        ("INBOX", 2), F.EVIDENCE
-    ]
-    assert "(id 2 of 2, counting from the newest)" in rows.loc[
-        ("INBOX/Candidates", 2), F.EVIDENCE
-    ]
-    assert "record 7 by default (the most recent CRM message)" in rows.loc[
-        ("INBOX", 6), F.EVIDENCE
-    ]
+    assert (
+        "In-Reply-To names <shortlist.demo@crm.agency.example>"
+        in rows.loc[("INBOX", 2), F.EVIDENCE]
+    )
+    assert "(id 2 of 2, counting from the newest)" in rows.loc[("INBOX/Candidates", 2), F.EVIDENCE]
+    assert "record 7 by default (the most recent CRM message)" in rows.loc[("INBOX", 6), F.EVIDENCE]
     assert "add the address to record 2" in rows.loc[("INBOX", 7), F.EVIDENCE]
     assert rows.loc[("INBOX", 5), F.EVIDENCE].startswith("excluded from synchronization")
     assert "victor@stone.example" in rows.loc[("Sent", 2), F.EVIDENCE]
