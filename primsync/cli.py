@@ -17,7 +17,7 @@ import pandas as pd
 
 from primsync import frame as F
 from primsync.db.engine import database_url, init_db, open_engine
-from primsync.errors import PrimsyncError
+from primsync.errors import ConfigurationError, PrimsyncError
 from primsync.options import SyncOption
 
 __all__ = ["main"]
@@ -85,14 +85,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--unmatched", action="store_true", help="also list mail from unknown correspondents"
     )
+
+    p = sub.add_parser("import", help="review, then import the chosen rows into their records")
+    _add_db(p)
+    _add_selection(p)
+    p.add_argument("--user", required=True, help="login of the importing user (the account owner)")
+    p.add_argument("--accessible-to", required=True, help="security group of the imported mail")
+    pick = p.add_mutually_exclusive_group()
+    pick.add_argument(
+        "--select",
+        choices=["green", "all"],
+        default=None,
+        help="green: the pre-ticked replies (default); all: every row not yet imported",
+    )
+    pick.add_argument(
+        "--uid", action="append", metavar="FOLDER:UID", help="import this row (repeatable)"
+    )
+    p.add_argument(
+        "--into",
+        action="append",
+        default=[],
+        metavar="FOLDER:UID=RECORD",
+        help="file this row into another of its candidate records",
+    )
+
+    p = sub.add_parser("messages", help="imported mail this user may see")
+    _add_db(p)
+    p.add_argument("--user", required=True)
+    p.add_argument("--record", type=int, help="only this record's messages")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.add_argument("-o", "--output", help="write to this file instead of standard output")
     return parser
 
 
 def _secret(args: argparse.Namespace) -> str | None:
-    if getattr(args, "password_stdin", False):
-        secret = sys.stdin.readline().rstrip("\r\n")
-        return secret or None
-    return None
+    """The secret given on standard input (read once, kept on ``args`` for a second use)."""
+    if getattr(args, "password_stdin", False) and getattr(args, "_secret", None) is None:
+        args._secret = sys.stdin.readline().rstrip("\r\n") or None
+    return getattr(args, "_secret", None)
 
 
 def table(frame: pd.DataFrame) -> str:
@@ -144,10 +174,10 @@ def cmd_folders(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_review(args: argparse.Namespace) -> int:
+def _review(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from primsync.review import review_mailbox
 
-    result = review_mailbox(
+    return review_mailbox(
         open_engine(args.db),
         args.account,
         args.folder,
@@ -158,6 +188,10 @@ def cmd_review(args: argparse.Namespace) -> int:
         secret=_secret(args),
         progress=sys.stderr.isatty(),
     )
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    result = _review(args)
     frame = result.all_rows[~result.all_rows[F.EXCLUDED]] if args.unmatched else result.frame
     if args.format == "json":
         text = json.dumps(F.frame_to_records(frame), ensure_ascii=False, indent=1)
@@ -166,6 +200,76 @@ def cmd_review(args: argparse.Namespace) -> int:
         text = records.to_csv(index=False)
     else:
         text = table(frame)
+    _write(text, args.output)
+    return 0
+
+
+def _folder_uid(text: str) -> tuple[str, int]:
+    folder, sep, uid = text.rpartition(":")
+    if not sep or not folder or not uid.isdigit():
+        raise ConfigurationError(f"expected FOLDER:UID, got {text!r}")
+    return folder, int(uid)
+
+
+def choose_rows(frame: pd.DataFrame, *, select: str | None, uids: list[str], into: list[str]):  # type: ignore[no-untyped-def]
+    """The rows of the review frame that the command line's flags pick."""
+    keys = list(zip(frame[F.FOLDER], frame[F.UID], strict=True))
+    if uids:
+        wanted = [_folder_uid(u) for u in uids]
+        unknown = [f"{f}:{u}" for f, u in wanted if (f, u) not in keys]
+        if unknown:
+            raise ConfigurationError(
+                "not rows of this review (unknown correspondent, excluded, or not found): "
+                + ", ".join(unknown)
+            )
+        chosen = frame[[k in set(wanted) for k in keys]]
+    elif select == "all":
+        chosen = frame[~frame[F.ALREADY_IMPORTED]]
+    else:
+        chosen = frame[frame[F.SELECTED]]
+    chosen = chosen.copy()
+    for item in into:
+        target, sep, record = item.partition("=")
+        key = _folder_uid(target)
+        if not sep or not record.isdigit():
+            raise ConfigurationError(f"expected FOLDER:UID=RECORD, got {item!r}")
+        hit = [k == key for k in zip(chosen[F.FOLDER], chosen[F.UID], strict=True)]
+        if not any(hit):
+            raise ConfigurationError(f"--into names {target!r}, which is not being imported")
+        chosen.loc[hit, F.RECORD_ID] = int(record)
+    return chosen
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from primsync.commit import import_selected
+
+    result = _review(args)
+    rows = choose_rows(result.frame, select=args.select, uids=args.uid or [], into=args.into)
+    summary = import_selected(
+        open_engine(args.db), result, rows, user=args.user, accessible_to=args.accessible_to,
+        secret=_secret(args), progress=sys.stderr.isatty(),
+    )  # fmt: skip
+    print(summary)
+    return 0
+
+
+def cmd_messages(args: argparse.Namespace) -> int:
+    from primsync.db.access import visible_messages
+
+    frame = visible_messages(open_engine(args.db), args.user, record_id=args.record)
+    if args.format == "json":
+        text = json.dumps(
+            F.frame_to_records(frame, list(frame.columns)), ensure_ascii=False, indent=1
+        )
+    elif args.format == "csv":
+        text = frame.to_csv(index=False)
+    elif frame.empty:
+        text = "(no messages)"
+    else:
+        view = frame[
+            ["id", "received_at", "record", "context", "from_addr", "subject", "accessible_to"]
+        ]
+        text = view.assign(subject=view["subject"].str.slice(0, 50)).to_string(index=False)
     _write(text, args.output)
     return 0
 
@@ -220,6 +324,8 @@ COMMANDS = {
     "demo": cmd_demo,
     "folders": cmd_folders,
     "review": cmd_review,
+    "import": cmd_import,
+    "messages": cmd_messages,
 }
 
 

@@ -14,6 +14,7 @@ Rules (DESIGN.md, "Rules"):
   owns the counterpart address;
 * an address on several records is *ambiguous*: ``candidates`` lists them and the default is the
   record with the most recent CRM message, then the oldest record (then the lowest id);
+* a row already stored on one of its candidate records is *already imported* there;
 * ``selected`` = green, shown (matched and not excluded) and not already imported.
 """
 
@@ -179,13 +180,17 @@ def enrich(
             candidates = sorted(known)
             evidence = "yellow: no id in References or In-Reply-To is a CRM message"
             if matched:
-                record = default_record(records[rid] for rid in known)
+                filed = [rid for rid in known if (rid, key) in imported]
+                # a row already filed into one of its candidates stays with that record
+                record = records[filed[0]] if filed else default_record(records[r] for r in known)
                 owners = "; ".join(
                     f"{a} is on " + ", ".join(_describe(records[r]) for r in by_address[a])
                     for a in known_addrs
                 )
                 evidence += f"; {owners}"
-                if len(known) > 1:
+                if filed and len(known) > 1:
+                    evidence += f"; already imported into record {record.id}"
+                elif len(known) > 1:
                     why = (
                         "the most recent CRM message"
                         if not pd.isna(record.last_crm_at)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import imapclient
-from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 from tqdm.auto import tqdm
 
 from primsync.errors import AuthenticationError, ConfigurationError, FolderError, MailboxError
@@ -168,6 +168,12 @@ class Mailbox:
         self.settings = settings
         self.folder: str | None = None
         self.capabilities = {_decode(c).upper() for c in client.capabilities()}
+        if {"CONDSTORE", "ENABLE"} <= self.capabilities:
+            # SELECT reports HIGHESTMODSEQ only once CONDSTORE is enabled (before any SELECT)
+            try:
+                client.enable("CONDSTORE")
+            except IMAPClientError:
+                pass
 
     def __enter__(self) -> Mailbox:
         return self
@@ -185,6 +191,8 @@ class Mailbox:
                 pass
 
     def _error(self, what: str, exc: BaseException) -> MailboxError:
+        if isinstance(exc, IMAPClientAbortError | OSError):
+            what = f"connection lost: {what}"
         return MailboxError(
             f"{what}: {type(exc).__name__}: {_decode(str(exc))[:200]}",
             account=self.settings.address,
@@ -212,6 +220,8 @@ class Mailbox:
         self.folder = folder
         try:
             info = self._client.select_folder(folder, readonly=True)
+        except IMAPClientAbortError as exc:
+            raise self._error("EXAMINE failed", exc) from exc
         except IMAPClientError as exc:
             raise FolderError(
                 f"cannot open the folder: {_decode(str(exc))[:200]}",
@@ -219,7 +229,7 @@ class Mailbox:
                 folder=folder,
             ) from exc
         except OSError as exc:
-            raise self._error("connection lost while opening the folder", exc) from exc
+            raise self._error("EXAMINE failed", exc) from exc
         modseq = info.get(b"HIGHESTMODSEQ")
         return FolderStatus(
             name=folder,

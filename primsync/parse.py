@@ -16,12 +16,15 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.header import decode_header
-from email.parser import BytesHeaderParser
+from email.message import Message
+from email.parser import BytesHeaderParser, BytesParser
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_tz
 
 __all__ = [
+    "Body",
     "HeaderFields",
+    "Part",
     "decode_text",
     "dedupe_key",
     "normalize_address",
@@ -30,6 +33,7 @@ __all__ = [
     "parse_date",
     "parse_headers",
     "parse_id_list",
+    "parse_message",
 ]
 
 REVIEW_HEADERS = (
@@ -44,6 +48,7 @@ REVIEW_HEADERS = (
 )
 
 _HEADER_PARSER = BytesHeaderParser(policy=compat32)
+_BODY_PARSER = BytesParser(policy=compat32)
 _FOLD = re.compile(r"\r?\n[ \t]")
 _ID = re.compile(r"<([^<>]*)>")
 _MAX_HEADER_CHARS = 100_000  # a single header beyond this is cut, with a defect
@@ -265,3 +270,130 @@ def dedupe_key(fields: HeaderFields, size: int) -> str:
         ]
     )
     return "sha256:" + hashlib.sha256(stable.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """An attachment or inline part, decoded."""
+
+    filename: str
+    content_type: str
+    content: bytes
+    inline: bool = False
+    content_id: str | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """A whole message's text, HTML and parts; ``defects`` says what could not be read."""
+
+    text: str = ""
+    html: str = ""
+    parts: tuple[Part, ...] = ()
+    defects: tuple[str, ...] = ()
+
+
+_MAX_DEPTH = 50  # deeper MIME nesting is kept as one opaque part, with a defect
+
+
+def _text_of(part: Message, defects: list[str]) -> str:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    charset = (part.get_content_charset() or "us-ascii").lower()
+    if charset in ("unknown-8bit", "x-unknown", "us-ascii", "ascii"):
+        charset = "utf-8"  # undeclared 8-bit text is nearly always UTF-8 these days
+    try:
+        text = payload.decode(charset)
+    except LookupError:
+        defects.append(f"body: unknown charset {charset!r}, read with replacement characters")
+        text = payload.decode("utf-8", "replace")
+    except UnicodeDecodeError:
+        defects.append(f"body: bytes invalid in charset {charset!r}, replacement characters used")
+        text = payload.decode(charset, "replace")
+    return text.replace("\r\n", "\n")
+
+
+def _filename(part: Message, defects: list[str], index: int) -> str:
+    try:
+        name = part.get_filename()
+    except Exception:
+        name = None
+        defects.append(f"part {index}: unreadable file name")
+    if name:
+        return decode_text(str(name), defects, f"part {index} file name").strip()
+    subtype = part.get_content_subtype() or "bin"
+    return f"part-{index}.{'eml' if part.get_content_type() == 'message/rfc822' else subtype}"
+
+
+def _part_bytes(part: Message) -> bytes:
+    if part.get_content_type() == "message/rfc822" or part.is_multipart():
+        inner = part.get_payload()
+        if isinstance(inner, list):
+            inner = inner[0] if len(inner) == 1 else None
+        if inner is not None and not isinstance(inner, str):
+            try:
+                return inner.as_bytes()
+            except Exception:
+                pass
+        return part.as_bytes()
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
+
+
+def parse_message(raw: bytes) -> Body:
+    """Text body, HTML body and attachments of a whole message; never raises.
+
+    The first text/plain and text/html parts that are not attachments make the bodies; every
+    other leaf (and every attached message, kept whole as ``.eml``) is a :class:`Part`.
+    """
+    defects: list[str] = []
+    try:
+        msg = _BODY_PARSER.parsebytes(raw or b"")
+    except Exception as exc:  # the email package hardly ever raises, but a batch must go on
+        return Body(text=raw.decode("utf-8", "replace"), defects=(f"unparsable: {exc!r}",))
+    text: list[str] = []
+    html: list[str] = []
+    parts: list[Part] = []
+
+    def visit(part: Message, depth: int) -> None:
+        for defect in part.defects:
+            defects.append(f"MIME: {type(defect).__name__}")
+        ctype = part.get_content_type()
+        disposition = part.get_content_disposition()
+        if part.is_multipart() and ctype != "message/rfc822":
+            if depth >= _MAX_DEPTH:
+                defects.append(f"MIME nested deeper than {_MAX_DEPTH}: kept as one part")
+                parts.append(Part(f"part-{len(parts) + 1}.mime", ctype, part.as_bytes()))
+                return
+            for child in part.get_payload():
+                if isinstance(child, Message):
+                    visit(child, depth + 1)
+            return
+        is_body = disposition != "attachment" and ctype in ("text/plain", "text/html")
+        if is_body and ctype == "text/plain" and not text:
+            text.append(_text_of(part, defects))
+            return
+        if is_body and ctype == "text/html" and not html:
+            html.append(_text_of(part, defects))
+            return
+        cid = part.get("Content-ID")
+        parts.append(
+            Part(
+                filename=_filename(part, defects, len(parts) + 1),
+                content_type=ctype,
+                content=_part_bytes(part),
+                inline=disposition == "inline" or (cid is not None and disposition is None),
+                content_id=normalize_message_id(str(cid)) if cid else None,
+            )
+        )
+
+    try:
+        visit(msg, 0)
+    except Exception as exc:
+        defects.append(f"MIME walk stopped: {type(exc).__name__}")
+    return Body(text="".join(text), html="".join(html), parts=tuple(parts), defects=tuple(defects))

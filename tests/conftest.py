@@ -6,14 +6,18 @@ import os
 from datetime import UTC, datetime, time
 from pathlib import Path
 
+import imapclient
 import pytest
 
 from primsync.db.engine import init_db, open_engine
+from primsync.demo import DEMO_ACCOUNT, seed_database, seed_mailbox
+from primsync.imap import ConnectionSettings, connect
 from primsync.servers import DovecotServer
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("PRIMSYNC_CORPUS", ROOT.parent / "shared" / "corpus"))
 USERS = {"ana": "ana-test-pw", "corpus": "corpus-test-pw", "cli": "cli-test-pw"}
+PASSWORD = USERS["ana"]
 
 
 @pytest.fixture(scope="session")
@@ -51,3 +55,39 @@ def corpus_files() -> list[Path]:
 def now() -> datetime:
     """Noon UTC today: the test mailbox's dates count back from here, away from midnight."""
     return datetime.combine(datetime.now(UTC).date(), time(12, 0), tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def mailbox(dovecot, now):
+    """Ana's test mailbox (tests/mailbox.py), appended once per session."""
+    from tests.mailbox import MAILS
+
+    settings = ConnectionSettings(
+        address=DEMO_ACCOUNT, host=dovecot.host, port=dovecot.port, username="ana", security="none"
+    )
+    with connect(settings, PASSWORD) as box:
+        seed_mailbox(box, MAILS, now=now)
+    return dovecot
+
+
+@pytest.fixture
+def db(engine, mailbox):
+    """A database with the demo's groups, users, records and CRM messages; Ana owns the
+    account of the test mailbox."""
+    seed_database(engine, host=mailbox.host, port=mailbox.port, username="ana")
+    return engine
+
+
+def server_flags(server) -> dict[tuple[str, int], bool]:
+    """(folder, uid) → whether the message is flagged \\Seen, read from the server."""
+    from tests.mailbox import FOLDERS
+
+    client = imapclient.IMAPClient(server.host, server.port, ssl=False)
+    client.login("ana", PASSWORD)
+    flags = {}
+    for folder in FOLDERS:
+        client.select_folder(folder, readonly=True)
+        for uid, data in client.fetch(client.search("ALL"), ["FLAGS"]).items():
+            flags[(folder, uid)] = b"\\Seen" in data[b"FLAGS"]
+    client.logout()
+    return flags

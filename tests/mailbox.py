@@ -42,9 +42,13 @@ MAILS = [
              message_id="<tom.2@mail.example>",
              references=[crm_id("application"), "<ana.9@agency.example>"],
              in_reply_to="<ana.9@agency.example>"),
+    # the same reply as INBOX 1, filed here too: UID 3
+    DemoMail("INBOX/Candidates", LEA, [ME], "Re: Interview on Monday", 1.2,
+             message_id="<lea.1@mail.example>", references=[crm_id("interview")], seen=True),
     # Sent, UIDs 1..2
-    DemoMail("Sent", ME, [LEA], "Directions to our office", 1,
-             message_id="<ana.10@agency.example>"),
+    DemoMail("Sent", ME, [LEA], "Re: Interview on Monday — directions", 1,
+             message_id="<ana.10@agency.example>", in_reply_to=crm_id("interview"),
+             attachments=[("plan.png", "image/png", b"\x89PNG\r\n\x1a\n fake map")]),
     DemoMail("Sent", ME, [("Bob", "bob@nowhere.example")], "Hello Victor", 1,
              cc=[("Victor Stone", "victor@stone.example")], message_id="<ana.11@agency.example>"),
     # a non-ASCII folder name, UID 1
@@ -64,7 +68,8 @@ SHOWN = {
     ("INBOX", 9): (JURGEN_ID, "yellow", None, [JURGEN_ID], False),
     ("INBOX/Candidates", 1): (TOM_ID, "yellow", None, [TOM_ID], False),
     ("INBOX/Candidates", 2): (TOM_ID, "green", CRM_APPLICATION, [TOM_ID], True),
-    ("Sent", 1): (LEA_ID, "yellow", None, [LEA_ID], False),
+    ("INBOX/Candidates", 3): (LEA_ID, "green", CRM_INTERVIEW, [LEA_ID], True),
+    ("Sent", 1): (LEA_ID, "green", CRM_INTERVIEW, [LEA_ID], True),
     ("Entretiens planifiés", 1): (LEA_ID, "yellow", None, [LEA_ID], False),
 }
 UNMATCHED = {("INBOX", 4), ("INBOX", 7)}

@@ -8,37 +8,17 @@ import subprocess
 import sys
 from datetime import timedelta
 
-import imapclient
 import pandas as pd
 import pytest
 from sqlalchemy.orm import Session
 
 from primsync import frame as F
 from primsync.db.models import FolderState, SyncRun
-from primsync.demo import DEMO_ACCOUNT, seed_database, seed_mailbox
+from primsync.demo import DEMO_ACCOUNT
 from primsync.errors import AuthenticationError, ConfigurationError
-from primsync.imap import ConnectionSettings, connect
 from primsync.review import list_folders, review_mailbox
-from tests.conftest import USERS
+from tests.conftest import PASSWORD, server_flags
 from tests.mailbox import EXCLUDED, FOLDERS, MAILS, SHOWN, UNMATCHED
-
-PASSWORD = USERS["ana"]
-
-
-@pytest.fixture(scope="module")
-def mailbox(dovecot, now):
-    settings = ConnectionSettings(
-        address=DEMO_ACCOUNT, host=dovecot.host, port=dovecot.port, username="ana", security="none"
-    )
-    with connect(settings, PASSWORD) as box:
-        seed_mailbox(box, MAILS, now=now)
-    return dovecot
-
-
-@pytest.fixture
-def db(engine, mailbox):
-    seed_database(engine, host=mailbox.host, port=mailbox.port, username="ana")
-    return engine
 
 
 def review(db, folders=("INBOX",), **kw):
@@ -49,18 +29,6 @@ def review(db, folders=("INBOX",), **kw):
 def uids(result, folder="INBOX"):
     rows = result.all_rows
     return sorted(rows.loc[rows[F.FOLDER] == folder, F.UID].tolist())
-
-
-def server_flags(server):
-    client = imapclient.IMAPClient(server.host, server.port, ssl=False)
-    client.login("ana", PASSWORD)
-    flags = {}
-    for folder in FOLDERS:
-        client.select_folder(folder, readonly=True)
-        for uid, data in client.fetch(client.search("ALL"), ["FLAGS"]).items():
-            flags[(folder, uid)] = b"\\Seen" in data[b"FLAGS"]
-    client.logout()
-    return flags
 
 
 def test_folder_tree(db):
@@ -167,10 +135,10 @@ def test_review_never_flags_seen_and_writes_a_sync_run(db, mailbox):
     result = review(db, FOLDERS, option="all")
     review(db, FOLDERS, option="unread")
     assert server_flags(mailbox) == before
-    assert sum(before.values()) == 2
+    assert sum(before.values()) == 3
     with Session(db) as session:
         run = session.get(SyncRun, result.run_id)
-        assert (run.kind, run.status, run.fetched, run.shown) == ("review", "ok", 14, 10)
+        assert (run.kind, run.status, run.fetched, run.shown) == ("review", "ok", 15, 11)
         assert run.folders.splitlines() == FOLDERS
 
 

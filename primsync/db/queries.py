@@ -208,3 +208,11 @@ def finish_run(
         run.finished_at = datetime.now(UTC)
         for name, value in counts.items():
             setattr(run, name, int(value))
+
+
+def user_level(session: Session, user: AppUser) -> int:
+    """The level of the user's security group."""
+    level = session.scalar(select(SecurityGroup.level).where(SecurityGroup.id == user.group_id))
+    if level is None:
+        raise ConfigurationError(f"user {user.login!r} has no security group")
+    return int(level)
