@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -223,7 +223,7 @@ def _write(
                 continue
             for part in item.body.parts:
                 conn.execute(
-                    Attachment.__table__.insert().values(
+                    insert(Attachment).values(
                         message_id=new_id, filename=part.filename, content_type=part.content_type,
                         size=part.size, content=part.content, inline=part.inline,
                         content_id=part.content_id,

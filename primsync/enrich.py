@@ -217,6 +217,9 @@ def enrich(
         out[F.IMPORTED_INTO].append(name)
         out[F.RECORD_KIND].append(kind)
         out[F.CANDIDATES].append(candidates)
+        out[F.CANDIDATE_NAMES].append(
+            [hit.record_name] if hit is not None else [records[r].name for r in candidates]
+        )
         out[F.CONTEXT].append(context)
         out[F.ANNEXED_TO].append(annexed)
         out[F.ANNEXED_TO_ID].append(annexed_id)

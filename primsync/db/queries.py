@@ -216,3 +216,28 @@ def user_level(session: Session, user: AppUser) -> int:
     if level is None:
         raise ConfigurationError(f"user {user.login!r} has no security group")
     return int(level)
+
+
+def groups_up_to(engine: Engine, login: str) -> list[tuple[str, int]]:
+    """The groups a user may file messages at (level at most the user's), lowest first."""
+    with Session(engine) as session:
+        level = user_level(session, get_user(session, login))
+        rows = session.execute(
+            select(SecurityGroup.name, SecurityGroup.level)
+            .where(SecurityGroup.level <= level)
+            .order_by(SecurityGroup.level, SecurityGroup.name)
+        ).all()
+    return [(str(n), int(lv)) for n, lv in rows]
+
+
+def viewers_of(engine: Engine, group: str) -> list[str]:
+    """Names of the users who will see a message filed at ``group`` (their level ≥ its level)."""
+    with Session(engine) as session:
+        level = get_group(session, group).level
+        names = session.scalars(
+            select(AppUser.name)
+            .join(SecurityGroup, SecurityGroup.id == AppUser.group_id)
+            .where(SecurityGroup.level >= level)
+            .order_by(AppUser.name)
+        )
+        return list(names)

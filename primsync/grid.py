@@ -1,0 +1,111 @@
+"""The review grid's logic, without widgets: what it shows, what can be ticked, record choice.
+
+Positions are row numbers in the review frame (what the grid widget reports); everything here
+maps them back to index labels so that sorting or searching in the browser changes nothing.
+
+>>> view = grid_view(result.frame)                       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+
+import pandas as pd
+
+from primsync import frame as F
+
+__all__ = [
+    "choose_record",
+    "grid_view",
+    "mark_imported",
+    "row_details",
+    "tickable_positions",
+    "with_selection",
+]
+
+COLOURS = {"green": "#c8f7c5", "yellow": "#fff3b0", "imported": "#e0e0e0"}
+
+
+def _cell(text: object, *, grey: bool) -> str:
+    value = "" if text is None or (isinstance(text, float) and text != text) else str(text)
+    escaped = html.escape(value)  # subjects and names come from strangers' mail
+    return f'<span style="color:#9e9e9e">{escaped}</span>' if grey else escaped
+
+
+def _context_cell(context: str, already: bool) -> str:
+    label = "imported" if already else context
+    return (
+        f'<span style="background:{COLOURS[label]};padding:1px 8px;border-radius:3px">'
+        f"{label}</span>"
+    )
+
+
+def grid_view(frame: pd.DataFrame) -> pd.DataFrame:
+    """The six columns of the grid as HTML cells: context coloured, imported rows greyed."""
+    rows = []
+    for received, sender, subject, into, n, context, annex, already in frame[
+        [F.RECEIVED, F.FROM, F.SUBJECT, F.IMPORTED_INTO, F.CANDIDATES, F.CONTEXT, F.ANNEXED_TO,
+         F.ALREADY_IMPORTED]
+    ].itertuples(index=False, name=None):  # fmt: skip
+        grey = bool(already)
+        when = received.strftime("%Y-%m-%d %H:%M") if not pd.isna(received) else ""
+        target = f"{into} (1 of {len(n)}, choose)" if len(n) > 1 and not grey else into
+        rows.append(
+            [_cell(when, grey=grey), _cell(sender, grey=grey), _cell(subject, grey=grey),
+             _cell(target, grey=grey), _context_cell(context, grey), _cell(annex, grey=grey)]
+        )  # fmt: skip
+    return pd.DataFrame(rows, columns=list(F.GRID_COLUMNS.values()))
+
+
+def tickable_positions(frame: pd.DataFrame, positions: Iterable[int]) -> list[int]:
+    """The positions that may be ticked: rows not already imported."""
+    imported = frame[F.ALREADY_IMPORTED].to_numpy()
+    return sorted({int(p) for p in positions if 0 <= int(p) < len(frame) and not imported[int(p)]})
+
+
+def with_selection(frame: pd.DataFrame, positions: Iterable[int]) -> pd.DataFrame:
+    """A copy of ``frame`` whose ``selected`` column is exactly the ticked positions."""
+    out = frame.copy()
+    ticked = set(tickable_positions(frame, positions))
+    out[F.SELECTED] = [i in ticked for i in range(len(out))]
+    return out
+
+
+def choose_record(frame: pd.DataFrame, label: object, record_id: int) -> pd.DataFrame:
+    """File row ``label`` into another of its candidate records."""
+    candidates = list(frame.at[label, F.CANDIDATES])
+    if record_id not in candidates:
+        raise ValueError(f"record {record_id} is not a candidate of this row: {candidates}")
+    out = frame.copy()
+    out.at[label, F.RECORD_ID] = record_id
+    out.at[label, F.IMPORTED_INTO] = frame.at[label, F.CANDIDATE_NAMES][candidates.index(record_id)]
+    return out
+
+
+def mark_imported(frame: pd.DataFrame, outcome: pd.DataFrame) -> pd.DataFrame:
+    """After an import: rows stored (or found stored) become already imported and unticked."""
+    out = frame.copy()
+    done = outcome.index[
+        (outcome["outcome"] == "imported")
+        | (outcome["reason"] == "already imported into this record")
+    ]
+    out.loc[out.index.isin(done), F.ALREADY_IMPORTED] = True
+    out.loc[out.index.isin(done), F.SELECTED] = False
+    return out
+
+
+def row_details(row: pd.Series, *, group: str | None, viewers: list[str]) -> str:
+    """HTML for the details pane: why the row has its context, who will see it."""
+    who = ", ".join(viewers) if viewers else "nobody"
+    parts = [
+        f"<b>{html.escape(str(row[F.SUBJECT]))}</b> — {html.escape(str(row[F.FROM_ADDR]))}",
+        f"<div>{html.escape(str(row[F.EVIDENCE]))}</div>",
+    ]
+    if row[F.DEFECTS]:
+        parts.append(f"<div>Defects: {html.escape('; '.join(row[F.DEFECTS]))}</div>")
+    if group:
+        parts.append(
+            f"<div>Accessible to <b>{html.escape(group)}</b>: visible to {html.escape(who)}</div>"
+        )
+    return "".join(parts)

@@ -1,0 +1,188 @@
+"""SyncApp: the whole sync screen — folders, option, Synchronize, review grid, Accessible to,
+Import, summary. It only wires widget events to the functions the command line calls."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from datetime import date
+from functools import wraps
+from typing import Any
+
+import ipywidgets as w
+import pandas as pd
+from sqlalchemy import Engine
+
+from primsync import frame as F
+from primsync.commit import ImportSummary, import_selected
+from primsync.db import queries
+from primsync.errors import PrimsyncError
+from primsync.grid import mark_imported, row_details
+from primsync.review import ReviewResult, list_folders, review_mailbox
+from primsync.widgets.folders import FolderPicker
+from primsync.widgets.grid import ReviewGrid
+from primsync.widgets.options import OptionPicker
+
+__all__ = ["SyncApp"]
+
+
+def _guarded(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """Show a handler's error in the app (ipywidgets would only log it); tests re-raise it."""
+
+    @wraps(handler)
+    def run(self: SyncApp, *args: Any) -> Any:
+        try:
+            return handler(self, *args)
+        except Exception as exc:
+            self.errors.append(exc)
+            text = str(exc) if isinstance(exc, PrimsyncError) else f"{type(exc).__name__}: {exc}"
+            self.status.value = f'<span style="color:#b71c1c">Error: {html.escape(text)}</span>'
+            if self.raise_errors:
+                raise
+        finally:
+            self.progress.layout.visibility = "hidden"
+
+    return run
+
+
+class SyncApp(w.VBox):
+    """The sync screen for one registered account and one user.
+
+    >>> app = SyncApp(engine, "ana@agency.example", "ana", secret=password)   # doctest: +SKIP
+    >>> app                                                                    # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        account: str,
+        user: str,
+        *,
+        secret: str | None = None,
+        today: date | None = None,
+        raise_errors: bool = False,
+    ):
+        self.engine, self.account, self.user = engine, account, user
+        self._secret, self._today = secret, today
+        self.raise_errors = raise_errors
+        self.errors: list[Exception] = []
+        self.result: ReviewResult | None = None
+        self.summary: ImportSummary | None = None
+
+        self.folders = FolderPicker()
+        self.options = OptionPicker()
+        self.sync_button = w.Button(
+            description="Synchronize", button_style="primary", icon="refresh"
+        )
+        self.progress = w.IntProgress(min=0, max=1, description="Fetching")
+        self.progress.layout.visibility = "hidden"
+        self.grid = ReviewGrid()
+        self.details = w.HTML()
+        groups = queries.groups_up_to(engine, user)
+        self.accessible_to = w.Dropdown(
+            options=[(f"{name} ({level})", name) for name, level in groups],
+            description="Accessible to",
+            style={"description_width": "initial"},
+        )
+        self.import_button = w.Button(description="Import", button_style="success", icon="download")
+        self.status = w.HTML()
+        self.summary_view = w.HTML()
+        super().__init__(
+            [
+                w.HTML(f"<h3>Email synchronization — {html.escape(account)}</h3>"),
+                w.HBox(
+                    [
+                        self.folders,
+                        w.VBox([self.options, w.HBox([self.sync_button, self.progress])]),
+                    ]
+                ),
+                self.grid,
+                self.details,
+                w.HBox([self.accessible_to, self.import_button]),
+                self.status,
+                self.summary_view,
+            ]
+        )
+        self.sync_button.on_click(lambda _b: self.synchronize())
+        self.import_button.on_click(lambda _b: self.import_ticked())
+        self.grid.on_current(lambda _row: self._show_details())
+        self.accessible_to.observe(lambda _c: self._show_details(), names="value")
+        self.load_folders()
+
+    @_guarded
+    def load_folders(self) -> None:
+        self.folders.set_folders(list_folders(self.engine, self.account, secret=self._secret))
+
+    def _progress(self, done: int, total: int) -> None:
+        self.progress.max = max(total, 1)
+        self.progress.value = done
+
+    @_guarded
+    def synchronize(self) -> ReviewResult:
+        """Review the ticked folders with the chosen option and show the grid."""
+        self.status.value = "Fetching headers…"
+        self.progress.value, self.progress.layout.visibility = 0, "visible"
+        self.result = review_mailbox(
+            self.engine,
+            self.account,
+            self.folders.selected,
+            option=self.options.option,
+            since=self.options.since,
+            until=self.options.until,
+            today=self._today,
+            secret=self._secret,
+            progress=self._progress,
+        )
+        self.grid.show(self.result.frame)
+        unmatched = len(self.result.unmatched)
+        self.status.value = (
+            f"{len(self.result.frame)} messages from known correspondents; "
+            f"{unmatched} from unknown addresses left out"
+        )
+        self.summary_view.value = ""
+        return self.result
+
+    def _show_details(self) -> None:
+        position = self.grid.current
+        if position is None:
+            self.details.value = ""
+            return
+        group = self.accessible_to.value
+        viewers = queries.viewers_of(self.engine, group) if group else []
+        self.details.value = row_details(
+            self.grid.frame.iloc[int(position)],
+            group=group,
+            viewers=viewers,  # type: ignore[arg-type]
+        )
+
+    @_guarded
+    def import_ticked(self) -> ImportSummary | None:
+        """Import the ticked rows at the chosen "Accessible to" group and show the summary."""
+        if self.result is None:
+            self.status.value = "Synchronize first."
+            return None
+        rows = self.grid.ticked
+        if rows.empty:
+            self.status.value = "Tick at least one row."
+            return None
+        self.status.value = f"Importing {len(rows)} messages…"
+        self.summary = import_selected(
+            self.engine,
+            self.result,
+            rows,
+            user=self.user,
+            accessible_to=self.accessible_to.value,
+            secret=self._secret,
+        )
+        self.grid.show(mark_imported(self.grid.frame, self.summary.rows))
+        self.status.value = (
+            f"Imported {self.summary.imported}, skipped {self.summary.skipped} "
+            f"(run {self.summary.run_id})."
+        )
+        self.summary_view.value = _summary_html(self.summary.rows)
+        return self.summary
+
+
+def _summary_html(rows: pd.DataFrame) -> str:
+    view = rows[[F.FOLDER, F.UID, F.IMPORTED_INTO, F.CONTEXT, F.SUBJECT, "outcome", "reason"]]
+    return view.fillna("").to_html(index=False, escape=True, border=0)

@@ -1,0 +1,133 @@
+"""ReviewGrid: the review frame in an itables ``ITable`` widget, ticked rows mapped back to the
+frame; already-imported rows cannot be ticked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import ipywidgets as w
+import pandas as pd
+from itables.widget import ITable
+
+from primsync import frame as F
+from primsync.grid import choose_record, grid_view, tickable_positions, with_selection
+
+__all__ = ["ReviewGrid"]
+
+_COLUMN_DEFS: list[dict[str, object]] = [
+    {"targets": [4], "className": "dt-center"},
+    {"targets": "_all", "orderable": True},
+]
+
+
+class ReviewGrid(w.VBox):
+    """``frame`` is the review frame with the user's ticks (``selected``) and record choices."""
+
+    def __init__(self) -> None:
+        self.table = ITable(
+            pd.DataFrame(columns=list(F.GRID_COLUMNS.values())),
+            select=True,
+            allow_html=True,
+            maxBytes=0,
+            pageLength=25,
+            columnDefs=_COLUMN_DEFS,
+            showIndex=False,
+        )
+        self.record_choice = w.Dropdown(description="Import into", disabled=True)
+        self.counts = w.HTML()
+        super().__init__([self.counts, self.table, self.record_choice])
+        self.frame = pd.DataFrame(columns=F.REVIEW_COLUMNS)
+        self.current: int | None = None
+        self._on_current: list[Callable[[pd.Series | None], None]] = []
+        self._updating = False
+        self.table.observe(self._selection_changed, names="selected_rows")
+        self.record_choice.observe(self._record_chosen, names="value")
+
+    def on_current(self, callback: Callable[[pd.Series | None], None]) -> None:
+        """Call ``callback`` with the current row (the last one ticked) when it changes."""
+        self._on_current.append(callback)
+
+    def show(self, frame: pd.DataFrame) -> None:
+        """Display a review frame; its ``selected`` column gives the initial ticks."""
+        self.frame = frame.reset_index(drop=True)
+        ticked = [i for i, s in enumerate(self.frame[F.SELECTED]) if s]
+        self._refresh(ticked)
+        self._set_current(None)
+
+    def _refresh(self, ticked: list[int]) -> None:
+        self._updating = True
+        try:
+            self.table.update(
+                grid_view(self.frame),
+                selected_rows=ticked,
+                columnDefs=_COLUMN_DEFS,  # itables drops them on update unless passed again
+                allow_html=True,
+                maxBytes=0,
+            )
+        finally:
+            self._updating = False
+        self._count()
+
+    def _count(self) -> None:
+        f = self.frame
+        self.counts.value = (
+            f"{len(f)} messages: {int((f[F.CONTEXT] == 'green').sum())} green, "
+            f"{int((f[F.CONTEXT] == 'yellow').sum())} yellow, "
+            f"{int(f[F.ALREADY_IMPORTED].sum())} already imported — "
+            f"<b>{int(f[F.SELECTED].sum())} ticked</b>"
+        )
+
+    def _selection_changed(self, change: dict) -> None:
+        if self._updating:
+            return
+        wanted = list(change["new"])
+        allowed = tickable_positions(self.frame, wanted)
+        added = [p for p in wanted if p not in (change["old"] or [])]
+        self.frame = with_selection(self.frame, allowed)
+        if sorted(wanted) != allowed:  # an already-imported row was clicked: untick it
+            self._updating = True
+            try:
+                self.table.selected_rows = allowed
+            finally:
+                self._updating = False
+        self._count()
+        if added and added[-1] in allowed:
+            self._set_current(added[-1])
+
+    def _set_current(self, position: int | None) -> None:
+        self.current = position
+        row = self.frame.iloc[position] if position is not None else None
+        self._updating = True
+        try:
+            if row is not None and len(row[F.CANDIDATES]) > 1:
+                self.record_choice.options = list(
+                    zip(row[F.CANDIDATE_NAMES], row[F.CANDIDATES], strict=True)
+                )
+                self.record_choice.value = int(row[F.RECORD_ID])
+                self.record_choice.disabled = False
+            else:
+                self.record_choice.options = []
+                self.record_choice.disabled = True
+        finally:
+            self._updating = False
+        for callback in self._on_current:
+            callback(row)
+
+    def select_positions(self, positions: list[int]) -> None:
+        """Tick exactly these rows (as a click in the browser would)."""
+        self.table.selected_rows = list(positions)
+
+    def choose(self, position: int, record_id: int) -> None:
+        """File the row at ``position`` into another of its candidate records."""
+        self.frame = choose_record(self.frame, self.frame.index[position], record_id)
+        ticked = [i for i, s in enumerate(self.frame[F.SELECTED]) if s]
+        self._refresh(ticked)
+
+    def _record_chosen(self, change: dict) -> None:
+        if self._updating or self.current is None or change["new"] is None:
+            return
+        self.choose(self.current, int(change["new"]))
+
+    @property
+    def ticked(self) -> pd.DataFrame:
+        return self.frame[self.frame[F.SELECTED]]
