@@ -17,7 +17,7 @@ import pandas as pd
 
 from primsync import frame as F
 from primsync.db.engine import database_url, init_db, open_engine
-from primsync.errors import ConfigurationError, PrimsyncError
+from primsync.errors import PrimsyncError
 from primsync.options import SyncOption
 
 __all__ = ["main"]
@@ -204,46 +204,12 @@ def cmd_review(args: argparse.Namespace) -> int:
     return 0
 
 
-def _folder_uid(text: str) -> tuple[str, int]:
-    folder, sep, uid = text.rpartition(":")
-    if not sep or not folder or not uid.isdigit():
-        raise ConfigurationError(f"expected FOLDER:UID, got {text!r}")
-    return folder, int(uid)
-
-
-def choose_rows(frame: pd.DataFrame, *, select: str | None, uids: list[str], into: list[str]):  # type: ignore[no-untyped-def]
-    """The rows of the review frame that the command line's flags pick."""
-    keys = list(zip(frame[F.FOLDER], frame[F.UID], strict=True))
-    if uids:
-        wanted = [_folder_uid(u) for u in uids]
-        unknown = [f"{f}:{u}" for f, u in wanted if (f, u) not in keys]
-        if unknown:
-            raise ConfigurationError(
-                "not rows of this review (unknown correspondent, excluded, or not found): "
-                + ", ".join(unknown)
-            )
-        chosen = frame[[k in set(wanted) for k in keys]]
-    elif select == "all":
-        chosen = frame[~frame[F.ALREADY_IMPORTED]]
-    else:
-        chosen = frame[frame[F.SELECTED]]
-    chosen = chosen.copy()
-    for item in into:
-        target, sep, record = item.partition("=")
-        key = _folder_uid(target)
-        if not sep or not record.isdigit():
-            raise ConfigurationError(f"expected FOLDER:UID=RECORD, got {item!r}")
-        hit = [k == key for k in zip(chosen[F.FOLDER], chosen[F.UID], strict=True)]
-        if not any(hit):
-            raise ConfigurationError(f"--into names {target!r}, which is not being imported")
-        chosen.loc[hit, F.RECORD_ID] = int(record)
-    return chosen
-
-
 def cmd_import(args: argparse.Namespace) -> int:
     from primsync.commit import import_selected
 
     result = _review(args)
+    from primsync.grid import choose_rows
+
     rows = choose_rows(result.frame, select=args.select, uids=args.uid or [], into=args.into)
     summary = import_selected(
         open_engine(args.db), result, rows, user=args.user, accessible_to=args.accessible_to,

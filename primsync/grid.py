@@ -14,9 +14,11 @@ from collections.abc import Iterable
 import pandas as pd
 
 from primsync import frame as F
+from primsync.errors import ConfigurationError
 
 __all__ = [
     "choose_record",
+    "choose_rows",
     "grid_view",
     "mark_imported",
     "row_details",
@@ -109,3 +111,47 @@ def row_details(row: pd.Series, *, group: str | None, viewers: list[str]) -> str
             f"<div>Accessible to <b>{html.escape(group)}</b>: visible to {html.escape(who)}</div>"
         )
     return "".join(parts)
+
+
+def _folder_uid(text: str) -> tuple[str, int]:
+    folder, sep, uid = text.rpartition(":")
+    if not sep or not folder or not uid.isdigit():
+        raise ConfigurationError(f"expected FOLDER:UID, got {text!r}")
+    return folder, int(uid)
+
+
+def choose_rows(
+    frame: pd.DataFrame,
+    *,
+    select: str | None = "green",
+    uids: Iterable[str] = (),
+    into: Iterable[str] = (),
+) -> pd.DataFrame:
+    """The rows to import: ``select`` "green" (the pre-ticked rows) or "all" (every row not yet
+    imported), or the ``uids`` named as FOLDER:UID; ``into`` files FOLDER:UID=RECORD elsewhere."""
+    keys = list(zip(frame[F.FOLDER], frame[F.UID], strict=True))
+    uids, into = list(uids), list(into)
+    if uids:
+        wanted = [_folder_uid(u) for u in uids]
+        unknown = [f"{f}:{u}" for f, u in wanted if (f, u) not in keys]
+        if unknown:
+            raise ConfigurationError(
+                "not rows of this review (unknown correspondent, excluded, or not found): "
+                + ", ".join(unknown)
+            )
+        chosen = frame[[k in set(wanted) for k in keys]]
+    elif select == "all":
+        chosen = frame[~frame[F.ALREADY_IMPORTED]]
+    else:
+        chosen = frame[frame[F.SELECTED]]
+    chosen = chosen.copy()
+    for item in into:
+        target, sep, record = item.partition("=")
+        key = _folder_uid(target)
+        if not sep or not record.isdigit():
+            raise ConfigurationError(f"expected FOLDER:UID=RECORD, got {item!r}")
+        hit = [k == key for k in zip(chosen[F.FOLDER], chosen[F.UID], strict=True)]
+        if not any(hit):
+            raise ConfigurationError(f"--into names {target!r}, which is not being imported")
+        chosen.loc[hit, F.RECORD_ID] = int(record)
+    return chosen

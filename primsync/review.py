@@ -12,7 +12,6 @@ from datetime import date
 
 import pandas as pd
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from primsync import frame as F
 from primsync.credentials import resolve_secret
@@ -20,7 +19,7 @@ from primsync.db import queries
 from primsync.enrich import enrich, shown
 from primsync.errors import ConfigurationError, PrimsyncError
 from primsync.frame import FetchedFolder, build_frame
-from primsync.imap import ConnectionSettings, Folder, Mailbox, Progress, connect
+from primsync.imap import Folder, Mailbox, Progress, connect
 from primsync.options import SyncOption, parse_option, search_plan
 
 __all__ = ["ReviewResult", "list_folders", "open_mailbox", "review_mailbox"]
@@ -65,10 +64,7 @@ def open_mailbox(
     prompt: Callable[[str], str] | None = None,
 ) -> Mailbox:
     """Connect to a registered account; the secret comes from keyring, environment or prompt."""
-    with Session(engine) as session:
-        settings: ConnectionSettings = queries.connection_settings(
-            queries.get_account(session, account)
-        )
+    settings = queries.account_settings(engine, account)
     if secret is None:
         secret = resolve_secret(settings.address, auth=settings.auth, prompt=prompt)
     return connect(settings, secret)
@@ -156,9 +152,7 @@ def review_mailbox(
     opt = parse_option(option)
     if not folders:
         raise ConfigurationError("choose at least one folder", account=account)
-    with Session(engine) as session:
-        acct = queries.get_account(session, account)
-        account_id, owner_id = acct.id, acct.owner_id
+    account_id, owner_id = queries.account_ids(engine, account)
     run_id = queries.start_run(
         engine, kind="review", account_id=account_id, user_id=owner_id,
         folders=list(folders), option=opt.value,

@@ -66,6 +66,19 @@ def connection_settings(account: MailAccount) -> ConnectionSettings:
     )
 
 
+def account_settings(engine: Engine, address: str) -> ConnectionSettings:
+    """How to reach a registered account (no secret in there)."""
+    with Session(engine) as session:
+        return connection_settings(get_account(session, address))
+
+
+def account_ids(engine: Engine, address: str) -> tuple[int, int]:
+    """(account id, owner's user id) of a registered account."""
+    with Session(engine) as session:
+        account = get_account(session, address)
+        return int(account.id), int(account.owner_id)
+
+
 def contacts_frame(engine: Engine) -> pd.DataFrame:
     """Every record address: address, record_id, name, kind, excluded, created_at, last_crm_at."""
     last_crm = (
@@ -241,3 +254,41 @@ def viewers_of(engine: Engine, group: str) -> list[str]:
             .order_by(AppUser.name)
         )
         return list(names)
+
+
+def owner_login(engine: Engine, address: str) -> str:
+    """The login of the user who owns a registered mail account."""
+    with Session(engine) as session:
+        account = get_account(session, address)
+        login = session.scalar(select(AppUser.login).where(AppUser.id == account.owner_id))
+    if login is None:
+        raise ConfigurationError("the account has no owner", account=address)
+    return str(login)
+
+
+def recent_runs(engine: Engine, address: str, *, limit: int = 20) -> pd.DataFrame:
+    """The latest reviews and imports of an account, newest first."""
+    account_id, _ = account_ids(engine, address)
+    query = (
+        select(
+            SyncRun.id,
+            SyncRun.kind,
+            SyncRun.started_at,
+            SyncRun.finished_at,
+            SyncRun.option,
+            SyncRun.folders,
+            SyncRun.fetched,
+            SyncRun.shown,
+            SyncRun.imported,
+            SyncRun.skipped,
+            SyncRun.status,
+            SyncRun.error,
+        )  # fmt: skip
+        .where(SyncRun.account_id == account_id)
+        .order_by(SyncRun.id.desc())
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(query).all(), columns=list(query.selected_columns.keys()))
+    frame["folders"] = frame["folders"].str.replace("\n", ", ")
+    return frame

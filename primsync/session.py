@@ -1,0 +1,71 @@
+"""What a notebook opens first: the database, the account, the user and the secret — or, with
+nothing configured, the embedded demo.
+
+>>> s = open_session()                 # doctest: +SKIP   (the demo)
+>>> s.account, s.user
+('recruiter@agency.example', 'ana')
+"""
+
+from __future__ import annotations
+
+import atexit
+import getpass
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from primsync.credentials import resolve_secret
+from primsync.db import queries
+from primsync.db.engine import open_engine
+from primsync.servers import PymapServer
+
+__all__ = ["NotebookSession", "open_session", "project_root"]
+
+
+@dataclass
+class NotebookSession:
+    engine: Engine
+    account: str
+    user: str
+    secret: str = field(repr=False)
+    demo_server: PymapServer | None = field(default=None, repr=False)
+
+    def close(self) -> None:
+        if self.demo_server is not None:
+            self.demo_server.stop()
+        self.engine.dispose()
+
+
+def project_root() -> Path:
+    """The folder holding ``data/``: the parent of ``notebooks/`` when run from there."""
+    cwd = Path.cwd()
+    return cwd.parent if cwd.name == "notebooks" else cwd
+
+
+def open_session(
+    *,
+    account: str | None = None,
+    db: str | None = None,
+    user: str | None = None,
+    prompt: Callable[[str], str] | None = getpass.getpass,
+) -> NotebookSession:
+    """The configured account (``account`` or ``$PRIMSYNC_ACCOUNT``), else the demo.
+
+    The secret comes from the keyring, the environment or ``prompt``; it is kept out of the
+    session's repr so that it never lands in a notebook's output.
+    """
+    account = account or os.environ.get("PRIMSYNC_ACCOUNT") or None
+    if account is None:
+        from primsync.demo import DEMO_ACCOUNT, DEMO_PASSWORD, start_demo
+
+        url = db or f"sqlite:///{project_root() / 'data' / 'demo.db'}"
+        engine, server = start_demo(url)
+        atexit.register(server.stop)
+        return NotebookSession(engine, DEMO_ACCOUNT, user or "ana", DEMO_PASSWORD, server)
+    engine = open_engine(db)
+    auth = queries.account_settings(engine, account).auth
+    secret = resolve_secret(account, auth=auth, prompt=prompt)
+    return NotebookSession(engine, account, user or queries.owner_login(engine, account), secret)
