@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
+import subprocess
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -72,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--exit", action="store_true", help="print the demo's review, then stop the servers"
     )
+    p.add_argument("--port", type=int, help="JupyterLab's port (default: a free one)")
 
     p = sub.add_parser("folders", help="the folder tree of an account")
     _add_db(p)
@@ -241,11 +244,14 @@ def cmd_messages(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from primsync.demo import DEMO_ACCOUNT, DEMO_DB, DEMO_PASSWORD, start_demo
+    from primsync.demo import DEMO_ACCOUNT, DEMO_PASSWORD, start_demo
     from primsync.review import review_mailbox
+    from primsync.session import project_root
 
-    db = args.db or DEMO_DB
+    root = project_root()
+    db = args.db or f"sqlite:///{root / 'data' / 'demo.db'}"
     engine, server = start_demo(db)
+    lab = None
     try:
         folders = [f.name for f in _demo_folders(engine, DEMO_ACCOUNT, DEMO_PASSWORD)]
         result = review_mailbox(engine, DEMO_ACCOUNT, folders, option="all", secret=DEMO_PASSWORD)
@@ -258,16 +264,52 @@ def cmd_demo(args: argparse.Namespace) -> int:
               f"(green), {len(result.unmatched)} from unknown correspondents left out")  # fmt: skip
         if args.exit:
             return 0
-        print(
-            f"\nThe demo mailbox runs until Ctrl-C. In another shell:\n"
-            f"  PRIMSYNC_DB={db} PRIMSYNC_PASSWORD={DEMO_PASSWORD} primsync review "
-            f"--account {DEMO_ACCOUNT} --folder INBOX --option all",
-            flush=True,
-        )
+        env = {
+            "PRIMSYNC_ACCOUNT": DEMO_ACCOUNT,
+            "PRIMSYNC_DB": db,
+            "PRIMSYNC_PASSWORD": DEMO_PASSWORD,
+        }
+        if not args.no_lab:
+            lab = _start_lab(root / "notebooks", env, port=args.port)
+        else:
+            print(
+                "\nThe demo mailbox runs until Ctrl-C. In another shell:\n  "
+                + " ".join(f"{k}={v}" for k, v in env.items())
+                + f" primsync review --account {DEMO_ACCOUNT} --folder INBOX --option all",
+                flush=True,
+            )
         _wait_forever()
         return 0
     finally:
+        if lab is not None:
+            lab.terminate()
+            try:
+                lab.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                lab.kill()
         server.stop()
+
+
+def _start_lab(folder: Path, env: dict[str, str], *, port: int | None) -> subprocess.Popen:
+    """JupyterLab on loopback, opened on the sync notebook, with the demo's settings."""
+    import secrets
+
+    from primsync.servers import free_port, wait_for_port
+
+    port = port or free_port()
+    token = secrets.token_hex(16)
+    lab = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
+         f"--port={port}", f"--ServerApp.root_dir={folder}", f"--IdentityProvider.token={token}",
+         *(["--allow-root"] if os.geteuid() == 0 else [])],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    wait_for_port(port, timeout=60, process=lab)
+    print(f"\nJupyterLab: http://127.0.0.1:{port}/lab/tree/01_sync.ipynb?token={token}")
+    print("Ctrl-C stops JupyterLab and the demo mailbox.", flush=True)
+    return lab
 
 
 def _demo_folders(engine, account: str, password: str):  # type: ignore[no-untyped-def]

@@ -36,13 +36,13 @@ def wait_for_port(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise MailboxError(f"the IMAP server exited with code {process.returncode}")
+            raise MailboxError(f"the server on port {port} exited with code {process.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.05)
-    raise MailboxError(f"no IMAP server answered on 127.0.0.1:{port} after {timeout:.0f} s")
+    raise MailboxError(f"nothing answered on 127.0.0.1:{port} after {timeout:.0f} s")
 
 
 class _Server:

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Installs what the tests need on a fresh Debian machine: Dovecot, openssl, the package + test extras.
+# Installs what the tests need on a fresh Debian machine: Dovecot and openssl (IMAP tests),
+# Chromium (the browser test), then the package with its test and notebook extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v dovecot >/dev/null 2>&1 && [ ! -x /usr/sbin/dovecot ]; then
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+missing=()
+{ command -v dovecot || [ -x /usr/sbin/dovecot ]; } >/dev/null 2>&1 || missing+=(dovecot-imapd)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq dovecot-imapd openssl >/dev/null
-  # the package starts a system-wide Dovecot: the tests run their own, so stop that one
-  $SUDO systemctl disable --now dovecot >/dev/null 2>&1 || $SUDO service dovecot stop >/dev/null 2>&1 || true
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# the Debian package may start a system-wide Dovecot: the tests run their own
+$SUDO systemctl disable --now dovecot >/dev/null 2>&1 || $SUDO service dovecot stop >/dev/null 2>&1 || true
 python3 -m pip install -q --disable-pip-version-check -e '.[test,notebook]'

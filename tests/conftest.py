@@ -91,3 +91,14 @@ def server_flags(server) -> dict[tuple[str, int], bool]:
             flags[(folder, uid)] = b"\\Seen" in data[b"FLAGS"]
     client.logout()
     return flags
+
+
+def group_id(engine, name: str) -> int:
+    """The id of the security group called ``name``."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from primsync.db.models import SecurityGroup
+
+    with Session(engine) as session:
+        return session.scalar(select(SecurityGroup.id).where(SecurityGroup.name == name))

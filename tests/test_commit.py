@@ -28,7 +28,7 @@ from primsync.demo import DEMO_ACCOUNT
 from primsync.errors import CommitError, MailboxError, PermissionDenied
 from primsync.imap import ConnectionSettings, connect
 from primsync.review import review_mailbox
-from tests.conftest import PASSWORD, server_flags
+from tests.conftest import PASSWORD, group_id, server_flags
 from tests.mailbox import (
     ACME_ID,
     BILL_ID,
@@ -110,11 +110,8 @@ def test_import_green_then_two_yellow_rows(db, mailbox):
     assert (sent.direction, sent.record_id, sent.context) == ("out", LEA_ID, "green")
     with Session(db) as session:
         groups = {m.accessible_to_id for m in session.scalars(select(ImportedMessage))}
-        recruiters = session.scalar(
-            select(SecurityGroup.id).where(SecurityGroup.name == "Recruiters")
-        )
         png = session.scalars(select(Attachment).where(Attachment.message_id == sent.id)).one()
-    assert groups == {recruiters}
+    assert groups == {group_id(db, "Recruiters")}
     assert (png.filename, png.content_type, png.content) == (
         "plan.png",
         "image/png",

@@ -7,11 +7,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from primsync import frame as F
-from primsync.db.models import ImportedMessage, SecurityGroup
+from primsync.db.models import ImportedMessage
 from primsync.demo import DEMO_ACCOUNT
 from primsync.options import SyncOption
 from primsync.widgets import SyncApp
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, group_id
 from tests.mailbox import BILL_ID, INITECH_ID, LEA_ID
 
 
@@ -86,13 +86,10 @@ def test_synchronize_tick_choose_and_import(app, db):
     assert (app.summary.imported, app.summary.skipped) == (4, 0)
     with Session(db) as session:
         stored = {(m.folder, m.uid): m for m in session.scalars(select(ImportedMessage))}
-        recruiters = session.scalar(
-            select(SecurityGroup.id).where(SecurityGroup.name == "Recruiters")
-        )
     assert set(stored) == {("INBOX", 1), ("Sent", 1), ("INBOX", 3), ("INBOX", 6)}
     assert stored[("INBOX", 6)].record_id == BILL_ID
     assert stored[("Sent", 1)].record_id == LEA_ID and stored[("Sent", 1)].direction == "out"
-    assert {m.accessible_to_id for m in stored.values()} == {recruiters}
+    assert {m.accessible_to_id for m in stored.values()} == {group_id(db, "Recruiters")}
     assert "imported" in app.summary_view.value
 
     # imported rows are greyed and cannot be ticked again

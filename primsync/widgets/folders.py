@@ -15,7 +15,7 @@ class FolderPicker(w.VBox):
     """Tick one or more folders; ``selected`` lists the ticked folder names in tree order."""
 
     def __init__(self, folders: Iterable[Folder] = ()):
-        super().__init__(layout=w.Layout(max_height="320px", overflow="auto"))
+        super().__init__(layout=w.Layout(max_height="320px", overflow="auto", min_width="280px"))
         self.checkboxes: dict[str, w.Checkbox] = {}
         self.set_folders(folders)
 
