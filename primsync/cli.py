@@ -305,6 +305,7 @@ def _start_lab(folder: Path, env: dict[str, str], *, port: int | None) -> subpro
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # Ctrl-C reaches primsync, which stops JupyterLab itself
     )  # fmt: skip
     wait_for_port(port, timeout=60, process=lab)
     print(f"\nJupyterLab: http://127.0.0.1:{port}/lab/tree/01_sync.ipynb?token={token}")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import primsync
@@ -21,13 +23,13 @@ def test_all_is_sorted_and_exported():
 def test_readme_opens_with_the_two_commands_ci_runs():
     commands = re.findall(r"^    (\S.*)$", (ROOT / "README.md").read_text(), flags=re.M)
     main_job, tests = commands[:2]
-    assert main_job.endswith("primsync demo --no-lab --exit")
+    assert main_job == "python3 -m pip install -e '.[notebook]' && primsync demo"
     assert tests == "bash scripts/setup-tests.sh && python3 -m pytest"
     ci = (ROOT / ".ci" / "run").read_text()
     assert "bash scripts/setup-tests.sh && " in ci and "5" in ci
 
 
-def test_readme_main_job_prints_the_demo_review(tmp_path):
+def test_demo_exit_prints_the_review(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "primsync.cli", "demo", "--no-lab", "--exit",
          "--db", f"sqlite:///{tmp_path / 'demo.db'}"],
@@ -36,6 +38,31 @@ def test_readme_main_job_prints_the_demo_review(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "Re: Interview on Monday" in out.stdout
     assert "3 pre-ticked (green)" in out.stdout
+
+
+def test_readme_main_job_serves_jupyterlab_and_stops_on_ctrl_c(tmp_path):
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "primsync.cli", "demo", "--db", f"sqlite:///{tmp_path / 'd.db'}"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        url = None
+        for _ in range(200):
+            line = demo.stdout.readline()
+            if line.startswith("JupyterLab: "):
+                url = line.split(": ", 1)[1].strip()
+                break
+        assert url is not None, "primsync demo printed no JupyterLab address"
+        with urllib.request.urlopen(url, timeout=30) as answer:
+            assert answer.status == 200
+        demo.send_signal(signal.SIGINT)
+        rest, _ = demo.communicate(timeout=60)
+        assert demo.returncode == 0
+        assert "stopping the demo servers" in rest
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+        demo.stdout.close()
 
 
 def test_init_creates_the_contract(tmp_path):
