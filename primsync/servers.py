@@ -234,3 +234,92 @@ class DovecotServer(_Server):
     def log(self) -> str:
         path = self.root / "dovecot.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+
+class PostgresServer(_Server):
+    """A private PostgreSQL cluster (Debian's ``postgresql``) in a temp folder, on a loopback
+    port, with trust authentication for the user ``primsync``. As root, the cluster runs as
+    the ``postgres`` system user (PostgreSQL refuses to run as root)."""
+
+    def __init__(self, *, root: str | os.PathLike[str] | None = None):
+        self._own_root = root is None
+        self.root = Path(root or tempfile.mkdtemp(prefix="primsync-pg-"))
+        self.port = free_port()
+        self.host = "127.0.0.1"
+        self.user = "primsync"
+
+    @staticmethod
+    def bindir() -> Path | None:
+        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+        if found:
+            return found[-1].parent
+        initdb = shutil.which("initdb")
+        return Path(initdb).parent if initdb else None
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{database}"
+
+    @staticmethod
+    def _owner() -> str | None:
+        """PostgreSQL refuses to run as root: then its programs run as ``postgres``."""
+        return "postgres" if os.geteuid() == 0 else None
+
+    def start(self) -> None:
+        bindir = self.bindir()
+        if bindir is None:
+            raise ConfigurationError("PostgreSQL is not installed (apt-get install postgresql)")
+        data, sockets = self.root / "data", self.root / "run"
+        sockets.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam("postgres")
+            os.chmod(self.root, 0o755)
+            for path in (self.root, sockets):
+                os.chown(path, owner.pw_uid, owner.pw_gid)
+        subprocess.run(
+            [str(bindir / "initdb"), "-D", str(data), "-U", self.user,
+             "-A", "trust", "-E", "UTF8", "--no-sync"],
+            check=True, capture_output=True, cwd=self.root, user=self._owner(), group=self._owner(),
+        )  # fmt: skip
+        self.process = subprocess.Popen(
+            [str(bindir / "postgres"), "-D", str(data), "-p", str(self.port),
+             "-k", str(sockets), "-c", "listen_addresses=127.0.0.1",
+             "-c", "fsync=off", "-c", "synchronous_commit=off",
+             "-c", "full_page_writes=off", "-c", "max_connections=200"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            cwd=self.root, user=self._owner(), group=self._owner(),
+        )  # fmt: skip
+        wait_for_port(self.port, timeout=60, process=self.process)
+        import psycopg
+
+        deadline = time.monotonic() + 30
+        while True:  # the port opens a moment before the server accepts logins
+            try:
+                psycopg.connect(
+                    host=self.host, port=self.port, user=self.user, dbname="postgres"
+                ).close()
+                return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def create_database(self, name: str) -> str:
+        """Create an empty database and return its SQLAlchemy URL."""
+        import psycopg
+
+        with psycopg.connect(
+            host=self.host, port=self.port, user=self.user, dbname="postgres", autocommit=True
+        ) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # fast shutdown
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+        super().stop()
+        if self._own_root:
+            shutil.rmtree(self.root, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from datetime import UTC, datetime, time
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from primsync.db.engine import init_db, open_engine
 from primsync.demo import DEMO_ACCOUNT, seed_database, seed_mailbox
 from primsync.imap import ConnectionSettings, connect
-from primsync.servers import DovecotServer
+from primsync.servers import DovecotServer, PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("PRIMSYNC_CORPUS", ROOT.parent / "shared" / "corpus"))
@@ -31,9 +32,29 @@ def dovecot():
         yield server
 
 
-@pytest.fixture
-def engine(tmp_path):
-    engine = open_engine(f"sqlite:///{tmp_path / 'primsync.db'}")
+@pytest.fixture(scope="session")
+def postgres():
+    """A private PostgreSQL cluster (Debian's postgresql); in CI its absence is a failure."""
+    if PostgresServer.bindir() is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed: .ci/run must install postgresql")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    with PostgresServer() as server:
+        yield server
+
+
+_DATABASES = itertools.count(1)
+BACKENDS = os.environ.get("PRIMSYNC_TEST_DATABASES", "sqlite,postgresql").split(",")
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request, tmp_path):
+    """An empty database at the current schema: SQLite in a temp file, or PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'primsync.db'}"
+    else:
+        url = request.getfixturevalue("postgres").create_database(f"test_{next(_DATABASES)}")
+    engine = open_engine(url)
     init_db(engine)
     yield engine
     engine.dispose()

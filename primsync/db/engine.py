@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from primsync.db.models import Base
 from primsync.errors import ConfigurationError
 
 DEFAULT_URL = "sqlite:///data/primsync.db"
@@ -46,9 +48,35 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-def init_db(engine: Engine) -> list[str]:
-    """Create every table of the contract that is missing; returns the names created."""
+MIGRATIONS = Path(__file__).parent / "migrations"
+FIRST_REVISION = "0001"
+
+
+def _alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The Alembic revision the database is at (None: empty, or made before migrations)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def init_db(engine: Engine, *, revision: str = "head") -> list[str]:
+    """Bring the database to the current schema (or ``revision``); returns the tables created.
+
+    An empty database is created by the migrations; a database at an older revision is
+    upgraded without losing data; one created before migrations existed is stamped first.
+    """
     before = set(inspect(engine).get_table_names())
-    Base.metadata.create_all(engine)
+    with engine.begin() as conn:
+        config = _alembic_config(conn)
+        if "record" in before and MigrationContext.configure(conn).get_current_revision() is None:
+            columns = {c["name"] for c in inspect(conn).get_columns("sync_run")}
+            command.stamp(config, "head" if "undone_at" in columns else FIRST_REVISION)
+        command.upgrade(config, revision)
     after = set(inspect(engine).get_table_names())
-    return sorted(after - before)
+    return sorted(after - before - {"alembic_version"})

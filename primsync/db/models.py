@@ -14,6 +14,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -53,6 +55,10 @@ class MailAccount(Base):
     auth: Mapped[str] = mapped_column(String(20), default="password")
     owner_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
     ca_file: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    # OAuth2: when the current access token expires (set by the token provider), for `health`
+    token_expires_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
 
 
 class Record(Base):
@@ -60,8 +66,10 @@ class Record(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(300))
-    exclude_from_sync: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    exclude_from_sync: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, server_default=func.current_timestamp()
+    )
 
 
 class RecordAddress(Base):
@@ -98,6 +106,9 @@ class SyncRun(Base):
     skipped: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(20), default="running")
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # set on an import run when `primsync undo` removed what it stored
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    undone_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
 
 
 class ImportedMessage(Base):
