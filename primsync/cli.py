@@ -112,6 +112,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="file this row into another of its candidate records",
     )
 
+    p = sub.add_parser("sync", help="review + import in one go, for cron (one line per folder)")
+    _add_db(p)
+    _add_selection(p)
+    p.add_argument("--select", choices=["green", "all"], default="green")
+    p.add_argument("--accessible-to", required=True, help="security group of the imported mail")
+    p.add_argument("--user", help="importing user (default: the account's owner)")
+
+    p = sub.add_parser("health", help="per folder: UIDVALIDITY, last UID, last sync, last error")
+    _add_db(p)
+    p.add_argument("--account", required=True)
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
+    p = sub.add_parser("undo", help="remove what one import run added")
+    _add_db(p)
+    p.add_argument("run_id", type=int, metavar="RUN_ID")
+    p.add_argument("--user", required=True)
+
     p = sub.add_parser("messages", help="imported mail this user may see")
     _add_db(p)
     p.add_argument("--user", required=True)
@@ -226,20 +243,66 @@ def cmd_messages(args: argparse.Namespace) -> int:
     from primsync.db.access import visible_messages
 
     frame = visible_messages(open_engine(args.db), args.user, record_id=args.record)
-    if args.format == "json":
-        text = json.dumps(
-            F.frame_to_records(frame, list(frame.columns)), ensure_ascii=False, indent=1
-        )
-    elif args.format == "csv":
-        text = frame.to_csv(index=False)
-    elif frame.empty:
-        text = "(no messages)"
-    else:
-        view = frame[
-            ["id", "received_at", "record", "context", "from_addr", "subject", "accessible_to"]
+    if args.format == "table":
+        columns = [
+            "id",
+            "received_at",
+            "record",
+            "context",
+            "from_addr",
+            "subject",
+            "accessible_to",
         ]
-        text = view.assign(subject=view["subject"].str.slice(0, 50)).to_string(index=False)
-    _write(text, args.output)
+        frame = frame[columns].assign(subject=frame["subject"].str.slice(0, 50))
+    _frame_out(frame, args.format, args.output)
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    import logging
+
+    from primsync.sync import sync_account
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+    )
+    try:
+        sync_account(
+            open_engine(args.db), args.account, args.folder, option=args.option,
+            select=args.select, user=args.user, accessible_to=args.accessible_to,
+            secret=_secret(args), today=args.today,
+        )  # fmt: skip
+    except PrimsyncError as exc:
+        logging.getLogger("primsync.sync").error(
+            "account=%s folder=%r status=failed error=%s",
+            args.account, exc.folder or ",".join(args.folder), exc,
+        )  # fmt: skip
+        raise
+    return 0
+
+
+def _frame_out(frame: pd.DataFrame, fmt: str, output: str | None = None) -> None:
+    if fmt == "json":
+        records = F.frame_to_records(frame, list(frame.columns))
+        _write(json.dumps(records, ensure_ascii=False, indent=1), output)
+    elif fmt == "csv":
+        _write(frame.to_csv(index=False), output)
+    else:
+        _write("(none)" if frame.empty else frame.to_string(index=False), output)
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    from primsync.db.queries import health_frame
+
+    _frame_out(health_frame(open_engine(args.db), args.account), args.format)
+    return 0
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    from primsync.commit import undo_run
+
+    removed = undo_run(open_engine(args.db), args.run_id, user=args.user)
+    print(f"import run {args.run_id} undone: {removed} messages removed")
     return 0
 
 
@@ -335,6 +398,9 @@ COMMANDS = {
     "review": cmd_review,
     "import": cmd_import,
     "messages": cmd_messages,
+    "sync": cmd_sync,
+    "health": cmd_health,
+    "undo": cmd_undo,
 }
 
 

@@ -19,19 +19,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from primsync import frame as F
 from primsync.db import queries
-from primsync.db.models import Attachment, FolderState, ImportedMessage
-from primsync.errors import CommitError, MailboxError, PermissionDenied, PrimsyncError
+from primsync.db.engine import write_transaction
+from primsync.db.models import AppUser, Attachment, FolderState, ImportedMessage, SyncRun
+from primsync.errors import (
+    CommitError,
+    ConfigurationError,
+    MailboxError,
+    PermissionDenied,
+    PrimsyncError,
+)
 from primsync.imap import Mailbox, Progress
 from primsync.parse import Body, parse_message
 from primsync.review import ReviewResult, open_mailbox
 
-__all__ = ["ImportSummary", "import_selected"]
+__all__ = ["ImportSummary", "import_selected", "undo_run"]
 
 OUTCOME = "outcome"
 REASON = "reason"
@@ -214,7 +221,7 @@ def _write(
     """One transaction: messages, attachments, folder states. Returns frame index → stored id."""
     now = datetime.now(UTC)
     stored: dict[int, int | None] = {}
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         for item in items:
             values = _message_values(item, now=now, **ids)
             new_id = _insert(conn, ImportedMessage, values, ["record_id", "dedupe_key"])
@@ -305,3 +312,48 @@ def import_selected(
         imported=summary.imported, skipped=summary.skipped,
     )  # fmt: skip
     return summary
+
+
+def undo_run(engine: Engine, run_id: int, *, user: str) -> int:
+    """Remove what import run ``run_id`` stored; returns how many messages were removed.
+
+    Allowed to the user who ran the import, or to a user of a higher level. The import run is
+    marked undone (when, by whom) and an "undo" run records the removal.
+    """
+    with Session(engine) as session:
+        person = queries.get_user(session, user)
+        level = queries.user_level(session, person)
+        run = session.get(SyncRun, run_id)
+        if run is None or run.kind != "import":
+            raise ConfigurationError(f"no import run {run_id}")
+        if run.undone_at is not None:
+            raise ConfigurationError(f"import run {run_id} was already undone")
+        account_id = run.account_id
+        if run.user_id != person.id:
+            owner = session.get(AppUser, run.user_id) if run.user_id else None
+            owner_level = queries.user_level(session, owner) if owner else 0
+            if level <= owner_level:
+                raise PermissionDenied(
+                    f"{user!r} (level {level}) may not undo run {run_id}: only its user or a "
+                    f"user of a higher level than {owner_level} may"
+                )
+    with write_transaction(engine) as conn:
+        now = datetime.now(UTC)
+        claimed = conn.execute(
+            update(SyncRun)
+            .where(SyncRun.id == run_id, SyncRun.undone_at.is_(None))
+            .values(undone_at=now, undone_by_id=person.id, note=f"undone by {user}")
+        )
+        if claimed.rowcount != 1:  # another undo got there first
+            raise ConfigurationError(f"import run {run_id} was already undone")
+        ids = select(ImportedMessage.id).where(ImportedMessage.run_id == run_id)
+        conn.execute(delete(Attachment).where(Attachment.message_id.in_(ids)))
+        removed = conn.execute(delete(ImportedMessage).where(ImportedMessage.run_id == run_id))
+        conn.execute(
+            insert(SyncRun).values(
+                kind="undo", user_id=person.id, account_id=account_id, started_at=now,
+                finished_at=now, option="", folders="", status="ok",
+                note=f"undo of import run {run_id}: {removed.rowcount} messages removed",
+            )
+        )  # fmt: skip
+    return int(removed.rowcount)

@@ -14,9 +14,8 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
-from primsync.db.engine import init_db, open_engine
+from primsync.db.engine import init_db, open_engine, write_session
 from primsync.db.models import (
     AppUser,
     CrmMessage,
@@ -174,7 +173,7 @@ def seed_database(
     """Groups, users, the demo account, records and CRM messages, in an empty database."""
     init_db(engine)
     now = datetime.now(UTC)
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session:
         groups = {name: SecurityGroup(name=name, level=level) for name, level in GROUPS}
         session.add_all(groups.values())
         session.flush()

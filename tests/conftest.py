@@ -48,16 +48,22 @@ BACKENDS = os.environ.get("PRIMSYNC_TEST_DATABASES", "sqlite,postgresql").split(
 
 
 @pytest.fixture(params=BACKENDS)
-def engine(request, tmp_path):
-    """An empty database at the current schema: SQLite in a temp file, or PostgreSQL."""
+def empty_engine(request, tmp_path):
+    """An empty database: SQLite in a temp file, or a new database on the private PostgreSQL."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'primsync.db'}"
     else:
         url = request.getfixturevalue("postgres").create_database(f"test_{next(_DATABASES)}")
     engine = open_engine(url)
-    init_db(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def engine(empty_engine):
+    """A database at the current schema."""
+    init_db(empty_engine)
+    return empty_engine
 
 
 @pytest.fixture(scope="session")

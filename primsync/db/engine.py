@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -15,6 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session
 
 from primsync.errors import ConfigurationError
 
@@ -38,14 +41,45 @@ def open_engine(url: str | None = None) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(parsed, pool_pre_ping=True)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # SQLAlchemy emits BEGIN itself (see _sqlite_begin), not the driver
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
     cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # A write transaction takes the write lock when it starts: two importers then queue up
+    # instead of failing with "database is locked" when a read lock cannot be upgraded.
+    conn.exec_driver_sql(
+        "BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN"
+    )
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write: committed on success, rolled back on any error.
+
+    On SQLite it takes the write lock at BEGIN (IMMEDIATE), so that concurrent writers wait
+    for each other (up to the busy timeout) instead of failing with "database is locked".
+    """
+    with engine.connect().execution_options(write=True) as conn, conn.begin():
+        yield conn
+
+
+@contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """An ORM session inside :func:`write_transaction`; flushed, then committed, at the end."""
+    with write_transaction(engine) as conn, Session(bind=conn) as session:
+        yield session
+        session.flush()
 
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -72,11 +106,26 @@ def init_db(engine: Engine, *, revision: str = "head") -> list[str]:
     upgraded without losing data; one created before migrations existed is stamped first.
     """
     before = set(inspect(engine).get_table_names())
-    with engine.begin() as conn:
-        config = _alembic_config(conn)
-        if "record" in before and MigrationContext.configure(conn).get_current_revision() is None:
-            columns = {c["name"] for c in inspect(conn).get_columns("sync_run")}
-            command.stamp(config, "head" if "undone_at" in columns else FIRST_REVISION)
-        command.upgrade(config, revision)
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite alters a table by copying it; foreign keys must be off meanwhile, which
+            # only takes effect outside a transaction, hence on the driver's connection
+            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with conn.begin():
+                config = _alembic_config(conn)
+                current = MigrationContext.configure(conn).get_current_revision()
+                if "record" in before and current is None:
+                    columns = {c["name"] for c in inspect(conn).get_columns("sync_run")}
+                    command.stamp(config, "head" if "undone_at" in columns else FIRST_REVISION)
+                command.upgrade(config, revision)
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise ConfigurationError(f"the migration broke foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
     after = set(inspect(engine).get_table_names())
     return sorted(after - before - {"alembic_version"})

@@ -109,6 +109,7 @@ class SyncRun(Base):
     # set on an import run when `primsync undo` removed what it stored
     undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     undone_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)  # e.g. what an undo removed
 
 
 class ImportedMessage(Base):

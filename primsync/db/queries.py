@@ -13,6 +13,7 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from primsync.db.engine import write_session
 from primsync.db.models import (
     AppUser,
     CrmMessage,
@@ -189,7 +190,7 @@ def start_run(
     option: str,
 ) -> int:
     """Open a ``sync_run`` row (status "running") and return its id."""
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session:
         run = SyncRun(
             kind=kind,
             account_id=account_id,
@@ -212,7 +213,7 @@ def finish_run(
     **counts: int,
 ) -> None:
     """Close a ``sync_run`` row with its counts, its status and (for failures) the reason."""
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session:
         run = session.get(SyncRun, run_id)
         if run is None:
             return
@@ -292,3 +293,50 @@ def recent_runs(engine: Engine, address: str, *, limit: int = 20) -> pd.DataFram
         frame = pd.DataFrame(conn.execute(query).all(), columns=list(query.selected_columns.keys()))
     frame["folders"] = frame["folders"].str.replace("\n", ", ")
     return frame
+
+
+def health_frame(engine: Engine, address: str) -> pd.DataFrame:
+    """Per folder: UIDVALIDITY, last UID, last sync, messages imported, last error; and, for an
+    OAuth2 account, when its token expires."""
+    with Session(engine) as session:
+        account = get_account(session, address)
+        states = {
+            s.folder: s
+            for s in session.scalars(
+                select(FolderState).where(FolderState.account_id == account.id)
+            )
+        }
+        counts = dict(
+            session.execute(
+                select(ImportedMessage.folder, func.count())
+                .where(ImportedMessage.account_id == account.id)
+                .group_by(ImportedMessage.folder)
+            ).all()
+        )
+        failures = session.scalars(
+            select(SyncRun)
+            .where(SyncRun.account_id == account.id, SyncRun.status == "failed")
+            .order_by(SyncRun.id.desc())
+            .limit(200)
+        ).all()
+        expires = _aware(account.token_expires_at) if account.auth == "xoauth2" else None
+        rows = []
+        for folder in sorted(set(states) | set(counts)):
+            state = states.get(folder)
+            error = next((r for r in failures if folder in (r.folders or "").split("\n")), None)
+            rows.append(
+                {
+                    "folder": folder,
+                    "uidvalidity": state.uidvalidity if state else None,
+                    "last_uid": state.last_uid if state else None,
+                    "highestmodseq": state.highestmodseq if state else None,
+                    "last_sync_at": _aware(state.last_sync_at) if state else None,
+                    "imported": int(counts.get(folder, 0)),
+                    "last_error": error.error if error else None,
+                    "last_error_at": _aware(error.started_at) if error else None,
+                    "token_expires_at": expires,
+                }
+            )
+    columns = ["folder", "uidvalidity", "last_uid", "highestmodseq", "last_sync_at", "imported",
+               "last_error", "last_error_at", "token_expires_at"]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)

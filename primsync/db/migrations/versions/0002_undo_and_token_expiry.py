@@ -4,8 +4,8 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-27
 
-- ``sync_run.undone_at`` and ``sync_run.undone_by_id``: ``primsync undo`` records on the import
-  run who removed what it stored, and when;
+- ``sync_run.undone_at``, ``sync_run.undone_by_id`` and ``sync_run.note``: ``primsync undo``
+  records on the import run who removed what it stored, and when, and writes an "undo" run;
 - ``mail_account.token_expires_at``: when an OAuth2 account's access token expires
   (``primsync health``);
 - ``record.exclude_from_sync`` and ``record.created_at`` get server defaults, so that the CRM
@@ -27,6 +27,7 @@ def upgrade() -> None:
     with op.batch_alter_table("sync_run") as batch:
         batch.add_column(sa.Column("undone_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("undone_by_id", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("note", sa.Text(), nullable=True))
         batch.create_foreign_key("fk_sync_run_undone_by", "app_user", ["undone_by_id"], ["id"])
     with op.batch_alter_table("mail_account") as batch:
         batch.add_column(sa.Column("token_expires_at", sa.DateTime(timezone=True), nullable=True))
@@ -43,5 +44,6 @@ def downgrade() -> None:
         batch.drop_column("token_expires_at")
     with op.batch_alter_table("sync_run") as batch:
         batch.drop_constraint("fk_sync_run_undone_by", type_="foreignkey")
+        batch.drop_column("note")
         batch.drop_column("undone_by_id")
         batch.drop_column("undone_at")
