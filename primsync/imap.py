@@ -15,12 +15,19 @@ import ssl
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import imapclient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 from tqdm.auto import tqdm
 
-from primsync.errors import AuthenticationError, ConfigurationError, FolderError, MailboxError
+from primsync.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    FolderError,
+    MailboxError,
+    PrimsyncError,
+)
 from primsync.parse import REVIEW_HEADERS
 
 __all__ = [
@@ -56,6 +63,7 @@ _SENT_NAMES = {
 }
 
 Progress = bool | Callable[[int, int], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,11 +170,25 @@ def _batches(uids: Sequence[int], size: int) -> Iterator[list[int]]:
 class Mailbox:
     """An open IMAP session on one account; use :func:`connect` to get one."""
 
-    def __init__(self, client: imapclient.IMAPClient, settings: ConnectionSettings):
-        self._client = client
-        self._client.normalise_times = False
+    def __init__(
+        self,
+        client: imapclient.IMAPClient,
+        settings: ConnectionSettings,
+        *,
+        reopen: Callable[[], imapclient.IMAPClient] | None = None,
+        max_reconnects: int = 3,
+    ):
         self.settings = settings
         self.folder: str | None = None
+        self.status: FolderStatus | None = None
+        self._reopen = reopen
+        self.max_reconnects = max_reconnects
+        self.reconnects = 0
+        self._use(client)
+
+    def _use(self, client: imapclient.IMAPClient) -> None:
+        self._client = client
+        self._client.normalise_times = False
         self.capabilities = {_decode(c).upper() for c in client.capabilities()}
         if {"CONDSTORE", "ENABLE"} <= self.capabilities:
             # SELECT reports HIGHESTMODSEQ only once CONDSTORE is enabled (before any SELECT)
@@ -174,6 +196,49 @@ class Mailbox:
                 client.enable("CONDSTORE")
             except IMAPClientError:
                 pass
+
+    def _call(self, what: str, command: Callable[[imapclient.IMAPClient], T]) -> T:
+        """Run ``command``; when the connection drops, reconnect (a bounded number of times),
+        reopen the folder and run it again. Commands sent here are idempotent reads."""
+        while True:
+            try:
+                return command(self._client)
+            except (IMAPClientAbortError, OSError) as exc:
+                if self._reopen is None or self.reconnects >= self.max_reconnects:
+                    if self.reconnects:
+                        what = f"{what} (gave up after {self.reconnects} reconnects)"
+                    raise self._error(what, exc) from exc
+                self.reconnects += 1
+                self._reconnect(what, exc)
+            except IMAPClientError as exc:
+                raise self._error(what, exc) from exc
+
+    def _reconnect(self, what: str, cause: BaseException) -> None:
+        try:
+            self._client.shutdown()
+        except Exception:
+            pass
+        assert self._reopen is not None
+        try:
+            client = self._reopen()
+        except PrimsyncError as exc:
+            raise MailboxError(
+                f"connection lost: {what}; reconnect {self.reconnects} failed: {exc.message}",
+                account=self.settings.address,
+                folder=self.folder,
+            ) from cause
+        try:
+            self._use(client)
+            if self.folder is not None and self.status is not None:
+                info = self._client.select_folder(self.folder, readonly=True)
+                if int(info[b"UIDVALIDITY"]) != self.status.uidvalidity:
+                    raise MailboxError(
+                        "the folder's UIDVALIDITY changed during the sync: review it again",
+                        account=self.settings.address,
+                        folder=self.folder,
+                    )
+        except (IMAPClientError, OSError) as exc:
+            raise self._error(f"{what}; reconnecting failed", exc) from cause
 
     def __enter__(self) -> Mailbox:
         return self
@@ -201,10 +266,7 @@ class Mailbox:
 
     def list_folders(self) -> list[Folder]:
         """The whole folder tree, sorted by name."""
-        try:
-            listed = self._client.list_folders()
-        except (IMAPClientError, OSError) as exc:
-            raise self._error("LIST failed", exc) from exc
+        listed = self._call("LIST failed", lambda c: c.list_folders())
         folders = [
             Folder(
                 name=_decode(name),
@@ -217,34 +279,31 @@ class Mailbox:
 
     def select(self, folder: str) -> FolderStatus:
         """Open ``folder`` read-only (nothing is ever flagged by primsync)."""
-        self.folder = folder
+        self.folder, self.status = folder, None
         try:
-            info = self._client.select_folder(folder, readonly=True)
-        except IMAPClientAbortError as exc:
-            raise self._error("EXAMINE failed", exc) from exc
-        except IMAPClientError as exc:
+            info = self._call("EXAMINE failed", lambda c: c.select_folder(folder, readonly=True))
+        except MailboxError as exc:
+            if isinstance(exc.__cause__, IMAPClientAbortError | OSError):
+                raise
             raise FolderError(
-                f"cannot open the folder: {_decode(str(exc))[:200]}",
+                f"cannot open the folder: {exc.message}",
                 account=self.settings.address,
                 folder=folder,
             ) from exc
-        except OSError as exc:
-            raise self._error("EXAMINE failed", exc) from exc
         modseq = info.get(b"HIGHESTMODSEQ")
-        return FolderStatus(
+        self.status = FolderStatus(
             name=folder,
             uidvalidity=int(info[b"UIDVALIDITY"]),
             uidnext=int(info[b"UIDNEXT"]) if b"UIDNEXT" in info else None,
             exists=int(info.get(b"EXISTS", 0)),
             highestmodseq=int(modseq) if modseq is not None else None,
         )
+        return self.status
 
     def search(self, criteria: list[object]) -> list[int]:
         """UID SEARCH in the selected folder, sorted ascending."""
-        try:
-            return sorted(int(u) for u in self._client.search(criteria, charset="UTF-8"))
-        except (IMAPClientError, OSError) as exc:
-            raise self._error("SEARCH failed", exc) from exc
+        found = self._call("SEARCH failed", lambda c: c.search(criteria, charset="UTF-8"))
+        return sorted(int(u) for u in found)
 
     def fetch_headers(
         self, uids: Sequence[int], *, progress: Progress = False
@@ -275,10 +334,10 @@ class Mailbox:
         done = 0
         try:
             for chunk in _batches(uids, batch):
-                try:
-                    answer = self._client.fetch(chunk, items)
-                except (IMAPClientError, OSError) as exc:
-                    raise self._error(f"FETCH of UIDs {chunk[0]}..{chunk[-1]} failed", exc) from exc
+                answer = self._call(
+                    f"FETCH of UIDs {chunk[0]}..{chunk[-1]} failed",
+                    lambda c, chunk=chunk: c.fetch(chunk, items),  # type: ignore[misc]
+                )
                 for uid in chunk:
                     got = answer.get(uid)
                     if got is None:  # expunged meanwhile
@@ -330,8 +389,22 @@ def _tls_context(ca_file: str | None) -> ssl.SSLContext:
         ) from exc
 
 
-def connect(settings: ConnectionSettings, secret: str) -> Mailbox:
-    """Open and authenticate a session. Errors name the account, never the secret."""
+def connect(settings: ConnectionSettings, secret: str, *, max_reconnects: int = 3) -> Mailbox:
+    """Open and authenticate a session. Errors name the account, never the secret.
+
+    The session reconnects by itself (up to ``max_reconnects`` times) when the connection drops
+    in the middle of a read.
+    """
+    client = _open_client(settings, secret)
+    return Mailbox(
+        client,
+        settings,
+        reopen=lambda: _open_client(settings, secret),
+        max_reconnects=max_reconnects,
+    )
+
+
+def _open_client(settings: ConnectionSettings, secret: str) -> imapclient.IMAPClient:
     where = {"account": settings.address}
     if settings.security not in ("ssl", "starttls", "none"):
         raise ConfigurationError(f"unknown security {settings.security!r}", **where)
@@ -381,4 +454,4 @@ def connect(settings: ConnectionSettings, secret: str) -> Mailbox:
     except (IMAPClientError, OSError) as exc:
         client.shutdown()
         raise MailboxError(f"login to {target} failed: {type(exc).__name__}", **where) from exc
-    return Mailbox(client, settings)
+    return client

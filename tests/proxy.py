@@ -1,37 +1,50 @@
-"""A loopback TCP proxy that can cut a connection after N bytes from the server."""
+"""A loopback TCP proxy that cuts or stalls connections after N bytes from the server."""
 
 from __future__ import annotations
 
 import socket
 import threading
+import time
 
 from primsync.servers import free_port
 
 
-class CuttingProxy:
-    """Forwards 127.0.0.1:``port`` to ``target``; once :meth:`cut_after` is called, closes the
-    connection when that many more bytes have come from the server."""
+class FaultyProxy:
+    """Forwards 127.0.0.1:``port`` to the server on ``target_port``.
+
+    ``cut_after(n, times=k)``: the next ``k`` times ``n`` more bytes have come from the server,
+    close that connection. ``stall_after(n)``: after ``n`` more bytes, stop forwarding (the
+    connection stays open and silent) until the client gives up.
+    """
 
     def __init__(self, target_port: int):
         self.target_port = target_port
         self.port = free_port()
-        self.budget: int | None = None
         self.cuts = 0
+        self.stalls = 0
+        self._nbytes: int | None = None
+        self._budget: int | None = None
+        self._times = 0
+        self._mode = "cut"
         self._lock = threading.Lock()
+        self._closed = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", self.port))
-        self._stop = False
         threading.Thread(target=self._accept, daemon=True).start()
 
-    def cut_after(self, nbytes: int | None) -> None:
+    def cut_after(self, nbytes: int, *, times: int = 1) -> None:
         with self._lock:
-            self.budget = nbytes
+            self._mode, self._nbytes, self._budget, self._times = "cut", nbytes, nbytes, times
+
+    def stall_after(self, nbytes: int, *, times: int = 1) -> None:
+        with self._lock:
+            self._mode, self._nbytes, self._budget, self._times = "stall", nbytes, nbytes, times
 
     def close(self) -> None:
-        self._stop = True
+        self._closed.set()
         self._listener.close()
 
     def _accept(self) -> None:
-        while not self._stop:
+        while not self._closed.is_set():
             try:
                 client, _ = self._listener.accept()
             except OSError:
@@ -40,19 +53,39 @@ class CuttingProxy:
             threading.Thread(target=self._pipe, args=(client, server, False), daemon=True).start()
             threading.Thread(target=self._pipe, args=(server, client, True), daemon=True).start()
 
+    def _fault(self, data: bytes) -> tuple[bytes, str | None]:
+        """What to forward of ``data``, and whether to cut or stall after it."""
+        with self._lock:
+            if self._budget is None or self._times <= 0:
+                return data, None
+            if len(data) < self._budget:
+                self._budget -= len(data)
+                return data, None
+            head, mode = data[: self._budget], self._mode
+            self._times -= 1
+            self._budget = self._nbytes if self._times > 0 else None
+            if mode == "cut":
+                self.cuts += 1
+            else:
+                self.stalls += 1
+            return head, mode
+
     def _pipe(self, src: socket.socket, dst: socket.socket, from_server: bool) -> None:
         try:
             while data := src.recv(65536):
+                fault = None
                 if from_server:
-                    with self._lock:
-                        if self.budget is not None:
-                            if len(data) >= self.budget:
-                                dst.sendall(data[: self.budget])
-                                self.budget = None
-                                self.cuts += 1
-                                break
-                            self.budget -= len(data)
+                    data, fault = self._fault(data)
                 dst.sendall(data)
+                if fault == "stall":
+                    deadline = time.monotonic() + 120
+                    while not self._closed.is_set() and time.monotonic() < deadline:
+                        if _peer_closed(dst):
+                            break
+                        time.sleep(0.05)
+                    break
+                if fault == "cut":
+                    break
         except OSError:
             pass
         finally:
@@ -62,3 +95,16 @@ class CuttingProxy:
                 except OSError:
                     pass
                 sock.close()
+
+
+def _peer_closed(sock: socket.socket) -> bool:
+    try:
+        sock.setblocking(False)
+        try:
+            return sock.recv(1, socket.MSG_PEEK) == b""
+        except BlockingIOError:
+            return False
+        finally:
+            sock.setblocking(True)
+    except OSError:
+        return True

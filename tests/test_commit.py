@@ -41,7 +41,7 @@ from tests.mailbox import (
     SOFIA_ID,
     TOM_ID,
 )
-from tests.proxy import CuttingProxy
+from tests.proxy import FaultyProxy
 
 
 def review(db, folders=FOLDERS, option="all"):
@@ -240,30 +240,44 @@ def _through_proxy(dovecot, proxy):
 
 def _runs(db):
     with Session(db) as session:
-        return [
-            (r.kind, r.status, r.error)
-            for r in session.scalars(select(SyncRun).order_by(SyncRun.id))
-        ]
+        runs = session.scalars(select(SyncRun).order_by(SyncRun.id))
+        return [(r.kind, r.status, r.error) for r in runs]
 
 
-def test_a_dropped_connection_stores_nothing_and_a_rerun_imports_once(db, mailbox):
+def test_a_dropped_connection_is_resumed_and_imports_once(db, mailbox):
     result = review(db)
-    proxy = CuttingProxy(mailbox.port)
+    proxy = FaultyProxy(mailbox.port)
+    try:
+        with _through_proxy(mailbox, proxy) as box:
+            proxy.cut_after(1500, times=2)  # twice, in the middle of the full fetch
+            summary = import_selected(db, result, user="ana", accessible_to="Public", mailbox=box)
+            assert box.reconnects == 2
+    finally:
+        proxy.close()
+    assert proxy.cuts == 2
+    assert (summary.imported, summary.skipped) == (4, 1)
+    assert count(db, ImportedMessage) == 4
+
+
+def test_a_connection_that_keeps_dropping_stores_nothing_and_a_rerun_imports_once(db, mailbox):
+    result = review(db)
+    proxy = FaultyProxy(mailbox.port)
     try:
         box = _through_proxy(mailbox, proxy)
-        proxy.cut_after(1500)  # in the middle of the full fetch
+        proxy.cut_after(1500, times=100)
         with pytest.raises(MailboxError) as err:
             import_selected(db, result, user="ana", accessible_to="Public", mailbox=box)
         box.close()
     finally:
         proxy.close()
-    assert proxy.cuts == 1
-    assert DEMO_ACCOUNT in str(err.value) and PASSWORD not in str(err.value)
-    assert "connection lost" in str(err.value) and err.value.folder in FOLDERS
+    assert box.reconnects == 3
+    message = str(err.value)
+    assert "gave up after 3 reconnects" in message and "connection lost" in message
+    assert DEMO_ACCOUNT in message and err.value.folder in FOLDERS and PASSWORD not in message
     assert count(db, ImportedMessage) == 0 and count(db, Attachment) == 0
     assert count(db, FolderState) == 0
     kind, status, error = _runs(db)[-1]
-    assert (kind, status) == ("import", "failed") and "connection lost" in error
+    assert (kind, status) == ("import", "failed") and "gave up after 3 reconnects" in error
     summary = import_selected(db, result, user="ana", accessible_to="Public", secret=PASSWORD)
     assert (summary.imported, summary.skipped) == (4, 1)
     assert count(db, ImportedMessage) == 4

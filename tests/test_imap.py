@@ -1,0 +1,98 @@
+"""imap: TLS, plain-text refusal, reconnects and timeouts against the private Dovecot."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from primsync import frame as F
+from primsync.demo import DEMO_ACCOUNT
+from primsync.errors import ConfigurationError, MailboxError
+from primsync.imap import ConnectionSettings, Folder, connect, is_loopback, is_sent_folder
+from primsync.review import review_mailbox
+from tests.conftest import PASSWORD
+from tests.mailbox import FOLDERS
+from tests.proxy import FaultyProxy
+
+
+def settings(server, **kw):
+    values = {"address": DEMO_ACCOUNT, "host": server.host, "port": server.port,
+              "username": "ana", "security": "none"}  # fmt: skip
+    return ConnectionSettings(**{**values, **kw})
+
+
+def test_self_signed_certificate_is_refused_by_default(mailbox):
+    with pytest.raises(MailboxError) as err:
+        connect(settings(mailbox, port=mailbox.ssl_port, security="ssl"), PASSWORD)
+    message = str(err.value)
+    assert "certificate" in message and "CA file" in message and DEMO_ACCOUNT in message
+    assert PASSWORD not in message
+
+
+def test_ssl_with_the_ca_file_and_starttls(mailbox):
+    ca = str(mailbox.cert_file)
+    with connect(
+        settings(mailbox, port=mailbox.ssl_port, security="ssl", ca_file=ca), PASSWORD
+    ) as box:
+        assert box.select("INBOX").exists == 9
+    with connect(settings(mailbox, security="starttls", ca_file=ca), PASSWORD) as box:
+        assert box.select("INBOX").exists == 9
+    with pytest.raises(MailboxError, match="certificate"):
+        connect(settings(mailbox, security="starttls"), PASSWORD)
+
+
+def test_plain_text_only_on_loopback():
+    assert is_loopback("127.0.0.1") and is_loopback("localhost")
+    assert not is_loopback("192.0.2.10")
+    with pytest.raises(ConfigurationError, match="plain IMAP is only allowed on a loopback"):
+        connect(
+            ConnectionSettings(address="a@x.example", host="192.0.2.10", port=143, username="a",
+                               security="none"),
+            "never-sent",
+        )  # fmt: skip
+    with pytest.raises(ConfigurationError, match="cannot read the CA file"):
+        connect(ConnectionSettings(address="a@x.example", host="127.0.0.1", port=1,
+                                   username="a", ca_file="/nonexistent/ca.pem"), "x")  # fmt: skip
+
+
+def test_sent_folder_names_of_the_big_providers():
+    assert is_sent_folder(Folder("[Gmail]/Sent Mail", "/", ("\\HasNoChildren", "\\Sent")))
+    assert is_sent_folder(Folder("[Gmail]/Sent Mail", "/", ("\\HasNoChildren",)))
+    assert is_sent_folder(Folder("Sent Items", "/", ()))
+    assert is_sent_folder(Folder("INBOX.Sent", ".", ()))
+    assert is_sent_folder(Folder("Éléments envoyés", "/", ()))
+    assert not is_sent_folder(Folder("INBOX/Sentinel", "/", ()))
+
+
+def test_header_fetch_resumes_after_dropped_connections(db, mailbox):
+    direct = review_mailbox(db, DEMO_ACCOUNT, FOLDERS, option="all", secret=PASSWORD).all_rows
+    proxy = FaultyProxy(mailbox.port)
+    try:
+        with connect(settings(mailbox, port=proxy.port), PASSWORD) as box:
+            proxy.cut_after(2500, times=2)
+            rows = review_mailbox(db, DEMO_ACCOUNT, FOLDERS, option="all", mailbox=box).all_rows
+            assert box.reconnects == 2
+    finally:
+        proxy.close()
+    assert proxy.cuts == 2
+    columns = [F.FOLDER, F.UID, F.MESSAGE_ID, F.SUBJECT, F.CONTEXT, F.RECORD_ID]
+    assert rows[columns].equals(direct[columns])
+
+
+def test_a_stalled_server_hits_the_timeout_then_gives_up_clearly(mailbox):
+    proxy = FaultyProxy(mailbox.port)
+    try:
+        box = connect(settings(mailbox, port=proxy.port, timeout=1.0), PASSWORD, max_reconnects=1)
+        box.select("INBOX")
+        proxy.stall_after(200, times=5)
+        started = time.monotonic()
+        with pytest.raises(MailboxError) as err:
+            list(box.fetch_headers(list(range(1, 10))))
+        assert time.monotonic() - started < 30  # a timeout, not a hang
+        box.close()
+    finally:
+        proxy.close()
+    message = str(err.value)
+    assert proxy.stalls >= 1 and "timed out" in message
+    assert "connection lost" in message and "'INBOX'" in message and DEMO_ACCOUNT in message
