@@ -133,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(p)
     p.add_argument("--user", required=True)
     p.add_argument("--record", type=int, help="only this record's messages")
+    p.add_argument("--search", help="only messages whose subject, sender or text contains this")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("-o", "--output", help="write to this file instead of standard output")
     return parser
@@ -242,7 +243,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_messages(args: argparse.Namespace) -> int:
     from primsync.db.access import visible_messages
 
-    frame = visible_messages(open_engine(args.db), args.user, record_id=args.record)
+    frame = visible_messages(
+        open_engine(args.db), args.user, record_id=args.record, search=args.search
+    )
     if args.format == "table":
         columns = [
             "id",

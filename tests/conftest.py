@@ -17,7 +17,14 @@ from primsync.servers import DovecotServer, PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("PRIMSYNC_CORPUS", ROOT.parent / "shared" / "corpus"))
-USERS = {"ana": "ana-test-pw", "corpus": "corpus-test-pw", "cli": "cli-test-pw"}
+CANARY = "Canary-Pw-7f3a9e1c"  # a recognisable secret, searched for everywhere by test_secrets
+USERS = {
+    "ana": "ana-test-pw",
+    "corpus": "corpus-test-pw",
+    "cli": "cli-test-pw",
+    "reset": "reset-test-pw",
+    "canary": CANARY,
+}
 PASSWORD = USERS["ana"]
 
 
@@ -129,3 +136,13 @@ def group_id(engine, name: str) -> int:
 
     with Session(engine) as session:
         return session.scalar(select(SecurityGroup.id).where(SecurityGroup.name == name))
+
+
+def add_account(engine, address: str, server, username: str, *, owner_id: int = 1, **kw) -> None:
+    """Register a mail account on the private Dovecot, owned by Ana unless told otherwise."""
+    from primsync.db.engine import write_session
+    from primsync.db.models import MailAccount
+
+    values = {"host": server.host, "port": server.port, "security": "none", **kw}
+    with write_session(engine) as session:
+        session.add(MailAccount(address=address, username=username, owner_id=owner_id, **values))

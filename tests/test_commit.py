@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pytest
@@ -311,3 +312,59 @@ def test_summary_counts_per_record_and_context(db):
         ("Tom Baker", "green", "imported"): 1,
     }
     assert isinstance(counts, pd.DataFrame)
+
+
+def test_uidvalidity_reset_falls_back_to_dates_and_dedupe_keys(db, dovecot, now):
+    from primsync.demo import DemoMail, seed_mailbox
+    from tests.conftest import USERS, add_account
+    from tests.mailbox import LEA, ME, TOM
+
+    add_account(db, "reset@agency.example", dovecot, "reset")
+    settings = ConnectionSettings(address="reset@agency.example", host=dovecot.host,
+                                  port=dovecot.port, username="reset", security="none")  # fmt: skip
+    mails = [
+        DemoMail("Reset", LEA, [ME], "Today 1", 0.1, message_id="<r1@mail.example>"),
+        DemoMail("Reset", TOM, [ME], "Today 2", 0.05, message_id="<r2@mail.example>"),
+        DemoMail("Reset", LEA, [ME], "Last week", 7, message_id="<r3@mail.example>"),
+    ]
+    with connect(settings, USERS["reset"]) as box:
+        if "Reset" in {f.name for f in box.list_folders()}:
+            box._client.delete_folder("Reset")
+        seed_mailbox(box, mails, now=now)
+
+    def review_reset(option="since-last"):
+        return review_mailbox(db, "reset@agency.example", ["Reset"], option=option,
+                              secret=USERS["reset"], today=now.date())  # fmt: skip
+
+    first = review_reset()
+    summary = import_selected(db, first, first.frame, user="ana", accessible_to="Public",
+                              secret=USERS["reset"])  # fmt: skip
+    assert summary.imported == 3
+    with Session(db) as session:
+        old_state = session.scalars(select(FolderState).where(FolderState.folder == "Reset")).one()
+        old_validity = old_state.uidvalidity
+    # the folder is deleted and recreated with the same messages, and one new one
+    time.sleep(1.1)  # Dovecot derives UIDVALIDITY from the clock
+    with connect(settings, USERS["reset"]) as box:
+        box._client.delete_folder("Reset")
+        seed_mailbox(box, [mails[2], mails[0], mails[1]], now=now)
+        seed_mailbox(box, [DemoMail("Reset", TOM, [ME], "New", 0.01,
+                                    message_id="<r4@mail.example>")], now=now)  # fmt: skip
+    second = review_reset()
+    assert second.scans[0].uidvalidity != old_validity
+    assert "UIDVALIDITY changed" in second.scans[0].note
+    frame = second.frame.set_index(F.MESSAGE_ID)
+    # SINCE the last sync date: today's messages; the week-old one is not offered again
+    assert sorted(frame.index) == ["<r1@mail.example>", "<r2@mail.example>", "<r4@mail.example>"]
+    assert frame[F.ALREADY_IMPORTED].to_dict() == {
+        "<r1@mail.example>": True,
+        "<r2@mail.example>": True,
+        "<r4@mail.example>": False,
+    }
+    summary = import_selected(db, second, second.frame, user="ana", accessible_to="Public",
+                              secret=USERS["reset"])  # fmt: skip
+    assert (summary.imported, summary.skipped) == (1, 2)
+    assert count(db, ImportedMessage) == 4
+    with Session(db) as session:
+        state = session.scalars(select(FolderState).where(FolderState.folder == "Reset")).one()
+        assert (state.uidvalidity, state.last_uid) == (second.scans[0].uidvalidity, 4)

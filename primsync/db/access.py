@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import Engine, Select, func, select
+from sqlalchemy import Engine, Select, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from primsync.db import queries
@@ -102,11 +102,31 @@ def visible_messages(
     *,
     record_id: int | None = None,
     since: datetime | None = None,
+    search: str | None = None,
 ) -> pd.DataFrame:
-    """The imported messages ``user`` may see (of one record, or all), newest first."""
+    """The imported messages ``user`` may see (of one record, or all), newest first.
+
+    ``search`` looks for the text in subject, sender and bodies, as plain text (bound, with
+    ``%`` and ``_`` escaped), never as SQL.
+    """
     stmt = _message_query(_level(engine, user))
     if record_id is not None:
         stmt = stmt.where(ImportedMessage.record_id == int(record_id))
+    if search:
+        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(
+            or_(
+                *(
+                    column.ilike(pattern, escape="\\")
+                    for column in (
+                        ImportedMessage.subject,
+                        ImportedMessage.from_addr,
+                        ImportedMessage.from_name,
+                        ImportedMessage.body_text,
+                    )
+                )
+            )
+        )
     if since is not None:
         stmt = stmt.where(ImportedMessage.received_at >= since)
     stmt = stmt.order_by(ImportedMessage.received_at.desc(), ImportedMessage.id.desc())
