@@ -139,8 +139,9 @@ def _fetch(
                 folder=str(folder),
             )
         by_uid = {int(u): i for i, u in zip(group.index, group[F.UID], strict=True)}
+        sizes = {int(u): int(n) for u, n in zip(group[F.UID], group[F.SIZE], strict=True)}
         seen = set()
-        for raw in box.fetch_full(list(by_uid), progress=progress):
+        for raw in box.fetch_full(list(by_uid), sizes=sizes, progress=progress):
             seen.add(raw.uid)
             index = by_uid[raw.uid]
             items.append(_Item(rows.loc[index], parse_message(raw.data), raw.size))

@@ -43,6 +43,7 @@ __all__ = [
 
 HEADER_BATCH = 1000
 BODY_BATCH = 100
+BODY_BATCH_BYTES = 32 * 1024 * 1024  # memory held by one full-fetch batch
 _HEADER_ITEM = ("BODY.PEEK[HEADER.FIELDS (" + " ".join(REVIEW_HEADERS).upper() + ")]").encode()
 _SENT_NAMES = {
     "sent",
@@ -162,9 +163,21 @@ def _utc(value: object) -> datetime | None:
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _batches(uids: Sequence[int], size: int) -> Iterator[list[int]]:
-    for start in range(0, len(uids), size):
-        yield list(uids[start : start + size])
+def _batches(
+    uids: Sequence[int], size: int, sizes: dict[int, int] | None = None
+) -> Iterator[list[int]]:
+    """Runs of at most ``size`` UIDs and, with ``sizes``, about BODY_BATCH_BYTES bytes."""
+    chunk: list[int] = []
+    total = 0
+    for uid in uids:
+        weight = sizes.get(uid, 0) if sizes else 0
+        if chunk and (len(chunk) >= size or total + weight > BODY_BATCH_BYTES):
+            yield chunk
+            chunk, total = [], 0
+        chunk.append(uid)
+        total += weight
+    if chunk:
+        yield chunk
 
 
 class Mailbox:
@@ -313,11 +326,16 @@ class Mailbox:
         yield from self._fetch(uids, items, b"BODY[HEADER.FIELDS", HEADER_BATCH, progress)
 
     def fetch_full(
-        self, uids: Sequence[int], *, progress: Progress = False
+        self,
+        uids: Sequence[int],
+        *,
+        sizes: dict[int, int] | None = None,
+        progress: Progress = False,
     ) -> Iterator[RawMessage]:
-        """Whole messages (``BODY.PEEK[]``), in small batches."""
+        """Whole messages (``BODY.PEEK[]``), in batches of at most ``BODY_BATCH`` messages and,
+        when ``sizes`` (RFC822.SIZE by UID) are known, about ``BODY_BATCH_BYTES`` bytes."""
         items = [b"FLAGS", b"INTERNALDATE", b"RFC822.SIZE", b"BODY.PEEK[]"]
-        yield from self._fetch(uids, items, b"BODY[]", BODY_BATCH, progress)
+        yield from self._fetch(uids, items, b"BODY[]", BODY_BATCH, progress, sizes=sizes)
 
     def _fetch(
         self,
@@ -326,6 +344,8 @@ class Mailbox:
         data_prefix: bytes,
         batch: int,
         progress: Progress,
+        *,
+        sizes: dict[int, int] | None = None,
     ) -> Iterator[RawMessage]:
         uids = sorted(set(uids))
         bar = None
@@ -333,7 +353,7 @@ class Mailbox:
             bar = tqdm(total=len(uids), unit="msg", desc=self.folder or "fetch", leave=False)
         done = 0
         try:
-            for chunk in _batches(uids, batch):
+            for chunk in _batches(uids, batch, sizes):
                 answer = self._call(
                     f"FETCH of UIDs {chunk[0]}..{chunk[-1]} failed",
                     lambda c, chunk=chunk: c.fetch(chunk, items),  # type: ignore[misc]

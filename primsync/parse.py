@@ -298,6 +298,7 @@ class Body:
 
 
 _MAX_DEPTH = 50  # deeper MIME nesting is kept as one opaque part, with a defect
+MAX_PART_BYTES = 64 * 1024 * 1024  # a larger attachment is noted as a defect, not stored
 
 
 def _text_of(part: Message, defects: list[str]) -> str:
@@ -382,11 +383,19 @@ def parse_message(raw: bytes) -> Body:
             html.append(_text_of(part, defects))
             return
         cid = part.get("Content-ID")
+        name = _filename(part, defects, len(parts) + 1)
+        content = _part_bytes(part)
+        if len(content) > MAX_PART_BYTES:
+            defects.append(
+                f"part {name!r}: {len(content)} bytes, over the {MAX_PART_BYTES} byte limit: "
+                "not stored (it stays in the mailbox)"
+            )
+            content = b""
         parts.append(
             Part(
-                filename=_filename(part, defects, len(parts) + 1),
+                filename=name,
                 content_type=ctype,
-                content=_part_bytes(part),
+                content=content,
                 inline=disposition == "inline" or (cid is not None and disposition is None),
                 content_id=normalize_message_id(str(cid)) if cid else None,
             )

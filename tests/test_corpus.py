@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import imapclient
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from primsync import frame as F
 from primsync.db.models import AppUser, MailAccount, SecurityGroup
-from primsync.parse import parse_headers
+from primsync.parse import parse_headers, parse_message
 from primsync.review import review_mailbox
 from tests.conftest import USERS
 
@@ -62,3 +63,52 @@ def test_every_corpus_message_becomes_a_row(engine, corpus_account, corpus_files
     assert with_defects > 0
     assert rows[F.DEDUPE_KEY].map(bool).all()
     assert result.frame.empty  # no known contacts in this database
+
+
+def test_every_corpus_message_is_stored_or_reported(engine, corpus_account, corpus_files):
+    from primsync.commit import import_selected
+    from primsync.db.engine import write_session
+    from primsync.db.models import Attachment, ImportedMessage, Record, RecordAddress
+
+    total, _ = corpus_account
+    first = review_mailbox(engine, "corpus@test.example", ["Corpus"], option="all",
+                           secret=USERS["corpus"])  # fmt: skip
+    senders = sorted({a for a in first.all_rows[F.FROM_ADDR] if a})
+    with write_session(engine) as session:
+        record = Record(kind="contact", name="Corpus senders")
+        session.add(record)
+        session.flush()
+        session.add_all(RecordAddress(record_id=record.id, address=a) for a in senders)
+    result = review_mailbox(engine, "corpus@test.example", ["Corpus"], option="all",
+                            secret=USERS["corpus"])  # fmt: skip
+    rows = result.all_rows
+    summary = import_selected(engine, result, result.frame, user="c", accessible_to="Public",
+                              secret=USERS["corpus"])  # fmt: skip
+    unmatched = rows[~rows[F.MATCHED]]
+    # every message: stored, skipped with a reason, or left out with its defect
+    assert summary.imported + summary.skipped + len(unmatched) == total
+    assert set(summary.rows.loc[summary.rows["outcome"] == "skipped", "reason"]) <= {
+        "already imported into this record"
+    }
+    assert all(any(d.startswith("From:") for d in ds) for ds in unmatched[F.DEFECTS])
+    with Session(engine) as session:
+        stored = session.scalars(select(ImportedMessage)).all()
+        attachments = session.scalar(select(func.count()).select_from(Attachment))
+    expected_parts = sum(
+        len(parse_message(p.read_bytes()).parts) for p in corpus_files
+        if parse_headers(p.read_bytes()).from_addr
+    )  # fmt: skip
+    with_defects = sum(bool(m.defects) for m in stored)
+    print(f"\ncorpus import: {total} messages, {summary.imported} stored ({with_defects} with "
+          f"defects), {summary.skipped} duplicates "
+          f"skipped, {len(unmatched)} left out (no usable From), {attachments} attachments "
+          f"(parts in the files of matched senders: {expected_parts})")  # fmt: skip
+    assert summary.imported + summary.skipped > 150 and attachments > 0
+    # the corpus reuses Message-IDs: those are one message, stored once (hence the skips)
+    assert (
+        summary.skipped
+        == len(rows[rows[F.MATCHED]]) - rows.loc[rows[F.MATCHED], F.DEDUPE_KEY].nunique()
+    )
+    unknown = next(p for p in corpus_files if p.name == "unk-charset-part.raw")
+    body = parse_message(unknown.read_bytes())  # (stored above under a twin's Message-ID)
+    assert "unknown charset 'fakescii'" in body.defects[0] and body.text == "A text section"
