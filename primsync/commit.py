@@ -35,6 +35,7 @@ from primsync.errors import (
     PrimsyncError,
 )
 from primsync.imap import Mailbox, Progress
+from primsync.oauth import TokenProvider
 from primsync.parse import Body, parse_message
 from primsync.review import ReviewResult, open_mailbox
 
@@ -248,7 +249,7 @@ def import_selected(
     *,
     user: str,
     accessible_to: str,
-    secret: str | None = None,
+    secret: str | TokenProvider | None = None,
     prompt: Callable[[str], str] | None = None,
     progress: Progress = False,
     mailbox: Mailbox | None = None,

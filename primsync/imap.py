@@ -64,6 +64,8 @@ _SENT_NAMES = {
 }
 
 Progress = bool | Callable[[int, int], None]
+# a password or access token, or a token source called with refresh=True after a refusal
+Secret = str | Callable[[bool], str]
 T = TypeVar("T")
 
 
@@ -409,7 +411,7 @@ def _tls_context(ca_file: str | None) -> ssl.SSLContext:
         ) from exc
 
 
-def connect(settings: ConnectionSettings, secret: str, *, max_reconnects: int = 3) -> Mailbox:
+def connect(settings: ConnectionSettings, secret: Secret, *, max_reconnects: int = 3) -> Mailbox:
     """Open and authenticate a session. Errors name the account, never the secret.
 
     The session reconnects by itself (up to ``max_reconnects`` times) when the connection drops
@@ -424,7 +426,7 @@ def connect(settings: ConnectionSettings, secret: str, *, max_reconnects: int = 
     )
 
 
-def _open_client(settings: ConnectionSettings, secret: str) -> imapclient.IMAPClient:
+def _transport(settings: ConnectionSettings) -> imapclient.IMAPClient:
     where = {"account": settings.address}
     if settings.security not in ("ssl", "starttls", "none"):
         raise ConfigurationError(f"unknown security {settings.security!r}", **where)
@@ -462,6 +464,12 @@ def _open_client(settings: ConnectionSettings, secret: str) -> imapclient.IMAPCl
         raise MailboxError(
             f"cannot connect to {target}: {type(exc).__name__}: {exc}", **where
         ) from exc
+    return client
+
+
+def _login(client: imapclient.IMAPClient, settings: ConnectionSettings, secret: str) -> None:
+    where = {"account": settings.address}
+    target = f"{settings.host}:{settings.port}"
     try:
         if settings.auth == "xoauth2":
             client.oauth2_login(settings.username, secret)
@@ -474,4 +482,24 @@ def _open_client(settings: ConnectionSettings, secret: str) -> imapclient.IMAPCl
     except (IMAPClientError, OSError) as exc:
         client.shutdown()
         raise MailboxError(f"login to {target} failed: {type(exc).__name__}", **where) from exc
+
+
+def _open_client(settings: ConnectionSettings, secret: Secret) -> imapclient.IMAPClient:
+    """Connect and log in. A token source is asked again, with refresh=True, once the server
+    has refused its first token; a second refusal is final."""
+    client = _transport(settings)
+    if not callable(secret):
+        _login(client, settings, secret)
+        return client
+    try:
+        _login(client, settings, secret(False))
+    except AuthenticationError:
+        client = _transport(settings)
+        try:
+            _login(client, settings, secret(True))
+        except AuthenticationError as exc:
+            raise AuthenticationError(
+                f"the server refused the access token, also after one refresh: {exc.message}",
+                account=settings.address,
+            ) from exc
     return client

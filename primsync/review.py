@@ -19,7 +19,8 @@ from primsync.db import queries
 from primsync.enrich import enrich, shown
 from primsync.errors import ConfigurationError, PrimsyncError
 from primsync.frame import FetchedFolder, build_frame
-from primsync.imap import Folder, Mailbox, Progress, connect
+from primsync.imap import Folder, Mailbox, Progress, Secret, connect
+from primsync.oauth import TokenProvider, token_source
 from primsync.options import SyncOption, parse_option, search_plan
 
 __all__ = ["ReviewResult", "list_folders", "open_mailbox", "review_mailbox"]
@@ -60,14 +61,23 @@ def open_mailbox(
     engine: Engine,
     account: str,
     *,
-    secret: str | None = None,
+    secret: str | TokenProvider | None = None,
     prompt: Callable[[str], str] | None = None,
 ) -> Mailbox:
-    """Connect to a registered account; the secret comes from keyring, environment or prompt."""
+    """Connect to a registered account. ``secret`` is a password, an access token or a
+    :class:`~primsync.oauth.TokenProvider`; when None it comes from keyring, environment or
+    ``prompt``. A provider's token expiry is recorded for ``primsync health``."""
     settings = queries.account_settings(engine, account)
-    if secret is None:
-        secret = resolve_secret(settings.address, auth=settings.auth, prompt=prompt)
-    return connect(settings, secret)
+    source: Secret
+    if isinstance(secret, TokenProvider):
+        source = token_source(
+            secret, on_token=lambda t: queries.set_token_expiry(engine, account, t.expires_at)
+        )
+    elif secret is None:
+        source = resolve_secret(settings.address, auth=settings.auth, prompt=prompt)
+    else:
+        source = secret
+    return connect(settings, source)
 
 
 def list_folders(engine: Engine, account: str, **kwargs) -> list[Folder]:  # type: ignore[no-untyped-def]
@@ -139,7 +149,7 @@ def review_mailbox(
     since: date | None = None,
     until: date | None = None,
     today: date | None = None,
-    secret: str | None = None,
+    secret: str | TokenProvider | None = None,
     prompt: Callable[[str], str] | None = None,
     progress: Progress = False,
     mailbox: Mailbox | None = None,

@@ -105,7 +105,8 @@ default_login_user = {login_user}
 default_internal_user = {internal_user}
 first_valid_uid = 1
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{oauth2_mechanisms}
+auth_failure_delay = 0
 ssl = yes
 ssl_cert = <{root}/cert.pem
 ssl_key = <{root}/key.pem
@@ -124,7 +125,7 @@ namespace inbox {{
     special_use = \\Trash
   }}
 }}
-passdb {{
+{oauth2_passdb}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {root}/passwd
 }}
@@ -159,8 +160,17 @@ class DovecotServer(_Server):
     """A private Dovecot (Debian's ``dovecot-imapd``): own config, Maildirs and logs in a temp
     folder, plain IMAP on ``port`` and IMAPS with a self-signed certificate on ``ssl_port``."""
 
-    def __init__(self, users: dict[str, str], *, root: str | os.PathLike[str] | None = None):
+    def __init__(
+        self,
+        users: dict[str, str],
+        *,
+        root: str | os.PathLike[str] | None = None,
+        oauth2_introspection_url: str | None = None,
+    ):
+        """``oauth2_introspection_url``: also accept XOAUTH2 and OAUTHBEARER, checking each
+        token at that RFC 7662 introspection endpoint (Dovecot's ``oauth2`` passdb)."""
         self.users = dict(users)
+        self.oauth2_introspection_url = oauth2_introspection_url
         self._own_root = root is None
         self.root = Path(root or tempfile.mkdtemp(prefix="primsync-dovecot-"))
         self.port = free_port()
@@ -204,9 +214,22 @@ class DovecotServer(_Server):
             uid, gid = os.getuid(), os.getgid()
             me = pwd.getpwuid(uid).pw_name
             login_user, internal_user, chroot = me, me, "  chroot =\n"
+        oauth2_passdb, oauth2_mechanisms = "", ""
+        if self.oauth2_introspection_url:
+            (root / "oauth2.conf.ext").write_text(
+                f"introspection_mode = post\nintrospection_url = {self.oauth2_introspection_url}\n"
+                "force_introspection = yes\nusername_attribute = username\n"
+                "active_attribute = active\nactive_value = true\n"
+            )
+            oauth2_mechanisms = " xoauth2 oauthbearer"
+            oauth2_passdb = (
+                "passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
+                f"  args = {root}/oauth2.conf.ext\n}}\n"
+            )
         conf = _DOVECOT_CONF.format(
             root=root, port=self.port, ssl_port=self.ssl_port, uid=uid, gid=gid,
             login_user=login_user, internal_user=internal_user, chroot=chroot,
+            oauth2_passdb=oauth2_passdb, oauth2_mechanisms=oauth2_mechanisms,
         )  # fmt: skip
         (root / "dovecot.conf").write_text(conf)
         self.process = subprocess.Popen(

@@ -17,6 +17,7 @@ from primsync.commit import ImportSummary, import_selected
 from primsync.db import queries
 from primsync.db.locks import account_lock
 from primsync.grid import choose_rows
+from primsync.oauth import TokenProvider
 from primsync.options import SyncOption
 from primsync.review import ReviewResult, review_mailbox
 
@@ -57,7 +58,7 @@ def sync_account(
     option: str | SyncOption = SyncOption.SINCE_LAST,
     select: str = "green",
     user: str | None = None,
-    secret: str | None = None,
+    secret: str | TokenProvider | None = None,
     today: date | None = None,
     log: Callable[[str], None] = logger.info,
 ) -> SyncReport:

@@ -107,3 +107,12 @@ def test_never_raises_on_arbitrary_bytes(raw):
 def test_never_raises_on_arbitrary_header_values(headers):
     raw = b"".join(name.encode() + b": " + value + b"\r\n" for name, value in headers)
     parse_headers(raw + b"\r\n")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=3000))
+def test_parse_message_never_raises(raw):
+    from primsync.parse import parse_message
+
+    parse_message(raw)
+    parse_message(b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n" + raw)

@@ -340,3 +340,9 @@ def health_frame(engine: Engine, address: str) -> pd.DataFrame:
     columns = ["folder", "uidvalidity", "last_uid", "highestmodseq", "last_sync_at", "imported",
                "last_error", "last_error_at", "token_expires_at"]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
+
+
+def set_token_expiry(engine: Engine, address: str, expires_at: datetime | None) -> None:
+    """Remember when an OAuth2 account's current access token expires."""
+    with write_session(engine) as session:
+        get_account(session, address).token_expires_at = expires_at

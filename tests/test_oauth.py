@@ -1,0 +1,154 @@
+"""XOAUTH2 against Dovecot's oauth2 passdb with a local RFC 7662 introspection endpoint.
+
+The Microsoft and Google token endpoints cannot be reached from here, so the MSAL application
+and the google-auth credentials are stand-ins with the methods and return shapes those
+libraries document; the SASL exchange and the token check are real."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from urllib.parse import parse_qs
+
+import pytest
+from sqlalchemy.orm import Session
+
+from primsync.db.models import MailAccount
+from primsync.errors import AuthenticationError
+from primsync.imap import ConnectionSettings, connect
+from primsync.oauth import GoogleTokenProvider, MsalTokenProvider
+from primsync.review import review_mailbox
+from primsync.servers import DovecotServer, free_port
+from tests.conftest import add_account
+
+GOOD = "good-access-token-1c0ffee"
+ACCOUNT = "ana.oauth@agency.example"
+
+
+class Introspection(BaseHTTPRequestHandler):
+    seen: list[str] = []
+
+    def do_POST(self):  # noqa: N802
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+        token = parse_qs(body).get("token", [""])[0]
+        Introspection.seen.append(token)
+        answer = {"active": True, "username": "ana"} if token == GOOD else {"active": False}
+        data = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def oauth_dovecot():
+    if DovecotServer.binary() is None:
+        pytest.skip("dovecot is not installed")
+    port = free_port()
+    endpoint = HTTPServer(("127.0.0.1", port), Introspection)
+    threading.Thread(target=endpoint.serve_forever, daemon=True).start()
+    try:
+        with DovecotServer(
+            {"ana": "plain-pw"}, oauth2_introspection_url=f"http://127.0.0.1:{port}/introspect"
+        ) as server:
+            settings = ConnectionSettings(address=ACCOUNT, host=server.host, port=server.port,
+                                          username="ana", security="none")  # fmt: skip
+            with connect(settings, "plain-pw") as box:
+                box.append(
+                    "INBOX", b"From: lea.dubois@mail.example\r\nSubject: hi\r\n\r\nhello\r\n"
+                )
+            yield server
+    finally:
+        endpoint.shutdown()
+        endpoint.server_close()
+
+
+class MsalApp:
+    """The part of msal.ClientApplication a provider uses: an expired token in the cache."""
+
+    def __init__(self, refreshed: str):
+        self.refreshed, self.calls = refreshed, []
+
+    def acquire_token_silent(self, scopes, account=None, force_refresh=False):
+        self.calls.append(force_refresh)
+        if force_refresh:
+            return {"access_token": self.refreshed, "expires_in": 3599, "token_type": "Bearer"}
+        return {"access_token": "expired-token", "expires_in": 0, "token_type": "Bearer"}
+
+
+class GoogleCredentials:
+    """The part of google.oauth2.credentials.Credentials a provider uses."""
+
+    def __init__(self, refreshed: str):
+        self.token, self.expiry, self.refreshed, self.refreshes = (
+            "expired-token",
+            None,
+            refreshed,
+            0,
+        )
+        self.valid = True  # it believes its token is still good: the server says otherwise
+
+    def refresh(self, request):
+        self.refreshes += 1
+        self.token = self.refreshed
+        self.expiry = datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=1)
+
+
+@pytest.fixture
+def oauth_db(db, oauth_dovecot):
+    add_account(db, ACCOUNT, oauth_dovecot, "ana", auth="xoauth2")
+    return db
+
+
+@pytest.mark.parametrize("kind", ["msal", "google"])
+def test_an_expired_token_is_refreshed_once_and_its_expiry_recorded(oauth_db, kind):
+    Introspection.seen.clear()
+    if kind == "msal":
+        app = MsalApp(GOOD)
+        provider = MsalTokenProvider(app, account={"username": "ana"})
+    else:
+        creds = GoogleCredentials(GOOD)
+        provider = GoogleTokenProvider(creds, request=object())
+    result = review_mailbox(oauth_db, ACCOUNT, ["INBOX"], option="all", secret=provider)
+    assert len(result.all_rows) == 1
+    assert Introspection.seen == ["expired-token", GOOD]
+    if kind == "msal":
+        assert app.calls == [False, True]
+    else:
+        assert creds.refreshes == 1
+    with Session(oauth_db) as session:
+        expires = session.query(MailAccount).filter_by(address=ACCOUNT).one().token_expires_at
+    assert expires is not None
+
+
+def test_a_token_refused_after_one_refresh_fails_clearly(oauth_db):
+    Introspection.seen.clear()
+    provider = MsalTokenProvider(MsalApp("still-not-valid"), account=None)
+    with pytest.raises(AuthenticationError) as err:
+        review_mailbox(oauth_db, ACCOUNT, ["INBOX"], option="all", secret=provider)
+    message = str(err.value)
+    assert "refused the access token, also after one refresh" in message and ACCOUNT in message
+    assert "still-not-valid" not in message and "expired-token" not in message
+    assert Introspection.seen == ["expired-token", "still-not-valid"]
+
+
+def test_providers_report_what_went_wrong():
+    class NoToken:
+        def acquire_token_silent(self, scopes, account=None, force_refresh=False):
+            return {"error": "invalid_grant", "error_description": "AADSTS70043: expired"}
+
+    with pytest.raises(AuthenticationError, match="AADSTS70043"):
+        MsalTokenProvider(NoToken()).access_token()
+
+    class Broken(GoogleCredentials):
+        def refresh(self, request):
+            raise RuntimeError("invalid_grant")
+
+    with pytest.raises(AuthenticationError, match="Google refused to refresh"):
+        GoogleTokenProvider(Broken("x"), request=object()).access_token(force_refresh=True)
