@@ -20,9 +20,10 @@ Rules (DESIGN.md, "Rules"):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from primsync import frame as F
@@ -36,8 +37,43 @@ class _Record:
     name: str
     kind: str
     excluded: bool
-    created_at: pd.Timestamp
-    last_crm_at: pd.Timestamp
+    has_crm: bool
+    rank: tuple[int, int, int]  # the default's order: see default_record
+
+
+_NAT = np.iinfo(np.int64).min
+
+
+def _epoch(column: pd.Series) -> np.ndarray:
+    """A datetime column as int64 (NaT as the smallest int64), whatever its unit."""
+    values = pd.to_datetime(column, utc=True)
+    return np.asarray(values.array.asi8)
+
+
+class _Records:
+    """Record facts by id, built only for the records a review touches."""
+
+    def __init__(self, contacts: pd.DataFrame):
+        ids = contacts["record_id"].astype("int64").tolist()
+        self._pos = {rid: i for i, rid in reversed(list(enumerate(ids)))}
+        self._names = contacts["name"].tolist()
+        self._kinds = contacts["kind"].tolist()
+        self._excluded = contacts["excluded"].astype(bool).tolist()
+        self._created = _epoch(contacts["created_at"])
+        self._last = _epoch(contacts["last_crm_at"])
+        self._cache: dict[int, _Record] = {}
+
+    def __getitem__(self, rid: int) -> _Record:
+        record = self._cache.get(rid)
+        if record is None:
+            i = self._pos[rid]
+            last, created = int(self._last[i]), int(self._created[i])
+            has_crm = last != _NAT
+            # most recent CRM message first (none: last), then the oldest, then the lowest id
+            rank = (-last if has_crm else 1 << 63, created, rid)
+            record = _Record(rid, self._names[i], self._kinds[i], self._excluded[i], has_crm, rank)
+            self._cache[rid] = record
+        return record
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,14 +90,7 @@ class _Crm:
 
 def default_record(records: Iterable[_Record]) -> _Record:
     """The record with the most recent CRM message, then the oldest record, then the lowest id."""
-    never = pd.Timestamp.min.tz_localize("UTC")
-
-    def key(r: _Record) -> tuple:
-        last = r.last_crm_at if not pd.isna(r.last_crm_at) else never
-        created = r.created_at if not pd.isna(r.created_at) else never
-        return (-last.value, created.value, r.id)
-
-    return min(records, key=key)
+    return min(records, key=lambda r: r.rank)
 
 
 def _describe(record: _Record | None, crm: _Crm | None = None) -> str:
@@ -77,7 +106,7 @@ def _annex(crm: _Crm) -> str:
 
 
 def _find_crm(
-    references: list[str], in_reply_to: list[str], crm: dict[str, _Crm]
+    references: Sequence[str], in_reply_to: Sequence[str], crm: dict[str, _Crm]
 ) -> tuple[_Crm | None, str]:
     n = len(references)
     for pos, mid in enumerate(reversed(references)):
@@ -109,51 +138,58 @@ def enrich(
     record address); ``crm_messages``: crm_id, message_id, record_id, subject, sent_at, name,
     kind, excluded; ``imported``: stored (record_id, dedupe_key) pairs.
     """
-    records: dict[int, _Record] = {}
+    records = _Records(contacts)
+    addresses = contacts["address"].tolist()
     by_address: dict[str, list[int]] = {}
-    for row in contacts.itertuples(index=False):
-        rid = int(row.record_id)
-        records.setdefault(
-            rid,
-            _Record(rid, row.name, row.kind, bool(row.excluded), row.created_at, row.last_crm_at),
-        )
-        by_address.setdefault(row.address, []).append(rid)
+    for address, rid in zip(addresses, contacts["record_id"].tolist(), strict=True):
+        by_address.setdefault(address, []).append(int(rid))
+    excluded_addresses = {
+        a for a, e in zip(addresses, contacts["excluded"].tolist(), strict=True) if e
+    }
+    crm_columns = ["crm_id", "message_id", "record_id", "subject", "sent_at", "name", "kind"]
     crm = {
-        row.message_id: _Crm(
-            int(row.crm_id),
-            row.message_id,
-            int(row.record_id),
-            row.subject or "",
-            row.sent_at,
-            row.name,
-            row.kind,
-            bool(row.excluded),
-        )  # fmt: skip
-        for row in crm_messages.itertuples(index=False)
+        mid: _Crm(int(cid), mid, int(rid), subject or "", sent, name, kind, bool(excluded))
+        for cid, mid, rid, subject, sent, name, kind, excluded in zip(
+            *(crm_messages[c].tolist() for c in [*crm_columns, "excluded"]), strict=True
+        )
     }
 
     out: dict[str, list] = {col: [] for col in F.ENRICHED_COLUMNS}
-    columns = [F.DIRECTION, F.FROM_ADDR, F.TO_ADDRS, F.CC_ADDRS, F.REFERENCES, F.IN_REPLY_TO]
-    columns.append(F.DEDUPE_KEY)
-    for direction, sender, to, cc, refs, irt, key in parsed[columns].itertuples(
-        index=False, name=None
+    wanted = [F.DIRECTION, F.FROM_ADDR, F.TO_ADDRS, F.CC_ADDRS, F.REFERENCES, F.IN_REPLY_TO]
+    wanted.append(F.DEDUPE_KEY)
+    for direction, sender, to, cc, refs, irt, key in zip(
+        *(parsed[c].tolist() for c in wanted), strict=True
     ):
         received = direction == "in"
-        everyone = _unique(([sender] if sender else []) + list(to) + list(cc))
-        counterparts = ([sender] if sender else []) if received else _unique(list(to) + list(cc))
-        role = "sender" if received else "recipient"
+        if received:
+            counterparts = [sender] if sender else []
+            role = "sender"
+        else:
+            counterparts = _unique(list(to) + list(cc))
+            role = "recipient"
 
-        hit, header_note = _find_crm(list(refs), list(irt), crm)
-        excluded_notes = [
-            f"{addr} is on {_describe(records[rid])}"
-            for addr in everyone
-            for rid in by_address.get(addr, ())
-            if records[rid].excluded
-        ]
+        hit, header_note = _find_crm(refs, irt, crm) if (refs or irt) else (None, "")
+        excluded_notes: list[str] = []
+        if excluded_addresses and (
+            sender in excluded_addresses
+            or any(a in excluded_addresses for a in to)
+            or any(a in excluded_addresses for a in cc)
+        ):
+            everyone = _unique(([sender] if sender else []) + list(to) + list(cc))
+            excluded_notes = [
+                f"{addr} is on {_describe(records[rid])}"
+                for addr in everyone
+                for rid in by_address.get(addr, ())
+                if records[rid].excluded
+            ]
         if hit is not None and hit.record_excluded:
             excluded_notes.append(f"it answers a CRM message of {_describe(None, hit)}")
-        known = _unique(rid for addr in counterparts for rid in by_address.get(addr, ()))
-        known_addrs = [a for a in counterparts if a in by_address]
+        if received:
+            known = by_address.get(sender, []) if sender else []
+            known_addrs = counterparts if known else []
+        else:
+            known = _unique(rid for addr in counterparts for rid in by_address.get(addr, ()))
+            known_addrs = [a for a in counterparts if a in by_address]
         excluded = bool(excluded_notes)
         matched = bool(known)
 
@@ -180,9 +216,14 @@ def enrich(
             candidates = sorted(known)
             evidence = "yellow: no id in References or In-Reply-To is a CRM message"
             if matched:
-                filed = [rid for rid in known if (rid, key) in imported]
+                filed = [rid for rid in known if (rid, key) in imported] if imported else []
                 # a row already filed into one of its candidates stays with that record
-                record = records[filed[0]] if filed else default_record(records[r] for r in known)
+                if filed:
+                    record = records[filed[0]]
+                elif len(known) == 1:
+                    record = records[known[0]]
+                else:
+                    record = default_record(records[r] for r in known)
                 owners = "; ".join(
                     f"{a} is on " + ", ".join(_describe(records[r]) for r in by_address[a])
                     for a in known_addrs
@@ -191,11 +232,7 @@ def enrich(
                 if filed and len(known) > 1:
                     evidence += f"; already imported into record {record.id}"
                 elif len(known) > 1:
-                    why = (
-                        "the most recent CRM message"
-                        if not pd.isna(record.last_crm_at)
-                        else "the oldest record"
-                    )
+                    why = "the most recent CRM message" if record.has_crm else "the oldest record"
                     evidence += (
                         f"; {len(known)} records share the {role}: record {record.id} by default "
                         f"({why})"

@@ -24,6 +24,7 @@ from tests.conftest import USERS, add_account
 
 ACCOUNT = "hostile@agency.example"
 BIG = os.urandom(25 * 1024 * 1024)
+BLOB = os.urandom(3 * 1024 * 1024)  # module constants: the folder is filled once a session
 
 
 def _base(subject: str) -> EmailMessage:
@@ -64,7 +65,7 @@ def deep_nesting(depth: int = 100) -> bytes:
 
 def huge_base64_line() -> tuple[bytes, bytes]:
     """A 4 MB base64 part on one single line, and the bytes it encodes."""
-    payload = os.urandom(3 * 1024 * 1024)
+    payload = BLOB
     head = (b"From: tom.baker@mail.example\r\nTo: recruiter@agency.example\r\n"
             b"Subject: one long line\r\nMessage-ID: <longline@hostile.example>\r\n"
             b"MIME-Version: 1.0\r\nContent-Type: application/octet-stream; name=blob.bin\r\n"
