@@ -315,6 +315,21 @@ class Mailbox:
         )
         return self.status
 
+    def folder_status(self, folder: str) -> FolderStatus:
+        """STATUS of a folder, without opening it (HIGHESTMODSEQ where CONDSTORE is there)."""
+        what = ["UIDVALIDITY", "UIDNEXT", "MESSAGES"]
+        if "CONDSTORE" in self.capabilities:
+            what.append("HIGHESTMODSEQ")
+        info = self._call("STATUS failed", lambda c: c.folder_status(folder, what))
+        modseq = info.get(b"HIGHESTMODSEQ")
+        return FolderStatus(
+            name=folder,
+            uidvalidity=int(info[b"UIDVALIDITY"]),
+            uidnext=int(info[b"UIDNEXT"]) if b"UIDNEXT" in info else None,
+            exists=int(info.get(b"MESSAGES", 0)),
+            highestmodseq=int(modseq) if modseq is not None else None,
+        )
+
     def search(self, criteria: list[object]) -> list[int]:
         """UID SEARCH in the selected folder, sorted ascending."""
         found = self._call("SEARCH failed", lambda c: c.search(criteria, charset="UTF-8"))

@@ -113,13 +113,27 @@ def _scan_folders(
                 account=box.settings.address,
                 folder=name,
             )
+        state = states.get(name)
+        if option is SyncOption.SINCE_LAST and state is not None:
+            # nothing new? STATUS says so without opening the folder (one round trip)
+            quick = box.folder_status(name)
+            if (
+                quick.uidvalidity == state.uidvalidity
+                and quick.uidnext is not None
+                and quick.uidnext <= state.last_uid + 1
+            ):
+                fetched.append(FetchedFolder(name, quick.uidvalidity, folder.is_sent, []))
+                scans.append(
+                    FolderScan(name, quick.uidvalidity, quick.highestmodseq, [], "nothing new")
+                )
+                continue
         status = box.select(name)
         plan = search_plan(
             option,
             today=today,
             since=since,
             until=until,
-            state=states.get(name),
+            state=state,
             uidvalidity=status.uidvalidity,
         )
         uids = [u for u in box.search(plan.criteria) if u > plan.min_uid]
@@ -131,6 +145,9 @@ def _scan_folders(
 
 def enrich_from_db(engine: Engine, parsed: pd.DataFrame) -> pd.DataFrame:
     """:func:`primsync.enrich.enrich` with contacts, CRM messages and dedupe keys from the DB."""
+    if parsed.empty:  # nothing new: no need to read every contact of the agency
+        return enrich(parsed, queries.contacts_frame(engine, limit=0),
+                      queries.crm_messages_frame(engine, []))  # fmt: skip
     ids = {i for col in (F.REFERENCES, F.IN_REPLY_TO) for ids in parsed[col] for i in ids}
     return enrich(
         parsed,
