@@ -106,15 +106,23 @@ def synthetic_match(rows: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame
 
 
 MEMORY_CHILD = """
-import json, resource, sys
+import json, sys
 sys.path.insert(0, {root!r})
+
+
+def high_water_kb():
+    # VmHWM belongs to this process image (ru_maxrss would carry the parent's, across fork)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+
+
 from primsync.db.engine import open_engine
 from primsync.review import review_mailbox
 engine = open_engine({url!r})
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = high_water_kb()
 result = review_mailbox(engine, {account!r}, [{folder!r}], option="all", secret={password!r})
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({{"rows": len(result.all_rows), "before_kb": before, "peak_kb": after}}))
+print(json.dumps({{"rows": len(result.all_rows), "before_kb": before, "peak_kb": high_water_kb()}}))
 """
 
 

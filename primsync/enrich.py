@@ -24,11 +24,13 @@ import gc
 from collections.abc import Iterable, Iterator, Sequence, Set
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import pandas as pd
 
 from primsync import frame as F
+from primsync.frame import build_frame
 
 __all__ = ["default_record", "enrich", "shown"]
 
@@ -174,6 +176,8 @@ def enrich(
     record address); ``crm_messages``: crm_id, message_id, record_id, subject, sent_at, name,
     kind, excluded; ``imported``: stored (record_id, dedupe_key) pairs.
     """
+    if parsed.empty:  # a re-sync with nothing new: skip the indexes (a few ms of pandas)
+        return _assemble(parsed, [])
     records = _Records(contacts)
     addresses = contacts["address"].tolist()
     by_address: dict[str, list[int]] = {}
@@ -334,8 +338,19 @@ def _classify(  # type: ignore[no-untyped-def]
     return rows
 
 
+@cache
+def _empty_review() -> pd.DataFrame:
+    """An empty review frame with every column and dtype (built once: pandas takes ~15 ms)."""
+    return build_frame([]).reindex(columns=F.REVIEW_COLUMNS).astype(
+        {F.RECORD_ID: "Int64", F.ANNEXED_TO_ID: "Int64", F.SELECTED: bool,
+         F.ALREADY_IMPORTED: bool, F.MATCHED: bool, F.EXCLUDED: bool}
+    )  # fmt: skip
+
+
 def _assemble(parsed: pd.DataFrame, rows: list[tuple]) -> pd.DataFrame:
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in F.ENRICHED_COLUMNS]
+    if not rows:
+        return _empty_review().copy()
+    columns = list(zip(*rows, strict=True))
     result = parsed.copy()
     for col, values in zip(F.ENRICHED_COLUMNS, columns, strict=True):
         result[col] = pd.Series(list(values), index=parsed.index, dtype=object)

@@ -146,8 +146,7 @@ def _scan_folders(
 def enrich_from_db(engine: Engine, parsed: pd.DataFrame) -> pd.DataFrame:
     """:func:`primsync.enrich.enrich` with contacts, CRM messages and dedupe keys from the DB."""
     if parsed.empty:  # nothing new: no need to read every contact of the agency
-        return enrich(parsed, queries.contacts_frame(engine, limit=0),
-                      queries.crm_messages_frame(engine, []))  # fmt: skip
+        return enrich(parsed, pd.DataFrame(), pd.DataFrame())
     ids = {i for col in (F.REFERENCES, F.IN_REPLY_TO) for ids in parsed[col] for i in ids}
     return enrich(
         parsed,

@@ -80,7 +80,7 @@ def account_ids(engine: Engine, address: str) -> tuple[int, int]:
         return int(account.id), int(account.owner_id)
 
 
-def contacts_frame(engine: Engine, *, limit: int | None = None) -> pd.DataFrame:
+def contacts_frame(engine: Engine) -> pd.DataFrame:
     """Every record address: address, record_id, name, kind, excluded, created_at, last_crm_at."""
     last_crm = (
         select(CrmMessage.record_id, func.max(CrmMessage.sent_at).label("last_crm_at"))
@@ -100,8 +100,6 @@ def contacts_frame(engine: Engine, *, limit: int | None = None) -> pd.DataFrame:
         .join(Record, Record.id == RecordAddress.record_id)
         .outerjoin(last_crm, last_crm.c.record_id == Record.id)
     )
-    if limit is not None:
-        query = query.limit(limit)
     with engine.connect() as conn:
         frame = pd.DataFrame(conn.execute(query).all(), columns=list(query.selected_columns.keys()))
     frame["excluded"] = frame["excluded"].astype(bool)
