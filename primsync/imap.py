@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import ssl
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -41,7 +42,7 @@ __all__ = [
     "is_sent_folder",
 ]
 
-HEADER_BATCH = 1000
+HEADER_RAW_BATCH = 5000
 BODY_BATCH = 100
 BODY_BATCH_BYTES = 32 * 1024 * 1024  # memory held by one full-fetch batch
 _HEADER_ITEM = ("BODY.PEEK[HEADER.FIELDS (" + " ".join(REVIEW_HEADERS).upper() + ")]").encode()
@@ -338,9 +339,37 @@ class Mailbox:
     def fetch_headers(
         self, uids: Sequence[int], *, progress: Progress = False
     ) -> Iterator[RawMessage]:
-        """The review headers with FLAGS, INTERNALDATE and RFC822.SIZE, in batches."""
-        items = [b"FLAGS", b"INTERNALDATE", b"RFC822.SIZE", _HEADER_ITEM]
-        yield from self._fetch(uids, items, b"BODY[HEADER.FIELDS", HEADER_BATCH, progress)
+        """The review headers with FLAGS, INTERNALDATE and RFC822.SIZE, in batches.
+
+        The answer is read with a small parser of our own (imaplib underneath): imapclient's
+        generic one costs three times the transfer. UIDs go as ranges (``a:b``), which keeps
+        the command short whatever the folder's size.
+        """
+        uids = sorted(set(uids))
+        bar = (
+            tqdm(total=len(uids), unit="msg", desc=self.folder, leave=False)
+            if progress is True
+            else None
+        )
+        done = 0
+        try:
+            for start in range(0, len(uids), HEADER_RAW_BATCH):
+                chunk = uids[start : start + HEADER_RAW_BATCH]
+                answer = self._call(
+                    f"FETCH of UIDs {chunk[0]}..{chunk[-1]} failed",
+                    lambda c, chunk=chunk: _raw_header_fetch(c, chunk),  # type: ignore[misc]
+                )
+                for uid in chunk:
+                    if uid in answer:  # else expunged meanwhile
+                        yield answer[uid]
+                done += len(chunk)
+                if bar is not None:
+                    bar.update(len(chunk))
+                elif callable(progress):
+                    progress(done, len(uids))
+        finally:
+            if bar is not None:
+                bar.close()
 
     def fetch_full(
         self,
@@ -415,6 +444,67 @@ class Mailbox:
             self._client.create_folder(folder)
         except (IMAPClientError, OSError) as exc:
             raise self._error("CREATE failed", exc) from exc
+
+
+_UID = re.compile(rb"UID (\d+)")
+_FLAGS = re.compile(rb"FLAGS \(([^)]*)\)")
+_INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
+_SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
+
+
+def uid_ranges(uids: Sequence[int]) -> str:
+    """A compact sequence set of sorted UIDs: ``1:5,7,9:12``."""
+    parts: list[str] = []
+    start = prev = None
+    for uid in uids:
+        if prev is not None and uid == prev + 1:
+            prev = uid
+            continue
+        if start is not None:
+            parts.append(f"{start}:{prev}" if prev != start else str(start))
+        start = prev = uid
+    if start is not None:
+        parts.append(f"{start}:{prev}" if prev != start else str(start))
+    return ",".join(parts)
+
+
+def _raw_header_fetch(client: imapclient.IMAPClient, uids: Sequence[int]) -> dict[int, RawMessage]:
+    """UID FETCH of the review headers through imaplib, each answer read with four regexes."""
+    typ, data = client._imap.uid(
+        "FETCH", uid_ranges(uids), f"(FLAGS INTERNALDATE RFC822.SIZE {_HEADER_ITEM.decode()})"
+    )
+    if typ != "OK":
+        raise IMAPClientError(f"FETCH answered {typ}: {data!r:.200}")
+    out: dict[int, RawMessage] = {}
+    for i, item in enumerate(data):
+        if not isinstance(item, tuple):
+            continue
+        prefix, literal = item[0], item[1]
+        following = data[i + 1] if i + 1 < len(data) and isinstance(data[i + 1], bytes) else b""
+        attributes = prefix + b" " + (following or b"")
+        uid = _UID.search(attributes)
+        if uid is None:
+            continue
+        flags = _FLAGS.search(attributes)
+        when = _INTERNALDATE.search(attributes)
+        size = _SIZE.search(attributes)
+        out[int(uid.group(1))] = RawMessage(
+            uid=int(uid.group(1)),
+            data=literal or b"",
+            flags=tuple(flags.group(1).decode("ascii", "replace").split()) if flags else (),
+            internaldate=_internaldate(when.group(1)) if when else None,
+            size=int(size.group(1)) if size else len(literal or b""),
+        )
+    return out
+
+
+def _internaldate(value: bytes) -> datetime | None:
+    try:
+        return datetime.strptime(value.decode("ascii").strip(), "%d-%b-%Y %H:%M:%S %z").astimezone(
+            UTC
+        )
+    except ValueError:
+        return None
 
 
 def _tls_context(ca_file: str | None) -> ssl.SSLContext:
