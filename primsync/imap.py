@@ -15,7 +15,7 @@ import socket
 import ssl
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import imapclient
@@ -498,12 +498,21 @@ def _raw_header_fetch(client: imapclient.IMAPClient, uids: Sequence[int]) -> dic
     return out
 
 
+_MONTHS = {m: i for i, m in enumerate(
+    (b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+     b"Dec"), start=1)}  # fmt: skip
+
+
 def _internaldate(value: bytes) -> datetime | None:
+    """``27-Nov-2026 12:00:00 +0100`` in UTC (by hand: strptime costs 40 us a call)."""
     try:
-        return datetime.strptime(value.decode("ascii").strip(), "%d-%b-%Y %H:%M:%S %z").astimezone(
-            UTC
-        )
-    except ValueError:
+        day, month, rest = value.strip().split(b"-", 2)
+        year, clock, zone = rest.split(b" ")
+        hour, minute, second = clock.split(b":")
+        offset = (int(zone[1:3]) * 60 + int(zone[3:5])) * (-1 if zone[:1] == b"-" else 1)
+        local = datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second))
+        return (local - timedelta(minutes=offset)).replace(tzinfo=UTC)
+    except (ValueError, KeyError, IndexError):
         return None
 
 

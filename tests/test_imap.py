@@ -96,3 +96,17 @@ def test_a_stalled_server_hits_the_timeout_then_gives_up_clearly(mailbox):
     message = str(err.value)
     assert proxy.stalls >= 1 and "timed out" in message
     assert "connection lost" in message and "'INBOX'" in message and DEMO_ACCOUNT in message
+
+
+def test_internaldate_and_uid_ranges():
+    from datetime import UTC, datetime
+
+    from primsync.imap import _internaldate, uid_ranges
+
+    assert _internaldate(b"27-Nov-2026 12:00:00 +0100") == datetime(2026, 11, 27, 11, tzinfo=UTC)
+    assert _internaldate(b" 7-Jan-2026 01:02:03 -0530") == datetime(
+        2026, 1, 7, 6, 32, 3, tzinfo=UTC
+    )
+    assert _internaldate(b"garbage") is None
+    assert uid_ranges([1, 2, 3, 5, 7, 8]) == "1:3,5,7:8"
+    assert uid_ranges([]) == ""
