@@ -42,7 +42,7 @@ __all__ = [
     "is_sent_folder",
 ]
 
-HEADER_RAW_BATCH = 5000
+HEADER_BATCH = 5000  # UIDs a header FETCH, sent as ranges
 BODY_BATCH = 100
 BODY_BATCH_BYTES = 32 * 1024 * 1024  # memory held by one full-fetch batch
 _HEADER_ITEM = ("BODY.PEEK[HEADER.FIELDS (" + " ".join(REVIEW_HEADERS).upper() + ")]").encode()
@@ -158,12 +158,6 @@ def is_loopback(host: str) -> bool:
 
 def _decode(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-
-
-def _utc(value: object) -> datetime | None:
-    if not isinstance(value, datetime):
-        return None
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _batches(
@@ -339,37 +333,9 @@ class Mailbox:
     def fetch_headers(
         self, uids: Sequence[int], *, progress: Progress = False
     ) -> Iterator[RawMessage]:
-        """The review headers with FLAGS, INTERNALDATE and RFC822.SIZE, in batches.
-
-        The answer is read with a small parser of our own (imaplib underneath): imapclient's
-        generic one costs three times the transfer. UIDs go as ranges (``a:b``), which keeps
-        the command short whatever the folder's size.
-        """
-        uids = sorted(set(uids))
-        bar = (
-            tqdm(total=len(uids), unit="msg", desc=self.folder, leave=False)
-            if progress is True
-            else None
-        )
-        done = 0
-        try:
-            for start in range(0, len(uids), HEADER_RAW_BATCH):
-                chunk = uids[start : start + HEADER_RAW_BATCH]
-                answer = self._call(
-                    f"FETCH of UIDs {chunk[0]}..{chunk[-1]} failed",
-                    lambda c, chunk=chunk: _raw_header_fetch(c, chunk),  # type: ignore[misc]
-                )
-                for uid in chunk:
-                    if uid in answer:  # else expunged meanwhile
-                        yield answer[uid]
-                done += len(chunk)
-                if bar is not None:
-                    bar.update(len(chunk))
-                elif callable(progress):
-                    progress(done, len(uids))
-        finally:
-            if bar is not None:
-                bar.close()
+        """The review headers with FLAGS, INTERNALDATE and RFC822.SIZE, in batches."""
+        items = f"(FLAGS INTERNALDATE RFC822.SIZE {_HEADER_ITEM.decode()})"
+        yield from self._fetch(uids, items, _batches(sorted(set(uids)), HEADER_BATCH), progress)
 
     def fetch_full(
         self,
@@ -380,47 +346,39 @@ class Mailbox:
     ) -> Iterator[RawMessage]:
         """Whole messages (``BODY.PEEK[]``), in batches of at most ``BODY_BATCH`` messages and,
         when ``sizes`` (RFC822.SIZE by UID) are known, about ``BODY_BATCH_BYTES`` bytes."""
-        items = [b"FLAGS", b"INTERNALDATE", b"RFC822.SIZE", b"BODY.PEEK[]"]
-        yield from self._fetch(uids, items, b"BODY[]", BODY_BATCH, progress, sizes=sizes)
+        items = "(FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])"
+        chunks = _batches(sorted(set(uids)), BODY_BATCH, sizes)
+        yield from self._fetch(uids, items, chunks, progress)
 
     def _fetch(
         self,
         uids: Sequence[int],
-        items: list[bytes],
-        data_prefix: bytes,
-        batch: int,
+        items: str,
+        chunks: Iterator[list[int]],
         progress: Progress,
-        *,
-        sizes: dict[int, int] | None = None,
     ) -> Iterator[RawMessage]:
-        uids = sorted(set(uids))
+        """UID FETCH chunk by chunk, the answers read with a small parser of our own (imaplib
+        underneath: imapclient's generic parser costs three times the transfer). UIDs go as
+        ranges (``a:b``), which keeps each command short whatever the folder's size."""
+        total = len(set(uids))
         bar = None
         if progress is True:
-            bar = tqdm(total=len(uids), unit="msg", desc=self.folder or "fetch", leave=False)
+            bar = tqdm(total=total, unit="msg", desc=self.folder or "fetch", leave=False)
         done = 0
         try:
-            for chunk in _batches(uids, batch, sizes):
+            for chunk in chunks:
                 answer = self._call(
                     f"FETCH of UIDs {chunk[0]}..{chunk[-1]} failed",
-                    lambda c, chunk=chunk: c.fetch(chunk, items),  # type: ignore[misc]
+                    lambda c, chunk=chunk: _raw_fetch(c, chunk, items),  # type: ignore[misc]
                 )
                 for uid in chunk:
-                    got = answer.get(uid)
-                    if got is None:  # expunged meanwhile
-                        continue
-                    data = next((v for k, v in got.items() if k.startswith(data_prefix)), b"")
-                    yield RawMessage(
-                        uid=uid,
-                        data=data or b"",
-                        flags=tuple(_decode(f) for f in got.get(b"FLAGS", ())),
-                        internaldate=_utc(got.get(b"INTERNALDATE")),
-                        size=int(got.get(b"RFC822.SIZE", len(data or b""))),
-                    )
+                    if uid in answer:  # else expunged meanwhile
+                        yield answer[uid]
                 done += len(chunk)
                 if bar is not None:
                     bar.update(len(chunk))
                 elif callable(progress):
-                    progress(done, len(uids))
+                    progress(done, total)
         finally:
             if bar is not None:
                 bar.close()
@@ -468,11 +426,11 @@ def uid_ranges(uids: Sequence[int]) -> str:
     return ",".join(parts)
 
 
-def _raw_header_fetch(client: imapclient.IMAPClient, uids: Sequence[int]) -> dict[int, RawMessage]:
-    """UID FETCH of the review headers through imaplib, each answer read with four regexes."""
-    typ, data = client._imap.uid(
-        "FETCH", uid_ranges(uids), f"(FLAGS INTERNALDATE RFC822.SIZE {_HEADER_ITEM.decode()})"
-    )
+def _raw_fetch(
+    client: imapclient.IMAPClient, uids: Sequence[int], items: str
+) -> dict[int, RawMessage]:
+    """UID FETCH through imaplib (one literal an answer), each answer read with four regexes."""
+    typ, data = client._imap.uid("FETCH", uid_ranges(uids), items)
     if typ != "OK":
         raise IMAPClientError(f"FETCH answered {typ}: {data!r:.200}")
     out: dict[int, RawMessage] = {}
