@@ -152,10 +152,14 @@ def _fetch(
     return items, missing
 
 
-def _insert(conn: Connection, table, values: dict, conflict: list[str]):  # type: ignore[no-untyped-def]
+def _insert_message(conn: Connection):  # type: ignore[no-untyped-def]
+    """``INSERT ... ON CONFLICT (record_id, dedupe_key) DO NOTHING RETURNING id``, built once:
+    executed with each message's parameters, it is compiled once too."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
-    return conn.execute(stmt.returning(table.id)).scalar()
+    stmt = dialect.insert(ImportedMessage).on_conflict_do_nothing(
+        index_elements=["record_id", "dedupe_key"]
+    )
+    return stmt.returning(ImportedMessage.id)
 
 
 def _message_values(item: _Item, *, account_id, group_id, user_id, run_id, now) -> dict:  # type: ignore[no-untyped-def]
@@ -224,19 +228,23 @@ def _write(
     now = datetime.now(UTC)
     stored: dict[int, int | None] = {}
     with write_transaction(engine) as conn:
+        insert_message = _insert_message(conn)
+        insert_part = insert(Attachment)
         for item in items:
             values = _message_values(item, now=now, **ids)
-            new_id = _insert(conn, ImportedMessage, values, ["record_id", "dedupe_key"])
+            new_id = conn.execute(insert_message, values).scalar()
             stored[item.row.name] = new_id
             if new_id is None:
                 continue
-            for part in item.body.parts:
+            if item.body.parts:
                 conn.execute(
-                    insert(Attachment).values(
-                        message_id=new_id, filename=part.filename, content_type=part.content_type,
-                        size=part.size, content=part.content, inline=part.inline,
-                        content_id=part.content_id,
-                    )
+                    insert_part,
+                    [
+                        {"message_id": new_id, "filename": p.filename,
+                         "content_type": p.content_type, "size": p.size, "content": p.content,
+                         "inline": p.inline, "content_id": p.content_id}
+                        for p in item.body.parts
+                    ],
                 )  # fmt: skip
         _move_folder_states(conn, review, ids["account_id"], now)
     return stored
