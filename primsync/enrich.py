@@ -20,9 +20,7 @@ Rules (DESIGN.md, "Rules"):
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterable, Iterator, Sequence, Set
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 from functools import cache
 
@@ -30,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from primsync import frame as F
-from primsync.frame import build_frame
+from primsync.frame import build_frame, gc_paused
 
 __all__ = ["default_record", "enrich", "shown"]
 
@@ -151,19 +149,6 @@ def _unique(items: Iterable) -> list:
     return list(dict.fromkeys(items))
 
 
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a loop builds many small containers: with a
-    large frame alive, its repeated full passes cost about a third of the loop."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def enrich(
     parsed: pd.DataFrame,
     contacts: pd.DataFrame,
@@ -197,7 +182,7 @@ def enrich(
     yellow = "yellow: no id in References or In-Reply-To is a CRM message"
     with gc_paused():
         rows = _classify(parsed, records, by_address, excluded_addresses, crm, imported, yellow)
-    return _assemble(parsed, rows)
+        return _assemble(parsed, rows)
 
 
 def _classify(  # type: ignore[no-untyped-def]

@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import gc
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pandas as pd
@@ -79,6 +81,19 @@ JSON_COLUMNS = [
 ]  # fmt: skip
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a loop builds many small containers: with a
+    large frame alive, its repeated full passes cost about a third of such a loop."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 @dataclass(frozen=True, slots=True)
 class FetchedFolder:
     """The header blocks fetched from one folder."""
@@ -119,8 +134,9 @@ def _row(folder: FetchedFolder, raw: RawMessage) -> dict[str, object]:
 
 def build_frame(folders: Iterable[FetchedFolder]) -> pd.DataFrame:
     """One row per fetched message with the parsed columns; bad headers give ``defects``."""
-    rows = [_row(f, raw) for f in folders for raw in f.messages]
-    frame = pd.DataFrame(rows, columns=PARSED_COLUMNS)
+    with gc_paused():
+        rows = [_row(f, raw) for f in folders for raw in f.messages]
+        frame = pd.DataFrame(rows, columns=PARSED_COLUMNS)
     frame[RECEIVED] = pd.to_datetime(frame[RECEIVED], utc=True)
     frame[UID] = frame[UID].astype("int64")
     frame[UIDVALIDITY] = frame[UIDVALIDITY].astype("int64")
