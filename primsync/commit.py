@@ -105,23 +105,24 @@ def _check_permission(engine: Engine, *, user: str, accessible_to: str, account:
         return person.id, group.id, acct.id
 
 
-def _triage(rows: pd.DataFrame) -> tuple[pd.DataFrame, list[str | None]]:
+def _triage(rows: pd.DataFrame) -> list[str | None]:
     """Why each ticked row cannot be imported (None when it can)."""
     reasons: list[str | None] = []
-    for row in rows.itertuples(index=False):
-        r = row._asdict() if hasattr(row, "_asdict") else dict(row)
-        record = r.get(F.RECORD_ID)
-        if bool(r.get(F.EXCLUDED)):
+    columns = [F.EXCLUDED, F.MATCHED, F.RECORD_ID, F.CANDIDATES]
+    for excluded, matched, record, candidates in zip(
+        *(rows[c].tolist() for c in columns), strict=True
+    ):
+        if excluded:
             reasons.append("excluded from email synchronization")
-        elif not bool(r.get(F.MATCHED)):
+        elif not matched:
             reasons.append("the correspondent is on no record")
         elif record is None or pd.isna(record):
             reasons.append("no record chosen")
-        elif int(record) not in [int(c) for c in r.get(F.CANDIDATES) or []]:
+        elif int(record) not in [int(c) for c in candidates or []]:
             reasons.append(f"record {record} is not one of the row's candidates")
         else:
             reasons.append(None)
-    return rows, reasons
+    return reasons
 
 
 def _fetch(
@@ -273,7 +274,7 @@ def import_selected(
     )
     if rows is None:
         rows = review.frame[review.frame[F.SELECTED]]
-    rows, reasons = _triage(rows)
+    reasons = _triage(rows)
     outcome = pd.DataFrame(index=rows.index)
     outcome[REASON] = reasons
     folders = list(dict.fromkeys(scan.folder for scan in review.scans))

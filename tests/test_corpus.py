@@ -8,10 +8,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from primsync import frame as F
-from primsync.db.models import AppUser, MailAccount, SecurityGroup
+from primsync.db.engine import write_session
+from primsync.db.models import AppUser, SecurityGroup
 from primsync.parse import parse_headers, parse_message
 from primsync.review import review_mailbox
-from tests.conftest import USERS
+from tests.conftest import USERS, add_account
 
 
 def test_corpus_headers_parse_without_raising(corpus_files):
@@ -36,17 +37,15 @@ def corpus_account(engine, dovecot, corpus_files):
                 refused.append((path.name, str(exc)))
     total = client.folder_status("Corpus", ["MESSAGES"])[b"MESSAGES"]
     client.logout()
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session:
         group = SecurityGroup(name="Public", level=0)
         session.add(group)
         session.flush()
         user = AppUser(login="c", name="C", group_id=group.id)
         session.add(user)
         session.flush()
-        session.add(
-            MailAccount(address="corpus@test.example", host=dovecot.host, port=dovecot.port,
-                        security="none", username="corpus", owner_id=user.id)
-        )  # fmt: skip
+        owner = user.id
+    add_account(engine, "corpus@test.example", dovecot, "corpus", owner_id=owner)
     return total, refused
 
 
