@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from primsync.imap import RawMessage
 from primsync.parse import dedupe_key, parse_headers
+from primsync.wire import RawMessage
 
 # parsed from the mailbox
 FOLDER = "folder"

@@ -10,12 +10,13 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 import socket
 import ssl
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
+from functools import partial
 from typing import TypeVar
 
 import imapclient
@@ -30,6 +31,7 @@ from primsync.errors import (
     PrimsyncError,
 )
 from primsync.parse import REVIEW_HEADERS
+from primsync.wire import FetchFailed, RawMessage, Reader
 
 __all__ = [
     "ConnectionSettings",
@@ -45,6 +47,8 @@ __all__ = [
 HEADER_BATCH = 5000  # UIDs a header FETCH, sent as ranges
 BODY_BATCH = 100
 BODY_BATCH_BYTES = 32 * 1024 * 1024  # memory held by one full-fetch batch
+READ_CHUNK = 1 << 20  # bytes asked of the socket at a time during a FETCH
+PROGRESS_EVERY = 1000  # messages between two progress reports
 _HEADER_ITEM = ("BODY.PEEK[HEADER.FIELDS (" + " ".join(REVIEW_HEADERS).upper() + ")]").encode()
 _SENT_NAMES = {
     "sent",
@@ -128,17 +132,6 @@ class FolderStatus:
     highestmodseq: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class RawMessage:
-    """One FETCH answer: the header block (or the whole message) and its attributes."""
-
-    uid: int
-    data: bytes
-    flags: tuple[str, ...]
-    internaldate: datetime | None
-    size: int
-
-
 def is_sent_folder(folder: Folder) -> bool:
     """The special-use ``\\Sent`` flag, else a well-known sent-folder name."""
     if folder.special_use and folder.special_use.lower() == "\\sent":
@@ -214,14 +207,18 @@ class Mailbox:
             try:
                 return command(self._client)
             except (IMAPClientAbortError, OSError) as exc:
-                if self._reopen is None or self.reconnects >= self.max_reconnects:
-                    if self.reconnects:
-                        what = f"{what} (gave up after {self.reconnects} reconnects)"
-                    raise self._error(what, exc) from exc
-                self.reconnects += 1
-                self._reconnect(what, exc)
+                self._recover(what, exc)
             except IMAPClientError as exc:
                 raise self._error(what, exc) from exc
+
+    def _recover(self, what: str, exc: BaseException) -> None:
+        """After a dropped connection: reconnect, or raise when out of reconnects."""
+        if self._reopen is None or self.reconnects >= self.max_reconnects:
+            if self.reconnects:
+                what = f"{what} (gave up after {self.reconnects} reconnects)"
+            raise self._error(what, exc) from exc
+        self.reconnects += 1
+        self._reconnect(what, exc)
 
     def _reconnect(self, what: str, cause: BaseException) -> None:
         try:
@@ -357,31 +354,48 @@ class Mailbox:
         chunks: Iterator[list[int]],
         progress: Progress,
     ) -> Iterator[RawMessage]:
-        """UID FETCH chunk by chunk, the answers read with a small parser of our own (imaplib
-        underneath: imapclient's generic parser costs three times the transfer). UIDs go as
-        ranges (``a:b``), which keeps each command short whatever the folder's size."""
-        total = len(set(uids))
+        """UID FETCH chunk by chunk, each answer streamed: a message is handed on as soon as it
+        is read, while the server goes on sending. A dropped connection is reopened (a bounded
+        number of times) and only the UIDs not yet received are asked again."""
+        wanted = set(uids)
+        total = len(wanted)
         bar = None
         if progress is True:
             bar = tqdm(total=total, unit="msg", desc=self.folder or "fetch", leave=False)
-        done = 0
+        received: set[int] = set()
+        queue = list(chunks)
         try:
-            for chunk in chunks:
-                answer = self._call(
-                    f"FETCH of UIDs {chunk[0]}..{chunk[-1]} failed",
-                    lambda c, chunk=chunk: _raw_fetch(c, chunk, items),  # type: ignore[misc]
-                )
-                for uid in chunk:
-                    if uid in answer:  # else expunged meanwhile
-                        yield answer[uid]
-                done += len(chunk)
-                if bar is not None:
-                    bar.update(len(chunk))
-                elif callable(progress):
-                    progress(done, total)
+            while queue:
+                chunk = queue[0]
+                what = f"FETCH of UIDs {chunk[0]}..{chunk[-1]} failed"
+                try:
+                    with closing(_stream(self._client, chunk, items)) as stream:
+                        for message in stream:
+                            if message.uid not in wanted or message.uid in received:
+                                continue
+                            received.add(message.uid)
+                            yield message
+                            if len(received) % PROGRESS_EVERY == 0:
+                                self._progress(bar, progress, len(received), total)
+                    queue.pop(0)
+                except (IMAPClientAbortError, OSError) as exc:
+                    self._recover(what, exc)
+                    queue[0] = [uid for uid in chunk if uid not in received]
+                    if not queue[0]:
+                        queue.pop(0)
+                except (FetchFailed, IMAPClientError) as exc:
+                    raise self._error(what, exc) from exc
+                self._progress(bar, progress, len(received), total)
         finally:
             if bar is not None:
                 bar.close()
+
+    @staticmethod
+    def _progress(bar: tqdm | None, progress: Progress, done: int, total: int) -> None:
+        if bar is not None:
+            bar.update(done - bar.n)
+        elif callable(progress):
+            progress(done, total)
 
     def append(
         self,
@@ -404,12 +418,6 @@ class Mailbox:
             raise self._error("CREATE failed", exc) from exc
 
 
-_UID = re.compile(rb"UID (\d+)")
-_FLAGS = re.compile(rb"FLAGS \(([^)]*)\)")
-_INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
-_SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
-
-
 def uid_ranges(uids: Sequence[int]) -> str:
     """A compact sequence set of sorted UIDs: ``1:5,7,9:12``."""
     parts: list[str] = []
@@ -426,52 +434,28 @@ def uid_ranges(uids: Sequence[int]) -> str:
     return ",".join(parts)
 
 
-def _raw_fetch(
-    client: imapclient.IMAPClient, uids: Sequence[int], items: str
-) -> dict[int, RawMessage]:
-    """UID FETCH through imaplib (one literal an answer), each answer read with four regexes."""
-    typ, data = client._imap.uid("FETCH", uid_ranges(uids), items)
-    if typ != "OK":
-        raise IMAPClientError(f"FETCH answered {typ}: {data!r:.200}")
-    out: dict[int, RawMessage] = {}
-    for i, item in enumerate(data):
-        if not isinstance(item, tuple):
-            continue
-        prefix, literal = item[0], item[1]
-        following = data[i + 1] if i + 1 < len(data) and isinstance(data[i + 1], bytes) else b""
-        attributes = prefix + b" " + (following or b"")
-        uid = _UID.search(attributes)
-        if uid is None:
-            continue
-        flags = _FLAGS.search(attributes)
-        when = _INTERNALDATE.search(attributes)
-        size = _SIZE.search(attributes)
-        out[int(uid.group(1))] = RawMessage(
-            uid=int(uid.group(1)),
-            data=literal or b"",
-            flags=tuple(flags.group(1).decode("ascii", "replace").split()) if flags else (),
-            internaldate=_internaldate(when.group(1)) if when else None,
-            size=int(size.group(1)) if size else len(literal or b""),
-        )
-    return out
-
-
-_MONTHS = {m: i for i, m in enumerate(
-    (b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
-     b"Dec"), start=1)}  # fmt: skip
-
-
-def _internaldate(value: bytes) -> datetime | None:
-    """``27-Nov-2026 12:00:00 +0100`` in UTC (by hand: strptime costs 40 us a call)."""
+def _stream(client: imapclient.IMAPClient, uids: Sequence[int], items: str) -> Iterator[RawMessage]:
+    """UID FETCH sent on imapclient's connection, its answer read by :mod:`primsync.wire`.
+    Closed early, it reads the rest of the answer so that the connection stays in step."""
+    imap = client._imap
+    reader = getattr(imap, "_primsync_reader", None)
+    if reader is None:
+        reader = Reader(partial(imap.file.read1, READ_CHUNK))
+        imap._primsync_reader = reader
+    tag = imap._new_tag()
+    imap.tagged_commands.pop(tag, None)  # answered here, not by imaplib
+    imap.send(b"%s UID FETCH %s %s\r\n" % (tag, uid_ranges(uids).encode(), items.encode()))
+    answer = reader.answer(tag)
     try:
-        day, month, rest = value.strip().split(b"-", 2)
-        year, clock, zone = rest.split(b" ")
-        hour, minute, second = clock.split(b":")
-        offset = (int(zone[1:3]) * 60 + int(zone[3:5])) * (-1 if zone[:1] == b"-" else 1)
-        local = datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second))
-        return (local - timedelta(minutes=offset)).replace(tzinfo=UTC)
-    except (ValueError, KeyError, IndexError):
-        return None
+        for message in answer:  # not ``yield from``: it would close ``answer`` on exit
+            yield message
+    except GeneratorExit:
+        try:
+            for _ in answer:
+                pass
+        except Exception:  # the connection is gone: the next command reconnects
+            pass
+        raise
 
 
 def _tls_context(ca_file: str | None) -> ssl.SSLContext:

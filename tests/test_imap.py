@@ -98,10 +98,26 @@ def test_a_stalled_server_hits_the_timeout_then_gives_up_clearly(mailbox):
     assert "connection lost" in message and "'INBOX'" in message and DEMO_ACCOUNT in message
 
 
+def test_a_fetch_left_early_keeps_the_connection_in_step(mailbox):
+    ca = str(mailbox.cert_file)
+    with connect(settings(mailbox, security="starttls", ca_file=ca), PASSWORD) as box:
+        box.select("INBOX")
+        uids = box.search(["ALL"])
+        stream = box.fetch_headers(uids)
+        first = next(stream)
+        stream.close()  # the rest of the answer is read and dropped
+        assert box.select("INBOX").exists == 9
+        again = list(box.fetch_full(uids[:2]))
+        assert [m.uid for m in again] == uids[:2] and again[0].uid == first.uid
+        assert again[0].data.startswith(first.data.split(b"\r\n")[0][:4])
+        assert box.reconnects == 0
+
+
 def test_internaldate_and_uid_ranges():
     from datetime import UTC, datetime
 
-    from primsync.imap import _internaldate, uid_ranges
+    from primsync.imap import uid_ranges
+    from primsync.wire import internaldate as _internaldate
 
     assert _internaldate(b"27-Nov-2026 12:00:00 +0100") == datetime(2026, 11, 27, 11, tzinfo=UTC)
     assert _internaldate(b" 7-Jan-2026 01:02:03 -0530") == datetime(
