@@ -447,7 +447,7 @@ def _stream(client: imapclient.IMAPClient, uids: Sequence[int], items: str) -> I
     imap.send(b"%s UID FETCH %s %s\r\n" % (tag, uid_ranges(uids).encode(), items.encode()))
     answer = reader.answer(tag)
     try:
-        for message in answer:  # not ``yield from``: it would close ``answer`` on exit
+        for message in answer:  # noqa: UP028 (``yield from`` would close ``answer`` on exit)
             yield message
     except GeneratorExit:
         try:

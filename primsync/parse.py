@@ -89,6 +89,18 @@ def decode_text(value: str, defects: list[str] | None = None, name: str = "heade
     value = _unsurrogate(value, sink, name)
     if "=?" not in value:
         return value
+    text, found = _words_once(value, name)  # subjects and names repeat: each is read once
+    sink.extend(found)
+    return text
+
+
+@lru_cache(maxsize=65536)
+def _words_once(value: str, name: str) -> tuple[str, tuple[str, ...]]:
+    sink: list[str] = []
+    return _decode_words(value, sink, name), tuple(sink)
+
+
+def _decode_words(value: str, sink: list[str], name: str) -> str:
     try:
         parts = decode_header(value)
     except Exception as exc:  # email.errors.HeaderParseError and friends
@@ -184,8 +196,9 @@ def parse_id_list(value: str | None) -> list[str]:
     """Every message id in a References / In-Reply-To header, in header order (oldest first)."""
     if not value:
         return []
-    value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    found = [re.sub(r"\s+", "", m) for m in _ID.findall(value)]
+    if not value.isascii():
+        value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    found = ["".join(m.split()) for m in _ID.findall(value)]
     if not found:  # broken mailers drop the brackets
         found = [tok for tok in re.split(r"[\s,]+", value) if "@" in tok]
     return [f"<{i.lower()}>" for i in found if i]
@@ -196,6 +209,18 @@ def parse_date(value: str | None, defects: list[str] | None = None) -> datetime 
     if not value:
         return None
     sink: list[str] = [] if defects is None else defects
+    common = _DATE.fullmatch(value.strip())
+    if common is not None:  # the usual form, read without the general parser
+        day, month, year, hour, minute, second, sign, zh, zm = common.groups()
+        number = _MONTH_NUMBERS.get(month.lower())
+        if number is not None:
+            try:
+                when = datetime(int(year), number, int(day), int(hour), int(minute),
+                                int(second), tzinfo=UTC)  # fmt: skip
+                offset = timedelta(hours=int(zh), minutes=int(zm))
+                return when - offset if sign == "+" else when + offset
+            except (ValueError, OverflowError):
+                pass  # the general parser below says what is wrong
     try:
         parsed = parsedate_tz(_unsurrogate(value, sink, "Date"))
     except Exception:
@@ -212,54 +237,66 @@ def parse_date(value: str | None, defects: list[str] | None = None) -> datetime 
         return None
 
 
+_DATE = re.compile(
+    r"(?:[A-Za-z]{3},\s*)?(\d{1,2}) ([A-Za-z]{3}) (\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)"
+    r"(?: \([^()]*\))?"
+)
+_MONTH_NUMBERS = {m: i for i, m in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1
+)}  # fmt: skip
 _WANTED = frozenset(h.lower() for h in REVIEW_HEADERS)
 _ONCE = frozenset(("from", "subject", "message-id", "date"))
+
+
+# one header line (``Name: value`` with its continuation lines), a line that is not a header,
+# or a continuation line with no header before it
+_FIELD = re.compile(
+    r"^(?:((?![ \t])[^:\n]*:)([^\n]*(?:\n[ \t][^\n]*)*)|([^ \t\n][^\n]*)|[ \t][^\n]*)$", re.M
+)
+_ODD_BREAKS = re.compile(
+    "[\r\x0b\x0c\x1c-\x1e]"
+)  # line breaks for str.splitlines, as mailers use them
+_KEYS: dict[str, str] = {}  # "Message-Id:" -> "message-id"
 
 
 def _raw_headers(raw: bytes, defects: list[str]) -> dict[str, str]:
     """First occurrence of each wanted header, unfolded; repeated ones noted as defects.
 
-    A plain split of the header block: the email package's parser does the same for these
-    fields (8-bit bytes kept as surrogate escapes) at a third of the speed.
+    One regex over the header block: the email package's parser does the same for these
+    fields (8-bit bytes kept as surrogate escapes) at a fifth of the speed.
     """
     end = raw.find(b"\r\n\r\n")
     if end < 0:
         end = raw.find(b"\n\n")
     block = (raw if end < 0 else raw[:end]).decode("ascii", "surrogateescape")
+    if "\r" in block:
+        block = block.replace("\r\n", "\n")
+    if _ODD_BREAKS.search(block):
+        block = _ODD_BREAKS.sub("\n", block)
     found: dict[str, str] = {}
-    name: str | None = None
-    parts: list[str] = []
-
-    def flush() -> None:
-        if name is None:
-            return
-        key = name.strip().lower()
+    for name, value, other in _FIELD.findall(block):
+        if not name:
+            if other.strip():
+                defects.append("headers: a line that is not a header")
+            continue
+        key = _KEYS.get(name)
+        if key is None:
+            key = name[:-1].strip().lower()
+            if len(_KEYS) < 10_000:
+                _KEYS[name] = key
         if key not in _WANTED:
-            return
+            continue
         if key in found:
             if key in _ONCE:
-                defects.append(f"{name.strip()}: header repeated, the first is used")
-            return
-        value = " ".join(p.strip() for p in parts)
+                defects.append(f"{name[:-1].strip()}: header repeated, the first is used")
+            continue
+        if "\n" in value:
+            value = " ".join(p.strip() for p in value.split("\n"))
+        value = value.strip()
         if len(value) > _MAX_HEADER_CHARS:
-            defects.append(f"{name.strip()}: header of {len(value)} characters cut")
+            defects.append(f"{name[:-1].strip()}: header of {len(value)} characters cut")
             value = value[:_MAX_HEADER_CHARS]
         found[key] = value.strip()
-
-    for line in block.splitlines():
-        if line[:1] in (" ", "\t"):
-            if name is not None:
-                parts.append(line)
-            continue
-        flush()
-        name, colon, value = line.partition(":")
-        if not colon:
-            if line.strip():
-                defects.append("headers: a line that is not a header")
-            name = None
-            continue
-        parts = [value]
-    flush()
     return found
 
 

@@ -77,11 +77,13 @@ def test_migration_from_the_first_schema_keeps_every_row(empty_engine):
     before = {table: _rows(engine, table) for table in FILL}
 
     assert init_db(engine) == []
-    assert schema_revision(engine) == "0002"
+    assert schema_revision(engine) == "0003"
     for table in FILL:
         after = _rows(engine, table)
         for old, new in zip(before[table], after, strict=True):
             assert {k: new[k] for k in old} == old, table
+    indexes = {i["name"] for i in inspect(engine).get_indexes("imported_message")}
+    assert "ix_imported_message_dedupe_key" in indexes
     assert {c["name"] for c in inspect(engine).get_columns("sync_run")} >= {
         "undone_at",
         "undone_by_id",
@@ -96,7 +98,7 @@ def test_migration_from_the_first_schema_keeps_every_row(empty_engine):
 
 
 def test_init_on_a_current_database_changes_nothing(engine):
-    assert schema_revision(engine) == "0002"
+    assert schema_revision(engine) == "0003"
     assert init_db(engine) == []
 
 

@@ -122,7 +122,7 @@ class ImportedMessage(Base):
     uid: Mapped[int] = mapped_column(BigInteger)
     uidvalidity: Mapped[int] = mapped_column(BigInteger)
     message_id: Mapped[str | None] = mapped_column(String(1000), nullable=True, index=True)
-    dedupe_key: Mapped[str] = mapped_column(String(1000))
+    dedupe_key: Mapped[str] = mapped_column(String(1000), index=True)
     in_reply_to: Mapped[str | None] = mapped_column(Text, nullable=True)
     references: Mapped[str | None] = mapped_column(Text, nullable=True)
     from_addr: Mapped[str] = mapped_column(String(320), default="")

@@ -6,11 +6,13 @@ returns message contents.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, String, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from primsync.db.engine import write_session
@@ -28,8 +30,6 @@ from primsync.db.models import (
 from primsync.errors import ConfigurationError
 from primsync.imap import ConnectionSettings
 from primsync.options import FolderState as FolderStateValue
-
-_CHUNK = 500
 
 
 def get_account(session: Session, address: str) -> MailAccount:
@@ -110,12 +110,11 @@ def contacts_frame(engine: Engine) -> pd.DataFrame:
 
 def crm_messages_frame(engine: Engine, message_ids: Iterable[str]) -> pd.DataFrame:
     """The CRM messages among ``message_ids``, with their record's name, kind and exclusion."""
-    ids = sorted(set(message_ids))
+    ids = list(set(_values(message_ids)))
     rows: list[tuple] = []
     with engine.connect() as conn:
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            rows += conn.execute(
+        if ids:
+            rows = conn.execute(
                 select(
                     CrmMessage.id,
                     CrmMessage.message_id,
@@ -127,7 +126,7 @@ def crm_messages_frame(engine: Engine, message_ids: Iterable[str]) -> pd.DataFra
                     Record.exclude_from_sync,
                 )
                 .join(Record, Record.id == CrmMessage.record_id)
-                .where(CrmMessage.message_id.in_(chunk))
+                .where(_among(conn, CrmMessage.message_id, ids))
             ).all()
     columns = [
         "crm_id",
@@ -146,17 +145,32 @@ def crm_messages_frame(engine: Engine, message_ids: Iterable[str]) -> pd.DataFra
 
 def imported_pairs(engine: Engine, dedupe_keys: Iterable[str]) -> set[tuple[int, str]]:
     """The stored (record_id, dedupe_key) pairs among these keys, whatever their record."""
-    keys = sorted(set(dedupe_keys))
+    keys = list(set(_values(dedupe_keys)))
     found: set[tuple[int, str]] = set()
     with engine.connect() as conn:
-        for start in range(0, len(keys), _CHUNK):
+        if keys:
             stored = conn.execute(
                 select(ImportedMessage.record_id, ImportedMessage.dedupe_key).where(
-                    ImportedMessage.dedupe_key.in_(keys[start : start + _CHUNK])
+                    _among(conn, ImportedMessage.dedupe_key, keys)
                 )
             ).all()
             found.update((int(r), str(k)) for r, k in stored)
     return found
+
+
+def _values(items: Iterable[str]) -> list[str]:
+    """A column's values as a list (iterating a pandas string column costs 1.5 us a value)."""
+    return items.tolist() if isinstance(items, pd.Series) else list(items)
+
+
+def _among(conn: Connection, column: ColumnElement, values: list[str]) -> ColumnElement:
+    """``column IN (values)`` with the values bound as one parameter (an array on PostgreSQL,
+    a JSON array read by ``json_each`` on SQLite): one short statement, compiled once, instead
+    of a statement and a bound parameter per value."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam("among", values, type_=ARRAY(String)))
+    each = func.json_each(bindparam("among", json.dumps(values))).table_valued("value")
+    return column.in_(select(each.c.value))
 
 
 def folder_states(engine: Engine, account_id: int) -> dict[str, FolderStateValue]:
