@@ -247,6 +247,30 @@ class Mailbox:
         except (IMAPClientError, OSError) as exc:
             raise self._error(f"{what}; reconnecting failed", exc) from cause
 
+    @property
+    def can_twin(self) -> bool:
+        return self._reopen is not None
+
+    def twin(self) -> Mailbox:
+        """A second session on the same account, on the same folder (read-only): for work
+        shared with another process. The folder's UIDVALIDITY must not have changed."""
+        if self._reopen is None:
+            raise ConfigurationError(
+                "this session cannot open another", account=self.settings.address
+            )
+        other = Mailbox(self._reopen(), self.settings, reopen=self._reopen,
+                        max_reconnects=self.max_reconnects)  # fmt: skip
+        if self.folder is not None and self.status is not None:
+            status = other.select(self.folder)
+            if status.uidvalidity != self.status.uidvalidity:
+                other.close()
+                raise MailboxError(
+                    "the folder's UIDVALIDITY changed during the sync: review it again",
+                    account=self.settings.address,
+                    folder=self.folder,
+                )
+        return other
+
     def __enter__(self) -> Mailbox:
         return self
 

@@ -11,14 +11,18 @@ slow structured-header policy.
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.base64mime import decode as b64decode
 from email.header import decode_header
+from email.header import ecre as _ENCODED_WORD
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
+from email.quoprimime import header_decode
 from email.utils import getaddresses, parsedate_tz
 from functools import lru_cache
 
@@ -96,8 +100,31 @@ def decode_text(value: str, defects: list[str] | None = None, name: str = "heade
 
 @lru_cache(maxsize=65536)
 def _words_once(value: str, name: str) -> tuple[str, tuple[str, ...]]:
+    one = _one_word(value)
+    if one is not None:
+        return one, ()
     sink: list[str] = []
     return _decode_words(value, sink, name), tuple(sink)
+
+
+def _one_word(value: str) -> str | None:
+    """The common case of a single encoded word amid ASCII text, decoded as ``decode_header``
+    would (its regex, its Q and B decoders) at a fifth of the cost; None for anything else."""
+    parts = _ENCODED_WORD.split(value)
+    if len(parts) != 5 or not value.isascii():
+        return None
+    prefix, charset, encoding, encoded, suffix = parts
+    charset = charset.lower()
+    if charset in ("unknown-8bit", "x-unknown"):
+        charset = "utf-8"
+    try:
+        if encoding in "qQ":
+            word = header_decode(encoded).encode("raw-unicode-escape")
+        else:
+            word = b64decode(encoded + "==="[: (4 - len(encoded) % 4) % 4])
+        return prefix.lstrip() + word.decode(charset) + suffix
+    except (binascii.Error, LookupError, UnicodeError, ValueError):
+        return None  # the general decoder says what is wrong
 
 
 def _decode_words(value: str, sink: list[str], name: str) -> str:
@@ -188,6 +215,15 @@ def normalize_message_id(value: str | None) -> str | None:
     >>> normalize_message_id("  <ABC.123@Mail.Example>  ")
     '<abc.123@mail.example>'
     """
+    if not value:
+        return None
+    first = _ID.search(value)
+    if first is not None and value.isascii():  # the usual case, without building the list
+        inner = first.group(1)
+        if " " in inner or not inner.isprintable():
+            inner = "".join(inner.split())
+        if inner:
+            return f"<{inner.lower()}>"
     ids = parse_id_list(value)
     return ids[0] if ids else None
 
@@ -257,6 +293,35 @@ _ODD_BREAKS = re.compile(
     "[\r\x0b\x0c\x1c-\x1e]"
 )  # line breaks for str.splitlines, as mailers use them
 _KEYS: dict[str, str] = {}  # "Message-Id:" -> "message-id"
+# the usual block: only well-formed "Name: value" lines and their continuations
+_WELL_FORMED = re.compile(r"(?:[!-9;-~]+:[^\n]*(?:\n[ \t][^\n]*)*\n?)*")
+_PAIR = re.compile(r"([!-9;-~]+):[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)\n?")  # line after line
+_WANTED_KEY: dict[str, str] = {}  # "Message-Id" -> "message-id"; "" for a header not wanted
+
+
+def _wanted_fields(block: str, defects: list[str]) -> dict[str, str]:
+    """:func:`_raw_headers` for a well-formed block: the same result, with less work a line."""
+    found: dict[str, str] = {}
+    for name, value in _PAIR.findall(block):
+        key = _WANTED_KEY.get(name)
+        if key is None:
+            key = name.lower() if name.lower() in _WANTED else ""
+            if len(_WANTED_KEY) < 10_000:
+                _WANTED_KEY[name] = key
+        if not key:
+            continue
+        if key in found:
+            if key in _ONCE:
+                defects.append(f"{name}: header repeated, the first is used")
+            continue
+        if "\n" in value:
+            value = " ".join(p.strip() for p in value.split("\n"))
+        value = value.strip()
+        if len(value) > _MAX_HEADER_CHARS:
+            defects.append(f"{name}: header of {len(value)} characters cut")
+            value = value[:_MAX_HEADER_CHARS].strip()
+        found[key] = value
+    return found
 
 
 def _raw_headers(raw: bytes, defects: list[str]) -> dict[str, str]:
@@ -273,6 +338,8 @@ def _raw_headers(raw: bytes, defects: list[str]) -> dict[str, str]:
         block = block.replace("\r\n", "\n")
     if _ODD_BREAKS.search(block):
         block = _ODD_BREAKS.sub("\n", block)
+    if _WELL_FORMED.fullmatch(block):
+        return _wanted_fields(block, defects)
     found: dict[str, str] = {}
     for name, value, other in _FIELD.findall(block):
         if not name:
@@ -304,26 +371,48 @@ def parse_headers(raw: bytes) -> HeaderFields:
     """Parse a header block (or a whole message); never raises."""
     defects: list[str] = []
     h = _raw_headers(raw or b"", defects)
-    senders = parse_addresses(h.get("from"), defects, "From")
+    get = h.get
+    senders: tuple[tuple[str, str], ...] = ()
+    if "from" in h:
+        senders, found = _addresses_once(h["from"], "From") if h["from"] else ((), ())
+        defects.extend(found)
     if not senders:
         defects.append("From: missing" if "from" not in h else "From: no usable address")
     from_name, from_addr = senders[0] if senders else ("", "")
-    message_id = normalize_message_id(h.get("message-id"))
+    to_addrs = _address_list(get("to"), "To", defects)
+    cc_addrs = _address_list(get("cc"), "Cc", defects)
+    message_id = normalize_message_id(get("message-id"))
     if message_id is None:
         defects.append("Message-ID: missing")
-    date = parse_date(h.get("date"), defects) if "date" in h else None
+    date = parse_date(h["date"], defects) if "date" in h else None
+    subject = get("subject", "")
     return HeaderFields(
         from_addr=from_addr,
         from_name=from_name,
-        to_addrs=tuple(a for _, a in parse_addresses(h.get("to"), defects, "To")),
-        cc_addrs=tuple(a for _, a in parse_addresses(h.get("cc"), defects, "Cc")),
+        to_addrs=to_addrs,
+        cc_addrs=cc_addrs,
         date=date,
-        subject=decode_text(h.get("subject", ""), defects, "Subject"),
+        subject=decode_text(subject, defects, "Subject") if subject else "",
         message_id=message_id,
-        in_reply_to=tuple(parse_id_list(h.get("in-reply-to"))),
-        references=tuple(parse_id_list(h.get("references"))),
+        in_reply_to=tuple(parse_id_list(get("in-reply-to"))),
+        references=tuple(parse_id_list(get("references"))),
         defects=tuple(defects),
     )
+
+
+def _address_list(value: str | None, name: str, defects: list[str]) -> tuple[str, ...]:
+    if not value:
+        return ()
+    addresses, found = _addresses_only_once(value, name)
+    if found:
+        defects.extend(found)
+    return addresses
+
+
+@lru_cache(maxsize=65536)
+def _addresses_only_once(value: str, name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    pairs, found = _addresses_once(value, name)
+    return tuple(address for _, address in pairs), found
 
 
 def dedupe_key(fields: HeaderFields, size: int) -> str:

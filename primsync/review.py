@@ -18,10 +18,11 @@ from primsync.credentials import resolve_secret
 from primsync.db import queries
 from primsync.enrich import enrich, shown
 from primsync.errors import ConfigurationError, PrimsyncError
-from primsync.frame import FetchedFolder, build_frame
+from primsync.frame import build_frame
 from primsync.imap import Folder, Mailbox, Progress, Secret, connect
 from primsync.oauth import TokenProvider, token_source
 from primsync.options import SyncOption, parse_option, search_plan
+from primsync.parallel import headers_frame
 
 __all__ = ["ReviewResult", "list_folders", "open_mailbox", "review_mailbox"]
 
@@ -96,9 +97,11 @@ def _scan_folders(
     since: date | None,
     until: date | None,
     progress: Progress,
-) -> tuple[list[FetchedFolder], list[FolderScan]]:
+) -> tuple[list[pd.DataFrame], list[FolderScan]]:
+    """The parsed frame of each folder that has messages to review, and what was seen."""
     tree = {f.name: f for f in box.list_folders()}
-    fetched, scans = [], []
+    frames: list[pd.DataFrame] = []
+    scans: list[FolderScan] = []
     for name in folders:
         folder = tree.get(name)
         if folder is None:
@@ -122,7 +125,6 @@ def _scan_folders(
                 and quick.uidnext is not None
                 and quick.uidnext <= state.last_uid + 1
             ):
-                fetched.append(FetchedFolder(name, quick.uidvalidity, folder.is_sent, []))
                 scans.append(
                     FolderScan(name, quick.uidvalidity, quick.highestmodseq, [], "nothing new")
                 )
@@ -137,10 +139,12 @@ def _scan_folders(
             uidvalidity=status.uidvalidity,
         )
         uids = [u for u in box.search(plan.criteria) if u > plan.min_uid]
-        messages = list(box.fetch_headers(uids, progress=progress))
-        fetched.append(FetchedFolder(name, status.uidvalidity, folder.is_sent, messages))
+        if uids:
+            frames.append(
+                headers_frame(box, name, status.uidvalidity, folder.is_sent, uids, progress)
+            )
         scans.append(FolderScan(name, status.uidvalidity, status.highestmodseq, uids, plan.note))
-    return fetched, scans
+    return frames, scans
 
 
 def enrich_from_db(engine: Engine, parsed: pd.DataFrame) -> pd.DataFrame:
@@ -186,14 +190,15 @@ def review_mailbox(
     try:
         box = mailbox or open_mailbox(engine, account, secret=secret, prompt=prompt)
         try:
-            fetched, scans = _scan_folders(
+            frames, scans = _scan_folders(
                 box, folders, option=opt, states=queries.folder_states(engine, account_id),
                 today=today or date.today(), since=since, until=until, progress=progress,
             )  # fmt: skip
         finally:
             if mailbox is None:
                 box.close()
-        rows = enrich_from_db(engine, build_frame(fetched))
+        parsed = pd.concat(frames, ignore_index=True) if frames else build_frame([])
+        rows = enrich_from_db(engine, parsed)
     except PrimsyncError as exc:
         queries.finish_run(engine, run_id, status="failed", error=str(exc))
         raise

@@ -32,6 +32,10 @@ _LARGE = 4 << 20  # a literal beyond this is gathered in pieces
 _LITERAL = re.compile(rb"\{(\d+)\+?\}$")
 _BODY_BEFORE = re.compile(rb"BODY\[[^\]]*\](?:<\d+>)?\s*$")
 _BODY_INLINE = re.compile(rb'BODY\[[^\]]*\](?:<\d+>)? (NIL|"((?:[^"\\]|\\.)*)")')
+_COMMON = re.compile(
+    rb'\* \d+ FETCH \(UID (\d+) FLAGS \(([^)]*)\) INTERNALDATE "([^"]*)" RFC822\.SIZE (\d+) '
+    rb"BODY\[[^\]]*\] \{(\d+)\}$"
+)
 _UID = re.compile(rb"UID (\d+)")
 _FLAGS = re.compile(rb"FLAGS \(([^)]*)\)")
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
@@ -128,6 +132,22 @@ class Reader:
                 return
             texts: list[bytes] = []
             literals: list[bytes] = []
+            common = _COMMON.match(line)
+            if common is not None:  # one regex for the usual shape (Dovecot's, for one)
+                data = self.take(int(common.group(5)))
+                after = self.line()
+                if after == b")":
+                    yield RawMessage(
+                        uid=int(common.group(1)),
+                        data=data,
+                        flags=tuple(common.group(2).decode("ascii", "replace").split()),
+                        received=internaldate_seconds(common.group(3)),
+                        size=int(common.group(4)),
+                    )
+                    continue
+                texts.append(line[: common.start(5) - 1])  # something follows: read it all
+                literals.append(data)
+                line = after
             while line.endswith(b"}"):
                 literal = _LITERAL.search(line)
                 if literal is None:

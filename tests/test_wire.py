@@ -68,3 +68,14 @@ def test_internaldate():
     for bad in (b"garbage", b"31-Feb-2026 10:00:00 +0000", b"1-Foo-2026 10:00:00 +0000", b""):
         assert internaldate(bad) is None
     assert internaldate(b" 1-Jan-0001 00:00:00 +0100") is None  # before year 1 in UTC
+
+
+def test_the_usual_shape_with_more_after_the_literal():
+    data = (
+        b'* 1 FETCH (UID 3 FLAGS () INTERNALDATE " 1-Feb-2026 10:00:00 +0000" RFC822.SIZE 5 '
+        b"BODY[] {5}\r\nHello MODSEQ (12))\r\n"
+        b'* 2 FETCH (UID 4 FLAGS () INTERNALDATE " 1-Feb-2026 10:00:00 +0000" RFC822.SIZE 9 '
+        b"BODY[] {2}\r\nHi BODY[HEADER] {3}\r\nabc)\r\nA1 OK\r\n"
+    )
+    got = list(read_fetch(chunks(data, 10), b"A1"))
+    assert [(m.uid, m.data, m.size) for m in got] == [(3, b"Hello", 5), (4, b"Hi", 9)]

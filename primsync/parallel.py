@@ -1,0 +1,146 @@
+"""A large header fetch shared with a helper process.
+
+Reading and parsing 50,000 header blocks is Python work on one core, while the machine has
+more. From ``HELPER_MIN`` UIDs on, the upper half of a folder's UIDs goes to a forked helper
+process with its own IMAP session; it parses its half into a frame and sends it back. Where
+``fork`` is not available (Windows, macOS), with ``PRIMSYNC_FETCH_HELPER=0``, or when the helper
+fails for any reason, this process fetches everything itself: the helper only ever saves time.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import pickle
+import sys
+import time
+from collections.abc import Sequence
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from primsync.frame import FetchedFolder, build_frame
+from primsync.imap import Mailbox, Progress
+
+__all__ = ["HELPER_MIN", "headers_frame", "helper_enabled"]
+
+HELPER_MIN = 8000  # UIDs from which a folder's header fetch is shared with a helper process
+_POLL_SECONDS = 0.2
+
+log = logging.getLogger(__name__)
+
+
+def helper_enabled() -> bool:
+    """Linux (``fork``), at least two cores, and not switched off by PRIMSYNC_FETCH_HELPER=0."""
+    if os.environ.get("PRIMSYNC_FETCH_HELPER", "1").strip() in ("0", "false", "no"):
+        return False
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return sys.platform.startswith("linux") and (cores or 1) >= 2
+
+
+def headers_frame(
+    box: Mailbox,
+    folder: str,
+    uidvalidity: int,
+    is_sent: bool,
+    uids: Sequence[int],
+    progress: Progress = False,
+) -> pd.DataFrame:
+    """The parsed frame of ``uids`` in the folder ``box`` has selected."""
+    if len(uids) < HELPER_MIN or not box.can_twin or not helper_enabled():
+        messages = list(box.fetch_headers(uids, progress=progress))
+        return build_frame([FetchedFolder(folder, uidvalidity, is_sent, messages)])
+
+    uids = sorted(set(uids))
+    half = len(uids) // 2
+    mine, theirs = uids[:half], uids[half:]
+    bar = tqdm(total=len(uids), unit="msg", desc=folder, leave=False) if progress is True else None
+    helper = _Helper(box, folder, uidvalidity, is_sent, theirs)
+
+    def report(done: int, _total: int = 0, *, helper_done: int | None = None) -> None:
+        total_done = done + (helper.done if helper_done is None else helper_done)
+        if bar is not None:
+            bar.update(total_done - bar.n)
+        elif callable(progress):
+            progress(total_done, len(uids))
+
+    try:
+        messages = list(box.fetch_headers(mine, progress=report))
+        own = build_frame([FetchedFolder(folder, uidvalidity, is_sent, messages)])
+        other = helper.result(lambda: report(len(mine)))
+        if other is None:  # the helper failed: fetch its half here
+            rest = list(
+                box.fetch_headers(theirs, progress=lambda d, _t: report(len(mine), helper_done=d))
+            )
+            other = build_frame([FetchedFolder(folder, uidvalidity, is_sent, rest)])
+        report(len(mine), helper_done=len(theirs))
+    finally:
+        helper.stop()
+        if bar is not None:
+            bar.close()
+    return pd.concat([own, other], ignore_index=True)
+
+
+class _Helper:
+    """One forked process fetching and parsing ``uids`` over a second session."""
+
+    def __init__(self, box: Mailbox, folder: str, uidvalidity: int, is_sent: bool, uids: list[int]):
+        context = multiprocessing.get_context("fork")
+        self._receive, send = context.Pipe(duplex=False)
+        self._count = context.Value("q", 0, lock=False)
+        self._process = context.Process(
+            target=_work,
+            args=(box, folder, uidvalidity, is_sent, uids, send, self._count),
+            daemon=True,
+            name="primsync-fetch-helper",
+        )
+        self._process.start()
+        send.close()  # the parent keeps only the reading end: EOF when the helper dies
+
+    @property
+    def done(self) -> int:
+        return int(self._count.value)
+
+    def result(self, tick) -> pd.DataFrame | None:  # type: ignore[no-untyped-def]
+        """The helper's frame; None (and a log line) when it failed."""
+        try:
+            while not self._receive.poll(_POLL_SECONDS):
+                tick()
+            outcome = pickle.loads(self._receive.recv_bytes())
+        except (EOFError, OSError) as exc:
+            log.warning("fetch helper ended without an answer (%s); fetching here", exc)
+            return None
+        if outcome[0] != "ok":
+            log.warning("fetch helper failed (%s); fetching here", outcome[1])
+            return None
+        return outcome[1]
+
+    def stop(self) -> None:
+        self._receive.close()
+        self._process.join(timeout=5)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+
+
+def _work(box, folder, uidvalidity, is_sent, uids, send, count) -> None:  # type: ignore[no-untyped-def]
+    """In the helper: a session of its own, the fetch, the parse, the frame sent back."""
+    started = time.perf_counter()
+    try:
+        twin = box.twin()
+        try:
+            messages = list(
+                twin.fetch_headers(uids, progress=lambda d, _t: setattr(count, "value", d))
+            )
+        finally:
+            twin.close()
+        frame = build_frame([FetchedFolder(folder, uidvalidity, is_sent, messages)])
+        answer = ("ok", frame)
+    except BaseException as exc:  # told to the parent, which then does the work itself
+        answer = ("error", f"{type(exc).__name__}: {exc}")
+    try:
+        send.send_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
+    finally:
+        send.close()
+    log.debug("fetch helper: %d UIDs in %.2f s", len(uids), time.perf_counter() - started)
