@@ -15,7 +15,7 @@ import os
 import pickle
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import pandas as pd
 from tqdm.auto import tqdm
@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from primsync.frame import FetchedFolder, build_frame
 from primsync.imap import Mailbox, Progress
 
-__all__ = ["HELPER_MIN", "headers_frame", "helper_enabled"]
+__all__ = ["HELPER_MIN", "header_frames", "headers_frame", "helper_enabled"]
 
 HELPER_MIN = 8000  # UIDs from which a folder's header fetch is shared with a helper process
 _POLL_SECONDS = 0.2
@@ -48,9 +48,24 @@ def headers_frame(
     progress: Progress = False,
 ) -> pd.DataFrame:
     """The parsed frame of ``uids`` in the folder ``box`` has selected."""
+    pieces = list(header_frames(box, folder, uidvalidity, is_sent, uids, progress))
+    return pieces[0] if len(pieces) == 1 else pd.concat(pieces, ignore_index=True)
+
+
+def header_frames(
+    box: Mailbox,
+    folder: str,
+    uidvalidity: int,
+    is_sent: bool,
+    uids: Sequence[int],
+    progress: Progress = False,
+) -> Iterator[pd.DataFrame]:
+    """:func:`headers_frame` in pieces, in UID order: with a helper, this process's half comes
+    first, and the caller can work on it (enrich it) while the helper finishes the other."""
     if len(uids) < HELPER_MIN or not box.can_twin or not helper_enabled():
         messages = list(box.fetch_headers(uids, progress=progress))
-        return build_frame([FetchedFolder(folder, uidvalidity, is_sent, messages)])
+        yield build_frame([FetchedFolder(folder, uidvalidity, is_sent, messages)])
+        return
 
     uids = sorted(set(uids))
     half = len(uids) // 2
@@ -67,7 +82,7 @@ def headers_frame(
 
     try:
         messages = list(box.fetch_headers(mine, progress=report))
-        own = build_frame([FetchedFolder(folder, uidvalidity, is_sent, messages)])
+        yield build_frame([FetchedFolder(folder, uidvalidity, is_sent, messages)])
         other = helper.result(lambda: report(len(mine)))
         if other is None:  # the helper failed: fetch its half here
             rest = list(
@@ -75,11 +90,11 @@ def headers_frame(
             )
             other = build_frame([FetchedFolder(folder, uidvalidity, is_sent, rest)])
         report(len(mine), helper_done=len(theirs))
+        yield other
     finally:
         helper.stop()
         if bar is not None:
             bar.close()
-    return pd.concat([own, other], ignore_index=True)
 
 
 class _Helper:

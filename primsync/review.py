@@ -22,7 +22,7 @@ from primsync.frame import build_frame
 from primsync.imap import Folder, Mailbox, Progress, Secret, connect
 from primsync.oauth import TokenProvider, token_source
 from primsync.options import SyncOption, parse_option, search_plan
-from primsync.parallel import headers_frame
+from primsync.parallel import header_frames
 
 __all__ = ["ReviewResult", "list_folders", "open_mailbox", "review_mailbox"]
 
@@ -97,8 +97,9 @@ def _scan_folders(
     since: date | None,
     until: date | None,
     progress: Progress,
+    enrich_piece: Callable[[pd.DataFrame], pd.DataFrame],
 ) -> tuple[list[pd.DataFrame], list[FolderScan]]:
-    """The parsed frame of each folder that has messages to review, and what was seen."""
+    """The enriched frames of the folders' messages, in pieces, and what was seen."""
     tree = {f.name: f for f in box.list_folders()}
     frames: list[pd.DataFrame] = []
     scans: list[FolderScan] = []
@@ -140,24 +141,40 @@ def _scan_folders(
         )
         uids = [u for u in box.search(plan.criteria) if u > plan.min_uid]
         if uids:
-            frames.append(
-                headers_frame(box, name, status.uidvalidity, folder.is_sent, uids, progress)
-            )
+            pieces = header_frames(box, name, status.uidvalidity, folder.is_sent, uids, progress)
+            frames.extend(enrich_piece(piece) for piece in pieces if not piece.empty)
         scans.append(FolderScan(name, status.uidvalidity, status.highestmodseq, uids, plan.note))
     return frames, scans
 
 
-def enrich_from_db(engine: Engine, parsed: pd.DataFrame) -> pd.DataFrame:
-    """:func:`primsync.enrich.enrich` with contacts, CRM messages and dedupe keys from the DB."""
+def enrich_from_db(
+    engine: Engine, parsed: pd.DataFrame, contacts: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """:func:`primsync.enrich.enrich` with contacts, CRM messages and dedupe keys from the DB.
+
+    Rows are enriched independently of each other: a review may enrich its frame in pieces
+    (``contacts``, read once, passed to each)."""
     if parsed.empty:  # nothing new: no need to read every contact of the agency
         return enrich(parsed, pd.DataFrame(), pd.DataFrame())
     ids = {i for col in (F.REFERENCES, F.IN_REPLY_TO) for ids in parsed[col] for i in ids}
     return enrich(
         parsed,
-        queries.contacts_frame(engine),
+        queries.contacts_frame(engine) if contacts is None else contacts,
         queries.crm_messages_frame(engine, ids),
         queries.imported_pairs(engine, parsed[F.DEDUPE_KEY]),
     )
+
+
+def _piece_enricher(engine: Engine) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """enrich_from_db for the pieces of one review, the contacts read at the first piece."""
+    contacts: list[pd.DataFrame] = []
+
+    def enrich_piece(parsed: pd.DataFrame) -> pd.DataFrame:
+        if not contacts and not parsed.empty:
+            contacts.append(queries.contacts_frame(engine))
+        return enrich_from_db(engine, parsed, contacts[0] if contacts else None)
+
+    return enrich_piece
 
 
 def review_mailbox(
@@ -193,12 +210,17 @@ def review_mailbox(
             frames, scans = _scan_folders(
                 box, folders, option=opt, states=queries.folder_states(engine, account_id),
                 today=today or date.today(), since=since, until=until, progress=progress,
+                enrich_piece=_piece_enricher(engine),
             )  # fmt: skip
         finally:
             if mailbox is None:
                 box.close()
-        parsed = pd.concat(frames, ignore_index=True) if frames else build_frame([])
-        rows = enrich_from_db(engine, parsed)
+        if not frames:
+            rows = enrich_from_db(engine, build_frame([]))
+        elif len(frames) == 1:
+            rows = frames[0]
+        else:
+            rows = pd.concat(frames, ignore_index=True)
     except PrimsyncError as exc:
         queries.finish_run(engine, run_id, status="failed", error=str(exc))
         raise
