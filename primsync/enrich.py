@@ -20,7 +20,7 @@ Rules (DESIGN.md, "Rules"):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence, Set
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -56,6 +56,13 @@ class _Records:
     """Record facts by id, built only for the records a review touches."""
 
     def __init__(self, contacts: pd.DataFrame):
+        self._contacts = contacts
+        self._cache: dict[int, _Record] = {}
+        self._pos: dict[int, int] | None = None
+
+    def _load(self) -> dict[int, int]:
+        """The contacts as lists, read at the first record asked for (the bulk needs none)."""
+        contacts = self._contacts
         ids = contacts["record_id"].astype("int64").tolist()
         self._pos = {rid: i for i, rid in reversed(list(enumerate(ids)))}
         self._names = contacts["name"].tolist()
@@ -63,24 +70,12 @@ class _Records:
         self._excluded = contacts["excluded"].astype(bool).tolist()
         self._created = _epoch(contacts["created_at"])
         self._last = _epoch(contacts["last_crm_at"])
-        self._cache: dict[int, _Record] = {}
-
-    def single_row(
-        self, sender: str, rid: int, key: str, imported: Set[tuple[int, str]], yellow: str
-    ) -> tuple:
-        """The enrichment values of a received yellow message whose sender is on one record."""
-        i = self._pos[rid]
-        name, kind = self._names[i], self._kinds[i]
-        evidence = f"{yellow}; {sender} is on {kind} {name} (record {rid})"
-        already = (rid, key) in imported
-        # same order as F.ENRICHED_COLUMNS
-        return ([sender], rid, name, kind, [rid], [name], "yellow", None, None, False, already,
-                evidence, True, False)  # fmt: skip
+        return self._pos
 
     def __getitem__(self, rid: int) -> _Record:
         record = self._cache.get(rid)
         if record is None:
-            i = self._pos[rid]
+            i = (self._pos if self._pos is not None else self._load())[rid]
             last, created = int(self._last[i]), int(self._created[i])
             has_crm = last != _NAT
             # most recent CRM message first (none: last), then the oldest, then the lowest id
@@ -100,15 +95,6 @@ class _Crm:
     record_name: str
     record_kind: str
     record_excluded: bool
-
-
-def _unmatched_row(sender: str, yellow: str) -> tuple:
-    """The enrichment values of a received yellow message from an unknown sender."""
-    evidence = f"{yellow}; no sender ({sender or 'none'}) is on any record"
-    counterparts = [sender] if sender else []
-    # same order as F.ENRICHED_COLUMNS
-    return (counterparts, None, None, None, [], [], "yellow", None, None, False, False, evidence,
-            False, False)  # fmt: skip
 
 
 def default_record(records: Iterable[_Record]) -> _Record:
@@ -162,15 +148,11 @@ def enrich(
     kind, excluded; ``imported``: stored (record_id, dedupe_key) pairs.
     """
     if parsed.empty:  # a re-sync with nothing new: skip the indexes (a few ms of pandas)
-        return _assemble(parsed, [])
+        return _assemble(parsed)
     records = _Records(contacts)
-    addresses = contacts["address"].tolist()
-    by_address: dict[str, list[int]] = {}
-    for address, rid in zip(addresses, contacts["record_id"].tolist(), strict=True):
-        by_address.setdefault(address, []).append(int(rid))
-    excluded_addresses = {
-        a for a, e in zip(addresses, contacts["excluded"].tolist(), strict=True) if e
-    }
+    address = contacts["address"]
+    excluded_addresses = set(address[contacts["excluded"].astype(bool).to_numpy()].tolist())
+    shared = set(address[address.duplicated(keep=False).to_numpy()].tolist())
     crm_columns = ["crm_id", "message_id", "record_id", "subject", "sent_at", "name", "kind"]
     crm = {
         mid: _Crm(int(cid), mid, int(rid), subject or "", sent, name, kind, bool(excluded))
@@ -180,9 +162,95 @@ def enrich(
     }
 
     yellow = "yellow: no id in References or In-Reply-To is a CRM message"
+    bulk = _bulk_rows(parsed, shared, excluded_addresses)
     with gc_paused():
-        rows = _classify(parsed, records, by_address, excluded_addresses, crm, imported, yellow)
-        return _assemble(parsed, rows)
+        rest = parsed[~bulk] if bulk.any() else parsed
+        by_address = _addresses_of(rest, contacts)
+        rows = _classify(rest, records, by_address, excluded_addresses, crm, imported, yellow)
+        columns = _bulk_columns(parsed, bulk, contacts, imported, yellow)
+        return _assemble(parsed, columns, np.flatnonzero(~bulk), rows)
+
+
+def _objects(items: Iterable) -> np.ndarray:
+    """A 1-d object array of ``items`` (lists stay list values, not a second dimension)."""
+    values = list(items)
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
+def _addresses_of(rows: pd.DataFrame, contacts: pd.DataFrame) -> dict[str, list[int]]:
+    """Record ids by address, for the addresses of ``rows`` only."""
+    wanted = set(rows[F.FROM_ADDR].tolist())
+    for col in (F.TO_ADDRS, F.CC_ADDRS):
+        for addresses in rows[col].tolist():
+            wanted.update(addresses)
+    mine = contacts[contacts["address"].isin(wanted).to_numpy()]
+    by_address: dict[str, list[int]] = {}
+    for address, rid in zip(mine["address"].tolist(), mine["record_id"].tolist(), strict=True):
+        by_address.setdefault(address, []).append(int(rid))
+    return by_address
+
+
+def _bulk_rows(parsed: pd.DataFrame, shared: set[str], excluded_addresses: set[str]) -> np.ndarray:
+    """The bulk of a mailbox, enriched column-wise: received mail without reply headers from a
+    sender on at most one record, no address of which is excluded."""
+    senders = parsed[F.FROM_ADDR]
+    bulk = np.array(parsed[F.DIRECTION] == "in", dtype=bool)
+    bulk &= parsed[F.REFERENCES].map(len).to_numpy() == 0
+    bulk &= parsed[F.IN_REPLY_TO].map(len).to_numpy() == 0
+    if excluded_addresses:
+        bulk &= ~senders.isin(excluded_addresses).to_numpy(bool)
+        for col in (F.TO_ADDRS, F.CC_ADDRS):
+            bulk &= parsed[col].map(excluded_addresses.isdisjoint).to_numpy(bool)
+    if shared:  # an address on several records: the default record needs the full rules
+        bulk &= ~senders.isin(shared).to_numpy(bool)
+    return bulk
+
+
+def _bulk_columns(  # type: ignore[no-untyped-def]
+    parsed: pd.DataFrame, bulk: np.ndarray, contacts: pd.DataFrame, imported, yellow
+) -> dict[str, np.ndarray]:
+    """The enriched columns, filled for the bulk rows (see :func:`_bulk_rows`): the record of
+    the sender's address (if any), yellow, evidence in words; other rows left None."""
+    n = len(parsed)
+    out = {col: np.full(n, None, dtype=object) for col in F.ENRICHED_COLUMNS}
+    for col in (F.SELECTED, F.ALREADY_IMPORTED, F.MATCHED, F.EXCLUDED):
+        out[col] = np.zeros(n, dtype=bool)
+    where = np.flatnonzero(bulk)
+    if not len(where):
+        return out
+    senders = parsed[F.FROM_ADDR].to_numpy(object)[where]
+    keys = parsed[F.DEDUPE_KEY].to_numpy(object)[where]
+    first = contacts.drop_duplicates("address").set_index("address")
+    at = first.index.get_indexer(senders)
+    at[senders == ""] = -1
+    known = at >= 0
+    rids = np.where(known, first["record_id"].to_numpy()[np.maximum(at, 0)], 0).astype("int64")
+    names = first["name"].to_numpy(object)[np.maximum(at, 0)]
+    kinds = first["kind"].to_numpy(object)[np.maximum(at, 0)]
+    out[F.CONTEXT][where] = "yellow"
+    out[F.MATCHED][where] = known
+    out[F.COUNTERPARTS][where] = _objects([s] if s else [] for s in senders)
+    out[F.RECORD_ID][where] = _objects(
+        int(r) if k else None for r, k in zip(rids, known, strict=True)
+    )
+    out[F.IMPORTED_INTO][where] = np.where(known, names, None)
+    out[F.RECORD_KIND][where] = np.where(known, kinds, None)
+    out[F.CANDIDATES][where] = _objects(
+        [int(r)] if k else [] for r, k in zip(rids, known, strict=True)
+    )
+    out[F.CANDIDATE_NAMES][where] = _objects(
+        [m] if k else [] for m, k in zip(names, known, strict=True)
+    )
+    out[F.EVIDENCE][where] = _objects(
+        f"{yellow}; {s} is on {kind} {name} (record {r})" if k
+        else f"{yellow}; no sender ({s or 'none'}) is on any record"
+        for s, kind, name, r, k in zip(senders, kinds, names, rids, known, strict=True)
+    )  # fmt: skip
+    if imported:
+        out[F.ALREADY_IMPORTED][where] = [
+            k and (int(r), key) in imported for r, key, k in zip(rids, keys, known, strict=True)
+        ]
+    return out
 
 
 def _classify(  # type: ignore[no-untyped-def]
@@ -190,29 +258,13 @@ def _classify(  # type: ignore[no-untyped-def]
 ) -> list[tuple]:
     """One tuple of enrichment values (in F.ENRICHED_COLUMNS order) per parsed row."""
     rows: list[tuple] = []
+    annexes: dict[int, str] = {}
     wanted = [F.DIRECTION, F.FROM_ADDR, F.TO_ADDRS, F.CC_ADDRS, F.REFERENCES, F.IN_REPLY_TO]
     wanted.append(F.DEDUPE_KEY)
     for direction, sender, to, cc, refs, irt, key in zip(
         *(parsed[c].tolist() for c in wanted), strict=True
     ):
         received = direction == "in"
-        if (
-            received
-            and not refs
-            and not irt
-            and sender not in excluded_addresses
-            and not any(a in excluded_addresses for a in to)
-            and not any(a in excluded_addresses for a in cc)
-        ):
-            # the bulk of a mailbox: received, no reply headers, nothing excluded
-            rids = by_address.get(sender) if sender else None
-            if rids is None or len(rids) == 1:
-                if rids is None:
-                    values = _unmatched_row(sender, yellow)
-                else:
-                    values = records.single_row(sender, rids[0], key, imported, yellow)
-                rows.append(values)
-                continue
         if received:
             counterparts = [sender] if sender else []
             role = "sender"
@@ -251,7 +303,10 @@ def _classify(  # type: ignore[no-untyped-def]
         if hit is not None:
             context = "green"
             candidates = [hit.record_id]
-            annexed, annexed_id = _annex(hit), hit.id
+            annexed = annexes.get(hit.id)
+            if annexed is None:  # a CRM message is often answered several times
+                annexed = annexes[hit.id] = _annex(hit)
+            annexed_id = hit.id
             evidence = (
                 f"green: {header_note}, the CRM message {hit.subject!r} sent to "
                 f"{_describe(None, hit)}"
@@ -332,13 +387,23 @@ def _empty_review() -> pd.DataFrame:
     )  # fmt: skip
 
 
-def _assemble(parsed: pd.DataFrame, rows: list[tuple]) -> pd.DataFrame:
-    if not rows:
+def _assemble(
+    parsed: pd.DataFrame,
+    columns: dict[str, np.ndarray] | None = None,
+    positions: np.ndarray | None = None,
+    rows: list[tuple] | None = None,
+) -> pd.DataFrame:
+    """The parsed frame plus the enriched ``columns``, ``rows`` (tuples in ENRICHED_COLUMNS
+    order) written over them at ``positions``."""
+    if parsed.empty or columns is None:
         return _empty_review().copy()
-    columns = list(zip(*rows, strict=True))
     result = parsed.copy()
-    for col, values in zip(F.ENRICHED_COLUMNS, columns, strict=True):
-        result[col] = pd.Series(list(values), index=parsed.index, dtype=object)
+    by_column = list(zip(*rows, strict=True)) if rows else []
+    for i, col in enumerate(F.ENRICHED_COLUMNS):
+        values = columns[col]
+        if by_column:
+            values[positions] = _objects(by_column[i]) if values.dtype == object else by_column[i]
+        result[col] = pd.Series(values, index=parsed.index, dtype=object)
     result[F.RECORD_ID] = result[F.RECORD_ID].astype("Int64")
     result[F.ANNEXED_TO_ID] = result[F.ANNEXED_TO_ID].astype("Int64")
     for col in (F.SELECTED, F.ALREADY_IMPORTED, F.MATCHED, F.EXCLUDED):
