@@ -9,6 +9,7 @@ fails for any reason, this process fetches everything itself: the helper only ev
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
@@ -20,7 +21,7 @@ from collections.abc import Iterator, Sequence
 import pandas as pd
 from tqdm.auto import tqdm
 
-from primsync.frame import FetchedFolder, build_frame
+from primsync.frame import FetchedFolder, build_frame, gc_paused
 from primsync.imap import Mailbox, Progress
 
 __all__ = ["HELPER_MIN", "header_frames", "headers_frame", "helper_enabled"]
@@ -63,8 +64,10 @@ def header_frames(
     """:func:`headers_frame` in pieces, in UID order: with a helper, this process's half comes
     first, and the caller can work on it (enrich it) while the helper finishes the other."""
     if len(uids) < HELPER_MIN or not box.can_twin or not helper_enabled():
-        messages = list(box.fetch_headers(uids, progress=progress))
-        yield build_frame([FetchedFolder(folder, uidvalidity, is_sent, messages)])
+        with gc_paused():
+            messages = list(box.fetch_headers(uids, progress=progress))
+            frame = build_frame([FetchedFolder(folder, uidvalidity, is_sent, messages)])
+        yield frame
         return
 
     uids = sorted(set(uids))
@@ -81,14 +84,18 @@ def header_frames(
             progress(total_done, len(uids))
 
     try:
-        messages = list(box.fetch_headers(mine, progress=report))
-        yield build_frame([FetchedFolder(folder, uidvalidity, is_sent, messages)])
-        other = helper.result(lambda: report(len(mine)))
-        if other is None:  # the helper failed: fetch its half here
-            rest = list(
-                box.fetch_headers(theirs, progress=lambda d, _t: report(len(mine), helper_done=d))
-            )
-            other = build_frame([FetchedFolder(folder, uidvalidity, is_sent, rest)])
+        with gc_paused():
+            messages = list(box.fetch_headers(mine, progress=report))
+            own = build_frame([FetchedFolder(folder, uidvalidity, is_sent, messages)])
+            del messages
+        yield own
+        with gc_paused():
+            other = helper.result(lambda: report(len(mine)))
+            if other is None:  # the helper failed: fetch its half here
+                rest = list(box.fetch_headers(
+                    theirs, progress=lambda d, _t: report(len(mine), helper_done=d)
+                ))  # fmt: skip
+                other = build_frame([FetchedFolder(folder, uidvalidity, is_sent, rest)])
         report(len(mine), helper_done=len(theirs))
         yield other
     finally:
@@ -142,6 +149,7 @@ class _Helper:
 def _work(box, folder, uidvalidity, is_sent, uids, send, count) -> None:  # type: ignore[no-untyped-def]
     """In the helper: a session of its own, the fetch, the parse, the frame sent back."""
     started = time.perf_counter()
+    gc.disable()  # many small objects, no cycles: the collector's passes would only cost time
     try:
         twin = box.twin()
         try:
