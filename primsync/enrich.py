@@ -224,9 +224,14 @@ def _bulk_columns(  # type: ignore[no-untyped-def]
     at = first.index.get_indexer(senders)
     at[senders == ""] = -1
     known = at >= 0
-    rids = np.where(known, first["record_id"].to_numpy()[np.maximum(at, 0)], 0).astype("int64")
-    names = first["name"].to_numpy(object)[np.maximum(at, 0)]
-    kinds = first["kind"].to_numpy(object)[np.maximum(at, 0)]
+    if len(first):
+        take = np.maximum(at, 0)
+        rids = np.where(known, first["record_id"].to_numpy()[take], 0).astype("int64")
+        names = first["name"].to_numpy(object)[take]
+        kinds = first["kind"].to_numpy(object)[take]
+    else:  # no contacts at all
+        rids = np.zeros(len(where), dtype="int64")
+        names = kinds = np.full(len(where), None, dtype=object)
     out[F.CONTEXT][where] = "yellow"
     out[F.MATCHED][where] = known
     out[F.COUNTERPARTS][where] = _objects([s] if s else [] for s in senders)

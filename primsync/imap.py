@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 HEADER_BATCH = 5000  # UIDs a header FETCH, sent as ranges
-BODY_BATCH = 100
+BODY_BATCH = 1000
 BODY_BATCH_BYTES = 32 * 1024 * 1024  # memory held by one full-fetch batch
 READ_CHUNK = 1 << 20  # bytes asked of the socket at a time during a FETCH
 PROGRESS_EVERY = 1000  # messages between two progress reports

@@ -16,17 +16,27 @@ import os
 import pickle
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import pandas as pd
 from tqdm.auto import tqdm
 
 from primsync.frame import FetchedFolder, build_frame, gc_paused
 from primsync.imap import Mailbox, Progress
+from primsync.parse import Body, parse_message
+from primsync.wire import RawMessage
 
-__all__ = ["HELPER_MIN", "header_frames", "headers_frame", "helper_enabled"]
+__all__ = [
+    "HELPER_MIN",
+    "IMPORT_HELPER_MIN",
+    "header_frames",
+    "headers_frame",
+    "helper_enabled",
+    "parsed_messages",
+]
 
 HELPER_MIN = 8000  # UIDs from which a folder's header fetch is shared with a helper process
+IMPORT_HELPER_MIN = 200  # messages from which an import's fetch and parse are shared
 _POLL_SECONDS = 0.2
 
 log = logging.getLogger(__name__)
@@ -63,18 +73,54 @@ def header_frames(
 ) -> Iterator[pd.DataFrame]:
     """:func:`headers_frame` in pieces, in UID order: with a helper, this process's half comes
     first, and the caller can work on it (enrich it) while the helper finishes the other."""
+
+    def job(session: Mailbox, some: list[int], report: Progress) -> pd.DataFrame:
+        messages = list(session.fetch_headers(some, progress=report))
+        return build_frame([FetchedFolder(folder, uidvalidity, is_sent, messages)])
+
     if len(uids) < HELPER_MIN or not box.can_twin or not helper_enabled():
         with gc_paused():
-            messages = list(box.fetch_headers(uids, progress=progress))
-            frame = build_frame([FetchedFolder(folder, uidvalidity, is_sent, messages)])
+            frame = job(box, list(uids), progress)
         yield frame
-        return
+    else:
+        yield from _shared(box, sorted(set(uids)), job, folder, progress)
 
+
+def parsed_messages(
+    box: Mailbox,
+    uids: Sequence[int],
+    sizes: dict[int, int] | None = None,
+    progress: Progress = False,
+) -> Iterator[tuple[RawMessage, Body]]:
+    """Whole messages of the selected folder, each with its parsed body (the import's reading):
+    from ``IMPORT_HELPER_MIN`` UIDs on, half of them fetched and parsed by a helper."""
     uids = sorted(set(uids))
+
+    def job(session: Mailbox, some: list[int], report: Progress) -> list:
+        # the body's bytes are not sent back: the import needs the parsed body and the size
+        return [
+            (RawMessage(raw.uid, b"", raw.flags, raw.received, raw.size), parse_message(raw.data))
+            for raw in session.fetch_full(some, sizes=sizes, progress=report)
+        ]
+
+    if len(uids) < IMPORT_HELPER_MIN or not box.can_twin or not helper_enabled():
+        for raw in box.fetch_full(uids, sizes=sizes, progress=progress):
+            yield raw, parse_message(raw.data)
+        return
+    for piece in _shared(box, uids, job, box.folder or "import", progress):
+        yield from piece
+
+
+def _shared(
+    box: Mailbox, uids: list[int], job: Job, label: str, progress: Progress
+) -> Iterator[object]:
+    """``job`` over the lower half of ``uids`` here and the upper half in a helper: this
+    process's result first (the caller works on it while the helper finishes), then the
+    helper's, or, if the helper failed, the job run here on its half."""
     half = len(uids) // 2
     mine, theirs = uids[:half], uids[half:]
-    bar = tqdm(total=len(uids), unit="msg", desc=folder, leave=False) if progress is True else None
-    helper = _Helper(box, folder, uidvalidity, is_sent, theirs)
+    bar = tqdm(total=len(uids), unit="msg", desc=label, leave=False) if progress is True else None
+    helper = _Helper(box, theirs, job)
 
     def report(done: int, _total: int = 0, *, helper_done: int | None = None) -> None:
         total_done = done + (helper.done if helper_done is None else helper_done)
@@ -85,17 +131,13 @@ def header_frames(
 
     try:
         with gc_paused():
-            messages = list(box.fetch_headers(mine, progress=report))
-            own = build_frame([FetchedFolder(folder, uidvalidity, is_sent, messages)])
-            del messages
+            own = job(box, mine, report)
         yield own
+        del own
         with gc_paused():
             other = helper.result(lambda: report(len(mine)))
-            if other is None:  # the helper failed: fetch its half here
-                rest = list(box.fetch_headers(
-                    theirs, progress=lambda d, _t: report(len(mine), helper_done=d)
-                ))  # fmt: skip
-                other = build_frame([FetchedFolder(folder, uidvalidity, is_sent, rest)])
+            if other is None:  # the helper failed: run its half here
+                other = job(box, theirs, lambda d, _t: report(len(mine), helper_done=d))
         report(len(mine), helper_done=len(theirs))
         yield other
     finally:
@@ -104,16 +146,20 @@ def header_frames(
             bar.close()
 
 
-class _Helper:
-    """One forked process fetching and parsing ``uids`` over a second session."""
+Job = Callable[[Mailbox, list[int], Progress], object]
 
-    def __init__(self, box: Mailbox, folder: str, uidvalidity: int, is_sent: bool, uids: list[int]):
+
+class _Helper:
+    """One forked process running ``job(twin, uids, progress)`` on a second session of the
+    account, its result sent back pickled."""
+
+    def __init__(self, box: Mailbox, uids: list[int], job: Job):
         context = multiprocessing.get_context("fork")
         self._receive, send = context.Pipe(duplex=False)
         self._count = context.Value("q", 0, lock=False)
         self._process = context.Process(
             target=_work,
-            args=(box, folder, uidvalidity, is_sent, uids, send, self._count),
+            args=(box, uids, job, send, self._count),
             daemon=True,
             name="primsync-fetch-helper",
         )
@@ -124,8 +170,8 @@ class _Helper:
     def done(self) -> int:
         return int(self._count.value)
 
-    def result(self, tick) -> pd.DataFrame | None:  # type: ignore[no-untyped-def]
-        """The helper's frame; None (and a log line) when it failed."""
+    def result(self, tick: Callable[[], None]) -> object | None:
+        """The job's result; None (and a log line) when it failed."""
         try:
             while not self._receive.poll(_POLL_SECONDS):
                 tick()
@@ -146,20 +192,16 @@ class _Helper:
             self._process.join()
 
 
-def _work(box, folder, uidvalidity, is_sent, uids, send, count) -> None:  # type: ignore[no-untyped-def]
-    """In the helper: a session of its own, the fetch, the parse, the frame sent back."""
+def _work(box, uids, job, send, count) -> None:  # type: ignore[no-untyped-def]
+    """In the helper: a session of its own, the job, its result sent back."""
     started = time.perf_counter()
     gc.disable()  # many small objects, no cycles: the collector's passes would only cost time
     try:
         twin = box.twin()
         try:
-            messages = list(
-                twin.fetch_headers(uids, progress=lambda d, _t: setattr(count, "value", d))
-            )
+            answer = ("ok", job(twin, uids, lambda d, _t: setattr(count, "value", d)))
         finally:
             twin.close()
-        frame = build_frame([FetchedFolder(folder, uidvalidity, is_sent, messages)])
-        answer = ("ok", frame)
     except BaseException as exc:  # told to the parent, which then does the work itself
         answer = ("error", f"{type(exc).__name__}: {exc}")
     try:

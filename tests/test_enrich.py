@@ -141,3 +141,11 @@ def test_already_imported_is_per_record():
 def test_empty_frame():
     out = enrich(parsed().iloc[0:0], CONTACTS, CRM)
     assert out.empty and set(F.REVIEW_COLUMNS) <= set(out.columns)
+
+
+def test_no_contacts_at_all_leaves_every_row_unmatched():
+    rows = parsed({F.FROM_ADDR: "ana@x.example"}, {F.FROM_ADDR: ""})
+    out = enrich(rows, CONTACTS.iloc[0:0], CRM.iloc[0:0])
+    assert not out[F.MATCHED].any() and out[F.CONTEXT].eq("yellow").all()
+    assert out[F.RECORD_ID].isna().all() and out[F.CANDIDATES].tolist() == [[], []]
+    assert out[F.COUNTERPARTS].tolist() == [["ana@x.example"], []]

@@ -73,3 +73,47 @@ def test_progress_counts_both_halves(mailbox, monkeypatch):
         )
     assert sorted(frame[F.UID].tolist()) == uids
     assert seen[-1] == (len(uids), len(uids))
+
+
+def test_an_import_shared_with_the_helper_stores_the_same(db, monkeypatch):
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from primsync.commit import import_selected
+    from primsync.db.models import Attachment, ImportedMessage
+
+    def stored():
+        with Session(db) as session:
+            messages = session.scalars(select(ImportedMessage).order_by(ImportedMessage.uid))
+            rows = [(m.folder, m.uid, m.record_id, m.subject, m.body_text, m.body_html, m.size,
+                     m.defects) for m in messages]  # fmt: skip
+            parts = sorted(
+                (a.filename, a.size, a.content) for a in session.scalars(select(Attachment))
+            )
+        return rows, parts
+
+    def run():
+        result = review_mailbox(db, DEMO_ACCOUNT, FOLDERS, option="all", secret=PASSWORD)
+        summary = import_selected(db, result, result.frame, user="ana", accessible_to="Public",
+                                  secret=PASSWORD)  # fmt: skip
+        with db.begin() as conn:
+            snapshot = stored()
+            conn.exec_driver_sql("DELETE FROM attachment")
+            conn.exec_driver_sql("DELETE FROM imported_message")
+        return summary.imported, snapshot
+
+    monkeypatch.setenv("PRIMSYNC_FETCH_HELPER", "0")
+    alone = run()
+    monkeypatch.setenv("PRIMSYNC_FETCH_HELPER", "1")
+    monkeypatch.setattr(parallel, "IMPORT_HELPER_MIN", 2)
+    helpers = []
+    real = parallel._Helper.__init__
+
+    def counted(self, box, uids, job):
+        helpers.append(len(uids))
+        real(self, box, uids, job)
+
+    monkeypatch.setattr(parallel._Helper, "__init__", counted)
+    shared = run()
+    assert helpers, "the helper was not used"
+    assert alone[0] > 2 and shared == alone
