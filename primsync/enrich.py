@@ -402,13 +402,13 @@ def _assemble(
     order) written over them at ``positions``."""
     if parsed.empty or columns is None:
         return _empty_review().copy()
-    result = parsed.copy()
+    result = parsed.copy(deep=False)  # copy-on-write: the new columns leave ``parsed`` alone
     by_column = list(zip(*rows, strict=True)) if rows else []
     for i, col in enumerate(F.ENRICHED_COLUMNS):
         values = columns[col]
         if by_column:
             values[positions] = _objects(by_column[i]) if values.dtype == object else by_column[i]
-        result[col] = pd.Series(values, index=parsed.index, dtype=object)
+        result[col] = pd.Series(values, index=parsed.index, dtype=object, copy=False)
     result[F.RECORD_ID] = result[F.RECORD_ID].astype("Int64")
     result[F.ANNEXED_TO_ID] = result[F.ANNEXED_TO_ID].astype("Int64")
     for col in (F.SELECTED, F.ALREADY_IMPORTED, F.MATCHED, F.EXCLUDED):
