@@ -107,6 +107,9 @@ def _words_once(value: str, name: str) -> tuple[str, tuple[str, ...]]:
     return _decode_words(value, sink, name), tuple(sink)
 
 
+_PLAIN_Q = re.compile(r"(?:[^=\s]|=[0-9A-Fa-f]{2})*")
+
+
 def _one_word(value: str) -> str | None:
     """The common case of a single encoded word amid ASCII text, decoded as ``decode_header``
     would (its regex, its Q and B decoders) at a fifth of the cost; None for anything else."""
@@ -119,7 +122,10 @@ def _one_word(value: str) -> str | None:
         charset = "utf-8"
     try:
         if encoding in "qQ":
-            word = header_decode(encoded).encode("raw-unicode-escape")
+            if _PLAIN_Q.fullmatch(encoded):  # only =XX escapes: binascii, in C, agrees
+                word = binascii.a2b_qp(encoded.encode("ascii"), header=True)
+            else:
+                word = header_decode(encoded).encode("raw-unicode-escape")
         else:
             word = b64decode(encoded + "==="[: (4 - len(encoded) % 4) % 4])
         return prefix.lstrip() + word.decode(charset) + suffix
@@ -247,14 +253,17 @@ def parse_date(value: str | None, defects: list[str] | None = None) -> datetime 
     sink: list[str] = [] if defects is None else defects
     common = _DATE.fullmatch(value.strip())
     if common is not None:  # the usual form, read without the general parser
-        day, month, year, hour, minute, second, sign, zh, zm = common.groups()
+        day, month, year, hour, minute, second, zone = common.groups()
         number = _MONTH_NUMBERS.get(month.lower())
+        offset = _ZONES.get(zone)
+        if offset is None:
+            offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5]))
+            _ZONES[zone] = offset = offset if zone[0] == "+" else -offset
         if number is not None:
             try:
                 when = datetime(int(year), number, int(day), int(hour), int(minute),
                                 int(second), tzinfo=UTC)  # fmt: skip
-                offset = timedelta(hours=int(zh), minutes=int(zm))
-                return when - offset if sign == "+" else when + offset
+                return when - offset
             except (ValueError, OverflowError):
                 pass  # the general parser below says what is wrong
     try:
@@ -274,9 +283,10 @@ def parse_date(value: str | None, defects: list[str] | None = None) -> datetime 
 
 
 _DATE = re.compile(
-    r"(?:[A-Za-z]{3},\s*)?(\d{1,2}) ([A-Za-z]{3}) (\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)"
+    r"(?:[A-Za-z]{3},\s*)?(\d{1,2}) ([A-Za-z]{3}) (\d{4}) (\d\d):(\d\d):(\d\d) ([+-]\d{4})"
     r"(?: \([^()]*\))?"
 )
+_ZONES: dict[str, timedelta] = {}  # "+0100" -> 1 hour (at most 20,000 distinct values)
 _MONTH_NUMBERS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1
 )}  # fmt: skip
