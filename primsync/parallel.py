@@ -16,6 +16,7 @@ import os
 import pickle
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 
 import pandas as pd
@@ -70,13 +71,17 @@ def header_frames(
     is_sent: bool,
     uids: Sequence[int],
     progress: Progress = False,
+    finish: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> Iterator[pd.DataFrame]:
-    """:func:`headers_frame` in pieces, in UID order: with a helper, this process's half comes
-    first, and the caller can work on it (enrich it) while the helper finishes the other."""
+    """:func:`headers_frame` in pieces, in UID order, each passed through ``finish`` (the
+    review's enrichment) in the process that parsed it: with a helper, the helper's half
+    comes back finished, and only the two halves' concatenation is left to this process."""
 
     def job(session: Mailbox, some: list[int], report: Progress) -> pd.DataFrame:
         messages = list(session.fetch_headers(some, progress=report))
-        return build_frame([FetchedFolder(folder, uidvalidity, is_sent, messages)])
+        frame = build_frame([FetchedFolder(folder, uidvalidity, is_sent, messages)])
+        del messages
+        return frame if finish is None else finish(frame)
 
     if len(uids) < HELPER_MIN or not box.can_twin or not helper_enabled():
         with gc_paused():
@@ -163,7 +168,14 @@ class _Helper:
             daemon=True,
             name="primsync-fetch-helper",
         )
-        self._process.start()
+        with warnings.catch_warnings():
+            # Python 3.12+ warns when a process with threads forks (a Jupyter kernel has some):
+            # the helper only opens its own connections and never takes a lock another
+            # thread could hold (logging re-creates its locks at fork; the database engine
+            # is disposed of before its first use there)
+            warnings.filterwarnings("ignore", message=".*use of fork\\(\\) may lead to deadlocks",
+                                    category=DeprecationWarning)  # fmt: skip
+            self._process.start()
         send.close()  # the parent keeps only the reading end: EOF when the helper dies
 
     @property
