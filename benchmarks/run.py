@@ -144,30 +144,30 @@ growth = []
 real_work = parallel._work
 
 
-def measured_work(box, uids, job, send, count):
+def measured_work(box, uids, job, read, write, count):
     at_fork = high_water_kb()
-    real = parallel.pickle.dumps
+    real = parallel.pickle.dump
 
-    def dumps(answer, **kw):
+    def dump(answer, sink, **kw):
         growth.append(high_water_kb() - at_fork)
-        return real((*answer, growth[-1]), **kw)
+        return real((*answer, growth[-1]), sink, **kw)
 
-    parallel.pickle.dumps = dumps
-    real_work(box, uids, job, send, count)
+    parallel.pickle.dump = dump
+    real_work(box, uids, job, read, write, count)
 
 
 parallel._work = measured_work
-real_loads = parallel.pickle.loads
+real_load = parallel.pickle.load
 helper_kb = []
 
 
-def loads(data):
-    answer = real_loads(data)
+def load(source):
+    answer = real_load(source)
     helper_kb.append(answer[-1])
     return answer[:-1]
 
 
-parallel.pickle.loads = loads
+parallel.pickle.load = load
 engine = open_engine({url!r})
 before = high_water_kb()
 result = review_mailbox(engine, {account!r}, [{folder!r}], option="all", secret={password!r})

@@ -18,7 +18,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from primsync.parse import dedupe_key, parse_headers
+from primsync.parse import HeaderFields, dedupe_key, parse_headers
 from primsync.wire import RawMessage
 
 # parsed from the mailbox
@@ -105,32 +105,50 @@ class FetchedFolder:
     folder: str
     uidvalidity: int
     is_sent: bool
-    messages: list[RawMessage]
+    messages: Iterable[RawMessage]  # a list, or a stream read once
 
 
 def build_frame(folders: Iterable[FetchedFolder]) -> pd.DataFrame:
     """One row per fetched message with the parsed columns; bad headers give ``defects``.
 
-    Built column by column (a list per column, then one DataFrame): a dict per row costs
-    more than the parsing itself."""
-    folders = [f for f in folders if f.messages]
+    Each folder's ``messages`` are read once, so they may be a stream (a fetch in progress):
+    a header block is dropped as soon as it is parsed. Built column by column (a list per
+    column, then one DataFrame): a dict per row costs more than the parsing itself."""
+    folder_of: list[str] = []
+    validity_of: list[int] = []
+    direction_of: list[str] = []
+    counts: list[int] = []
+    uids: list[int] = []
+    sizes: list[int] = []
+    seen: list[bool] = []
+    received: list[int | None] = []
+    fields: list[HeaderFields] = []
     with gc_paused():
-        raws = [raw for f in folders for raw in f.messages]
-        fields = [parse_headers(raw.data) for raw in raws]
+        for f in folders:
+            before = len(uids)
+            for raw in f.messages:
+                uids.append(raw.uid)
+                sizes.append(raw.size)
+                seen.append(_seen(raw.flags))
+                received.append(raw.received)
+                fields.append(parse_headers(raw.data))
+            counts.append(len(uids) - before)
+            folder_of.append(f.folder)
+            validity_of.append(f.uidvalidity)
+            direction_of.append("out" if f.is_sent else "in")
         seconds = np.array(
-            [raw.received if raw.received is not None else _seconds(h.date)
-             for raw, h in zip(raws, fields, strict=True)],
+            [r if r is not None else _seconds(h.date)
+             for r, h in zip(received, fields, strict=True)],
             dtype="float64",
         )  # fmt: skip
         columns = {
-            FOLDER: [f.folder for f in folders for _ in f.messages],
-            UID: np.fromiter((raw.uid for raw in raws), "int64", len(raws)),
-            UIDVALIDITY: np.repeat(np.array([f.uidvalidity for f in folders], "int64"),
-                                   [len(f.messages) for f in folders]),
-            DIRECTION: ["out" if f.is_sent else "in" for f in folders for _ in f.messages],
+            FOLDER: np.repeat(np.array(folder_of, dtype=object), counts),
+            UID: np.array(uids, dtype="int64"),
+            UIDVALIDITY: np.repeat(np.array(validity_of, dtype="int64"), counts),
+            DIRECTION: np.repeat(np.array(direction_of, dtype=object), counts),
             MESSAGE_ID: [h.message_id for h in fields],
-            DEDUPE_KEY: [h.message_id or dedupe_key(h, raw.size)
-                         for raw, h in zip(raws, fields, strict=True)],
+            DEDUPE_KEY: [h.message_id or dedupe_key(h, size)
+                         for size, h in zip(sizes, fields, strict=True)],
             RECEIVED: pd.to_datetime(seconds, unit="s", utc=True, errors="coerce"),
             FROM: [h.from_name or h.from_addr for h in fields],
             FROM_ADDR: [h.from_addr for h in fields],
@@ -140,11 +158,11 @@ def build_frame(folders: Iterable[FetchedFolder]) -> pd.DataFrame:
             SUBJECT: [h.subject for h in fields],
             IN_REPLY_TO: [list(h.in_reply_to) for h in fields],
             REFERENCES: [list(h.references) for h in fields],
-            SIZE: np.fromiter((raw.size for raw in raws), "int64", len(raws)),
-            SEEN: np.fromiter((_seen(raw.flags) for raw in raws), bool, len(raws)),
+            SIZE: np.array(sizes, dtype="int64"),
+            SEEN: np.array(seen, dtype=bool),
             DEFECTS: [
-                [*h.defects, _NO_INTERNALDATE] if raw.received is None else list(h.defects)
-                for raw, h in zip(raws, fields, strict=True)
+                [*h.defects, _NO_INTERNALDATE] if r is None else list(h.defects)
+                for r, h in zip(received, fields, strict=True)
             ],
         }  # fmt: skip
         return pd.DataFrame(columns, columns=PARSED_COLUMNS)

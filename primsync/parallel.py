@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import select
 import sys
 import time
 import warnings
@@ -39,6 +40,7 @@ __all__ = [
 HELPER_MIN = 8000  # UIDs from which a folder's header fetch is shared with a helper process
 IMPORT_HELPER_MIN = 200  # messages from which an import's fetch and parse are shared
 _POLL_SECONDS = 0.2
+_PIPE_BUFFER = 1 << 20
 
 log = logging.getLogger(__name__)
 
@@ -71,17 +73,15 @@ def header_frames(
     is_sent: bool,
     uids: Sequence[int],
     progress: Progress = False,
-    finish: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> Iterator[pd.DataFrame]:
-    """:func:`headers_frame` in pieces, in UID order, each passed through ``finish`` (the
-    review's enrichment) in the process that parsed it: with a helper, the helper's half
-    comes back finished, and only the two halves' concatenation is left to this process."""
+    """:func:`headers_frame` in pieces, in UID order: with a helper, this process's half comes
+    first, and the caller can work on it (enrich it) while the helper finishes the other.
+    (The helper could enrich its half too, saving about 0.15 s of 3 for 50,000 messages,
+    but its memory would grow by a third: measured, and left.)"""
 
     def job(session: Mailbox, some: list[int], report: Progress) -> pd.DataFrame:
-        messages = list(session.fetch_headers(some, progress=report))
-        frame = build_frame([FetchedFolder(folder, uidvalidity, is_sent, messages)])
-        del messages
-        return frame if finish is None else finish(frame)
+        messages = session.fetch_headers(some, progress=report)  # parsed as they arrive
+        return build_frame([FetchedFolder(folder, uidvalidity, is_sent, messages)])
 
     if len(uids) < HELPER_MIN or not box.can_twin or not helper_enabled():
         with gc_paused():
@@ -156,27 +156,26 @@ Job = Callable[[Mailbox, list[int], Progress], object]
 
 class _Helper:
     """One forked process running ``job(twin, uids, progress)`` on a second session of the
-    account, its result sent back pickled."""
+    account, its result pickled straight into a pipe (no whole copy in either process)."""
 
     def __init__(self, box: Mailbox, uids: list[int], job: Job):
         context = multiprocessing.get_context("fork")
-        self._receive, send = context.Pipe(duplex=False)
+        self._read, write = os.pipe()
         self._count = context.Value("q", 0, lock=False)
         self._process = context.Process(
             target=_work,
-            args=(box, uids, job, send, self._count),
+            args=(box, uids, job, self._read, write, self._count),
             daemon=True,
             name="primsync-fetch-helper",
         )
         with warnings.catch_warnings():
             # Python 3.12+ warns when a process with threads forks (a Jupyter kernel has some):
-            # the helper only opens its own connections and never takes a lock another
-            # thread could hold (logging re-creates its locks at fork; the database engine
-            # is disposed of before its first use there)
+            # the helper only opens its own connection and parses: it takes no lock another
+            # thread could hold (logging re-creates its locks at fork)
             warnings.filterwarnings("ignore", message=".*use of fork\\(\\) may lead to deadlocks",
                                     category=DeprecationWarning)  # fmt: skip
             self._process.start()
-        send.close()  # the parent keeps only the reading end: EOF when the helper dies
+        os.close(write)  # the parent keeps only the reading end: EOF when the helper ends
 
     @property
     def done(self) -> int:
@@ -185,11 +184,12 @@ class _Helper:
     def result(self, tick: Callable[[], None]) -> object | None:
         """The job's result; None (and a log line) when it failed."""
         try:
-            while not self._receive.poll(_POLL_SECONDS):
+            while not select.select([self._read], [], [], _POLL_SECONDS)[0]:
                 tick()
-            outcome = pickle.loads(self._receive.recv_bytes())
-        except (EOFError, OSError) as exc:
-            log.warning("fetch helper ended without an answer (%s); fetching here", exc)
+            with os.fdopen(self._read, "rb", buffering=_PIPE_BUFFER, closefd=False) as source:
+                outcome = pickle.load(source)
+        except (EOFError, OSError, pickle.UnpicklingError) as exc:
+            log.warning("fetch helper ended without an answer (%r); fetching here", exc)
             return None
         if outcome[0] != "ok":
             log.warning("fetch helper failed (%s); fetching here", outcome[1])
@@ -197,15 +197,16 @@ class _Helper:
         return outcome[1]
 
     def stop(self) -> None:
-        self._receive.close()
+        os.close(self._read)
         self._process.join(timeout=5)
         if self._process.is_alive():
             self._process.kill()
             self._process.join()
 
 
-def _work(box, uids, job, send, count) -> None:  # type: ignore[no-untyped-def]
+def _work(box, uids, job, read, write, count) -> None:  # type: ignore[no-untyped-def]
     """In the helper: a session of its own, the job, its result sent back."""
+    os.close(read)
     started = time.perf_counter()
     gc.disable()  # many small objects, no cycles: the collector's passes would only cost time
     try:
@@ -216,8 +217,6 @@ def _work(box, uids, job, send, count) -> None:  # type: ignore[no-untyped-def]
             twin.close()
     except BaseException as exc:  # told to the parent, which then does the work itself
         answer = ("error", f"{type(exc).__name__}: {exc}")
-    try:
-        send.send_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
-    finally:
-        send.close()
+    with os.fdopen(write, "wb", buffering=_PIPE_BUFFER) as sink:
+        pickle.dump(answer, sink, protocol=pickle.HIGHEST_PROTOCOL)
     log.debug("fetch helper: %d UIDs in %.2f s", len(uids), time.perf_counter() - started)

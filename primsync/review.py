@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -142,10 +141,8 @@ def _scan_folders(
         )
         uids = [u for u in box.search(plan.criteria) if u > plan.min_uid]
         if uids:
-            pieces = header_frames(
-                box, name, status.uidvalidity, folder.is_sent, uids, progress, enrich_piece
-            )
-            frames.extend(piece for piece in pieces if not piece.empty)
+            pieces = header_frames(box, name, status.uidvalidity, folder.is_sent, uids, progress)
+            frames.extend(enrich_piece(piece) for piece in pieces if not piece.empty)
         scans.append(FolderScan(name, status.uidvalidity, status.highestmodseq, uids, plan.note))
     return frames, scans
 
@@ -169,18 +166,10 @@ def enrich_from_db(
 
 
 def _piece_enricher(engine: Engine) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    """enrich_from_db for the pieces of one review, the contacts read at the first piece.
-    Called in a forked helper, it first lets go of the connections inherited from the parent
-    (SQLAlchemy's rule for engines crossing a fork) and reads the contacts itself."""
+    """enrich_from_db for the pieces of one review, the contacts read at the first piece."""
     contacts: list[pd.DataFrame] = []
-    owner = os.getpid()
 
     def enrich_piece(parsed: pd.DataFrame) -> pd.DataFrame:
-        nonlocal owner
-        if os.getpid() != owner:  # in a forked helper
-            engine.dispose(close=False)
-            contacts.clear()
-            owner = os.getpid()
         if not contacts and not parsed.empty:
             contacts.append(queries.contacts_frame(engine))
         return enrich_from_db(engine, parsed, contacts[0] if contacts else None)
@@ -239,5 +228,6 @@ def review_mailbox(
         queries.finish_run(engine, run_id, status="failed", error=f"{type(exc).__name__}: {exc}")
         raise
     result = ReviewResult(account, opt, rows, scans, run_id)
-    queries.finish_run(engine, run_id, status="ok", fetched=len(rows), shown=len(result.frame))
+    count = int((rows[F.MATCHED] & ~rows[F.EXCLUDED]).sum()) if len(rows) else 0  # = len(frame)
+    queries.finish_run(engine, run_id, status="ok", fetched=len(rows), shown=count)
     return result
