@@ -32,10 +32,12 @@ _LARGE = 4 << 20  # a literal beyond this is gathered in pieces
 _LITERAL = re.compile(rb"\{(\d+)\+?\}$")
 _BODY_BEFORE = re.compile(rb"BODY\[[^\]]*\](?:<\d+>)?\s*$")
 _BODY_INLINE = re.compile(rb'BODY\[[^\]]*\](?:<\d+>)? (NIL|"((?:[^"\\]|\\.)*)")')
-_COMMON = re.compile(
-    rb'\* \d+ FETCH \(UID (\d+) FLAGS \(([^)]*)\) INTERNALDATE "([^"]*)" RFC822\.SIZE (\d+) '
-    rb"BODY\[[^\]]*\] \{(\d+)\}$"
+_USUAL = (
+    rb'\* \d+ FETCH \(UID (\d+) FLAGS \(([^)\r\n]*)\) INTERNALDATE "([^"\r\n]*)" '
+    rb"RFC822\.SIZE (\d+) BODY\[[^\]\r\n]*\] \{(\d+)\}"
 )
+_COMMON = re.compile(_USUAL + rb"$")  # on a line
+_COMMON_AT = re.compile(_USUAL + rb"\r\n")  # in the buffer
 _UID = re.compile(rb"UID (\d+)")
 _FLAGS = re.compile(rb"FLAGS \(([^)]*)\)")
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
@@ -124,6 +126,14 @@ class Reader:
         """
         done = tag + b" "
         while True:
+            common = _COMMON_AT.match(self._buf, self._pos)
+            if common is not None:  # the usual answer, whole in the buffer: no line copies
+                start = common.end()
+                end = start + int(common.group(5))
+                if self._buf[end : end + 3] == b")\r\n":
+                    self._pos = end + 3
+                    yield _usual(common, bytes(self._buf[start:end]))
+                    continue
             line = self.line()
             if line.startswith(done):
                 status = line[len(done) :]
@@ -137,13 +147,7 @@ class Reader:
                 data = self.take(int(common.group(5)))
                 after = self.line()
                 if after == b")":
-                    yield RawMessage(
-                        uid=int(common.group(1)),
-                        data=data,
-                        flags=tuple(common.group(2).decode("ascii", "replace").split()),
-                        received=internaldate_seconds(common.group(3)),
-                        size=int(common.group(4)),
-                    )
+                    yield _usual(common, data)
                     continue
                 texts.append(line[: common.start(5) - 1])  # something follows: read it all
                 literals.append(data)
@@ -161,6 +165,20 @@ class Reader:
             message = _message(texts, literals)
             if message is not None:
                 yield message
+
+
+_FLAG_SETS: dict[bytes, tuple[str, ...]] = {}  # b"\\Seen \\Answered" -> ("\\Seen", "\\Answered")
+
+
+def _usual(common: re.Match[bytes], data: bytes) -> RawMessage:
+    """The message of an answer of the usual shape (see ``_COMMON``)."""
+    uid, flag_text, when, size, _ = common.groups()
+    flags = _FLAG_SETS.get(flag_text)
+    if flags is None:
+        flags = tuple(flag_text.decode("ascii", "replace").split())
+        if len(_FLAG_SETS) < 1000:  # a mailbox uses a handful of flag sets
+            _FLAG_SETS[flag_text] = flags
+    return RawMessage(int(uid), data, flags, internaldate_seconds(when), int(size))
 
 
 def read_fetch(read1: Callable[[], bytes], tag: bytes) -> Iterator[RawMessage]:

@@ -79,3 +79,14 @@ def test_the_usual_shape_with_more_after_the_literal():
     )
     got = list(read_fetch(chunks(data, 10), b"A1"))
     assert [(m.uid, m.data, m.size) for m in got] == [(3, b"Hello", 5), (4, b"Hi", 9)]
+
+
+def test_a_broken_line_does_not_swallow_the_next_answer():
+    data = (
+        b'* 1 FETCH (UID 5 FLAGS (\\Seen INTERNALDATE " 1-Feb-2026 10:00:00 +0000" '
+        b"RFC822.SIZE 2 BODY[] {2}\r\nab)\r\n"
+        b'* 2 FETCH (UID 6 FLAGS () INTERNALDATE " 1-Feb-2026 10:00:00 +0000" RFC822.SIZE 2 '
+        b"BODY[] {2}\r\ncd)\r\nA1 OK\r\n"
+    )
+    got = list(read_fetch(chunks(data, 1 << 20), b"A1"))
+    assert [(m.uid, m.data) for m in got] == [(5, b"ab"), (6, b"cd")]
