@@ -1,8 +1,10 @@
-"""A large header fetch shared with a helper process.
+"""A large header fetch, or a large import's fetch, shared with a helper process.
 
 Reading and parsing 50,000 header blocks is Python work on one core, while the machine has
-more. From ``HELPER_MIN`` UIDs on, the upper half of a folder's UIDs goes to a forked helper
-process with its own IMAP session; it parses its half into a frame and sends it back. Where
+more. From ``HELPER_MIN`` UIDs on (``IMPORT_HELPER_MIN`` for an import), the upper half of a
+folder's UIDs goes to a forked helper process with its own IMAP session; it parses its half
+(into a frame, or message bodies) and sends it back. The helper never touches the database
+(the parent's connections are not safe to share across a fork). Where
 ``fork`` is not available (Windows, macOS), with ``PRIMSYNC_FETCH_HELPER=0``, or when the helper
 fails for any reason, this process fetches everything itself: the helper only ever saves time.
 """

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,7 +21,7 @@ from primsync.enrich import enrich, shown
 from primsync.errors import ConfigurationError, PrimsyncError
 from primsync.frame import build_frame
 from primsync.imap import Folder, Mailbox, Progress, Secret, connect
-from primsync.oauth import TokenProvider, token_source
+from primsync.oauth import AccessToken, TokenProvider, token_source
 from primsync.options import SyncOption, parse_option, search_plan
 from primsync.parallel import header_frames
 
@@ -71,9 +72,14 @@ def open_mailbox(
     settings = queries.account_settings(engine, account)
     source: Secret
     if isinstance(secret, TokenProvider):
-        source = token_source(
-            secret, on_token=lambda t: queries.set_token_expiry(engine, account, t.expires_at)
-        )
+        owner = os.getpid()
+
+        def record_expiry(token: AccessToken) -> None:
+            # only in this process: a forked fetch helper must not use the parent's engine
+            if os.getpid() == owner:
+                queries.set_token_expiry(engine, account, token.expires_at)
+
+        source = token_source(secret, on_token=record_expiry)
     elif secret is None:
         source = resolve_secret(settings.address, auth=settings.auth, prompt=prompt)
     else:
