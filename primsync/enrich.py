@@ -171,10 +171,12 @@ def enrich(
         return _assemble(parsed, columns, np.flatnonzero(~bulk), rows)
 
 
-def _objects(items: Iterable) -> np.ndarray:
+def _objects(items: Iterable, count: int = -1) -> np.ndarray:
     """A 1-d object array of ``items`` (lists stay list values, not a second dimension)."""
-    values = list(items)
-    return np.fromiter(values, dtype=object, count=len(values))
+    if count < 0:
+        items = list(items)
+        count = len(items)
+    return np.fromiter(items, dtype=object, count=count)
 
 
 def _addresses_of(rows: pd.DataFrame, contacts: pd.DataFrame) -> dict[str, list[int]]:
@@ -234,26 +236,25 @@ def _bulk_columns(  # type: ignore[no-untyped-def]
         names = kinds = np.full(len(where), None, dtype=object)
     out[F.CONTEXT][where] = "yellow"
     out[F.MATCHED][where] = known
-    out[F.COUNTERPARTS][where] = _objects([s] if s else [] for s in senders)
-    out[F.RECORD_ID][where] = _objects(
-        int(r) if k else None for r, k in zip(rids, known, strict=True)
-    )
     out[F.IMPORTED_INTO][where] = np.where(known, names, None)
     out[F.RECORD_KIND][where] = np.where(known, kinds, None)
-    out[F.CANDIDATES][where] = _objects(
-        [int(r)] if k else [] for r, k in zip(rids, known, strict=True)
-    )
-    out[F.CANDIDATE_NAMES][where] = _objects(
-        [m] if k else [] for m, k in zip(names, known, strict=True)
-    )
+    # plain Python lists from here: zip over numpy arrays would yield numpy scalars
+    rows = list(zip(senders.tolist(), rids.tolist(), names.tolist(), kinds.tolist(),
+                    known.tolist(), strict=True))  # fmt: skip
+    n_bulk = len(rows)
+    out[F.COUNTERPARTS][where] = _objects(([s] if s else [] for s, *_ in rows), n_bulk)
+    out[F.RECORD_ID][where] = _objects((r if k else None for _, r, _, _, k in rows), n_bulk)
+    out[F.CANDIDATES][where] = _objects(([r] if k else [] for _, r, _, _, k in rows), n_bulk)
+    out[F.CANDIDATE_NAMES][where] = _objects(([m] if k else [] for _, _, m, _, k in rows), n_bulk)
     out[F.EVIDENCE][where] = _objects(
-        f"{yellow}; {s} is on {kind} {name} (record {r})" if k
-        else f"{yellow}; no sender ({s or 'none'}) is on any record"
-        for s, kind, name, r, k in zip(senders, kinds, names, rids, known, strict=True)
+        (f"{yellow}; {s} is on {kind} {name} (record {r})" if k
+         else f"{yellow}; no sender ({s or 'none'}) is on any record"
+         for s, r, name, kind, k in rows),
+        n_bulk,
     )  # fmt: skip
     if imported:
         out[F.ALREADY_IMPORTED][where] = [
-            k and (int(r), key) in imported for r, key, k in zip(rids, keys, known, strict=True)
+            k and (r, key) in imported for (_, r, _, _, k), key in zip(rows, keys, strict=True)
         ]
     return out
 
