@@ -124,7 +124,7 @@ def synthetic_match(rows: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame
 
 
 MEMORY_CHILD = """
-import json, sys
+import json, os, sys, threading, time
 sys.path.insert(0, {root!r})
 
 
@@ -135,44 +135,41 @@ def high_water_kb():
             return int(line.split()[1])
 
 
-from primsync import parallel
+def pss_kb(pid):
+    # proportional set size: pages shared since the fork count half in each process
+    try:
+        for line in open(f"/proc/{{pid}}/smaps_rollup"):
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        return 0
+    return 0
+
+
+together = [0]
+stop = threading.Event()
+
+
+def sample():
+    # this process and its fetch helper, every 20 ms: their memory at the same moment
+    me = os.getpid()
+    while not stop.is_set():
+        children = open(f"/proc/{{me}}/task/{{me}}/children").read().split()
+        together[0] = max(together[0], pss_kb(me) + sum(pss_kb(int(c)) for c in children))
+        time.sleep(0.02)
+
+
 from primsync.db.engine import open_engine
 from primsync.review import review_mailbox
-
-# the helper is forked from this process: what it adds is its peak less what it shared at fork
-growth = []
-real_work = parallel._work
-
-
-def measured_work(box, uids, job, read, write, count):
-    at_fork = high_water_kb()
-    real = parallel.pickle.dump
-
-    def dump(answer, sink, **kw):
-        growth.append(high_water_kb() - at_fork)
-        return real((*answer, growth[-1]), sink, **kw)
-
-    parallel.pickle.dump = dump
-    real_work(box, uids, job, read, write, count)
-
-
-parallel._work = measured_work
-real_load = parallel.pickle.load
-helper_kb = []
-
-
-def load(source):
-    answer = real_load(source)
-    helper_kb.append(answer[-1])
-    return answer[:-1]
-
-
-parallel.pickle.load = load
 engine = open_engine({url!r})
 before = high_water_kb()
+sampler = threading.Thread(target=sample, daemon=True)
+sampler.start()
 result = review_mailbox(engine, {account!r}, [{folder!r}], option="all", secret={password!r})
-print(json.dumps({{"rows": len(result.all_rows), "before_kb": before, "peak_kb": high_water_kb(),
-                  "helper_growth_kb": sum(helper_kb)}}))
+stop.set()
+sampler.join()
+print(json.dumps({{"rows": len(result.all_rows), "before_kb": before,
+                  "peak_kb": max(high_water_kb(), together[0])}}))
 """
 
 
@@ -279,8 +276,8 @@ def main(argv: list[str] | None = None) -> int:
         report(f"import {m:,} messages in full", f"{import_s:.2f} s",
                f"raw fetch {full_raw_s:.2f} s", f"{ratio:.2f}x", "<= 2x", ratio <= 2)  # fmt: skip
 
-        # 5. peak memory of a whole review, in a fresh process (with the helper: this
-        # process's peak plus the helper's own growth after the fork)
+        # 5. peak memory of a whole review, in a fresh process: its high-water mark, or, with
+        # the helper, the largest sum of both processes' proportional set sizes seen together
         for helper in ("1", "0"):
             child = subprocess.run(
                 [sys.executable, "-c", MEMORY_CHILD.format(root=str(ROOT), url=url,
@@ -290,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
                 env={**os.environ, "PRIMSYNC_FETCH_HELPER": helper},
             )  # fmt: skip
             mem = json.loads(child.stdout.strip().splitlines()[-1])
-            peak_mb = (mem["peak_kb"] + mem["helper_growth_kb"]) / 1024
+            peak_mb = mem["peak_kb"] / 1024
             what = "with the helper" if helper == "1" else "one process"
             report(f"peak memory, {n:,}-row review, {what}", f"{peak_mb:.0f} MB RSS",
                    f"{mem['before_kb'] / 1024:.0f} MB before", "-", "<= 300 MB",
