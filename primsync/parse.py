@@ -318,20 +318,25 @@ def _wanted_fields(block: str, defects: list[str]) -> dict[str, str]:
             key = name.lower() if name.lower() in _WANTED else ""
             if len(_WANTED_KEY) < 10_000:
                 _WANTED_KEY[name] = key
-        if not key:
-            continue
-        if key in found:
-            if key in _ONCE:
-                defects.append(f"{name}: header repeated, the first is used")
-            continue
-        if "\n" in value:
-            value = " ".join(p.strip() for p in value.split("\n"))
-        value = value.strip()
-        if len(value) > _MAX_HEADER_CHARS:
-            defects.append(f"{name}: header of {len(value)} characters cut")
-            value = value[:_MAX_HEADER_CHARS].strip()
-        found[key] = value
+        if key:
+            _keep(found, key, name, value, defects)
     return found
+
+
+def _keep(found: dict[str, str], key: str, name: str, value: str, defects: list[str]) -> None:
+    """Store the first value of ``key``, unfolded and trimmed (a repeat is a defect for the
+    headers a message has once; an overlong value is cut, with a defect)."""
+    if key in found:
+        if key in _ONCE:
+            defects.append(f"{name}: header repeated, the first is used")
+        return
+    if "\n" in value:
+        value = " ".join(p.strip() for p in value.split("\n"))
+    value = value.strip()
+    if len(value) > _MAX_HEADER_CHARS:
+        defects.append(f"{name}: header of {len(value)} characters cut")
+        value = value[:_MAX_HEADER_CHARS].strip()
+    found[key] = value
 
 
 def _raw_headers(raw: bytes, defects: list[str]) -> dict[str, str]:
@@ -361,19 +366,8 @@ def _raw_headers(raw: bytes, defects: list[str]) -> dict[str, str]:
             key = name[:-1].strip().lower()
             if len(_KEYS) < 10_000:
                 _KEYS[name] = key
-        if key not in _WANTED:
-            continue
-        if key in found:
-            if key in _ONCE:
-                defects.append(f"{name[:-1].strip()}: header repeated, the first is used")
-            continue
-        if "\n" in value:
-            value = " ".join(p.strip() for p in value.split("\n"))
-        value = value.strip()
-        if len(value) > _MAX_HEADER_CHARS:
-            defects.append(f"{name[:-1].strip()}: header of {len(value)} characters cut")
-            value = value[:_MAX_HEADER_CHARS]
-        found[key] = value.strip()
+        if key in _WANTED:
+            _keep(found, key, name[:-1].strip(), value, defects)
     return found
 
 
