@@ -30,7 +30,7 @@ import pandas as pd
 from primsync import frame as F
 from primsync.frame import build_frame, gc_paused
 
-__all__ = ["default_record", "enrich", "shown"]
+__all__ = ["default_record", "enrich", "shown", "shown_mask"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,6 +417,11 @@ def _assemble(
     return result
 
 
+def shown_mask(review: pd.DataFrame) -> pd.Series:
+    """Which rows the grid shows: a known counterpart, nothing excluded."""
+    return review[F.MATCHED] & ~review[F.EXCLUDED]
+
+
 def shown(review: pd.DataFrame) -> pd.DataFrame:
-    """The rows the grid shows: a known counterpart, nothing excluded."""
-    return review[review[F.MATCHED] & ~review[F.EXCLUDED]]
+    """The rows the grid shows (see :func:`shown_mask`)."""
+    return review[shown_mask(review)]

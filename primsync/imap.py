@@ -400,7 +400,7 @@ class Mailbox:
                             received.add(message.uid)
                             yield message
                             if len(received) % PROGRESS_EVERY == 0:
-                                self._progress(bar, progress, len(received), total)
+                                report_progress(bar, progress, len(received), total)
                     queue.pop(0)
                 except (IMAPClientAbortError, OSError) as exc:
                     self._recover(what, exc)
@@ -409,17 +409,10 @@ class Mailbox:
                         queue.pop(0)
                 except (FetchFailed, IMAPClientError) as exc:
                     raise self._error(what, exc) from exc
-                self._progress(bar, progress, len(received), total)
+                report_progress(bar, progress, len(received), total)
         finally:
             if bar is not None:
                 bar.close()
-
-    @staticmethod
-    def _progress(bar: tqdm | None, progress: Progress, done: int, total: int) -> None:
-        if bar is not None:
-            bar.update(done - bar.n)
-        elif callable(progress):
-            progress(done, total)
 
     def append(
         self,
@@ -440,6 +433,14 @@ class Mailbox:
             self._client.create_folder(folder)
         except (IMAPClientError, OSError) as exc:
             raise self._error("CREATE failed", exc) from exc
+
+
+def report_progress(bar: tqdm | None, progress: Progress, done: int, total: int) -> None:
+    """``done`` of ``total`` to the tqdm bar (``progress=True``) or the callable, if any."""
+    if bar is not None:
+        bar.update(done - bar.n)
+    elif callable(progress):
+        progress(done, total)
 
 
 def uid_ranges(uids: Sequence[int]) -> str:

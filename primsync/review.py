@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from primsync import frame as F
 from primsync.credentials import resolve_secret
 from primsync.db import queries
-from primsync.enrich import enrich, shown
+from primsync.enrich import enrich, shown, shown_mask
 from primsync.errors import ConfigurationError, PrimsyncError
 from primsync.frame import build_frame
 from primsync.imap import Folder, Mailbox, Progress, Secret, connect
@@ -234,6 +234,6 @@ def review_mailbox(
         queries.finish_run(engine, run_id, status="failed", error=f"{type(exc).__name__}: {exc}")
         raise
     result = ReviewResult(account, opt, rows, scans, run_id)
-    count = int((rows[F.MATCHED] & ~rows[F.EXCLUDED]).sum()) if len(rows) else 0  # = len(frame)
-    queries.finish_run(engine, run_id, status="ok", fetched=len(rows), shown=count)
+    shown_rows = int(shown_mask(rows).sum())  # len(result.frame), without copying the rows
+    queries.finish_run(engine, run_id, status="ok", fetched=len(rows), shown=shown_rows)
     return result

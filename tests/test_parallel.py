@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+import pandas as pd
 import pytest
 
 from primsync import frame as F
@@ -68,9 +69,10 @@ def test_progress_counts_both_halves(mailbox, monkeypatch):
     with connect(settings, PASSWORD) as box:
         status = box.select("INBOX")
         uids = box.search(["ALL"])
-        frame = parallel.headers_frame(
+        pieces = parallel.header_frames(
             box, "INBOX", status.uidvalidity, False, uids, progress=lambda *a: seen.append(a)
         )
+        frame = pd.concat(list(pieces), ignore_index=True)
     assert sorted(frame[F.UID].tolist()) == uids
     assert seen[-1] == (len(uids), len(uids))
 
