@@ -17,6 +17,7 @@ from primsync import frame as F
 from primsync.errors import ConfigurationError
 
 __all__ = [
+    "audience_note",
     "choose_record",
     "choose_rows",
     "grid_view",
@@ -97,20 +98,32 @@ def mark_imported(frame: pd.DataFrame, outcome: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def row_details(row: pd.Series, *, group: str | None, viewers: list[str]) -> str:
-    """HTML for the details pane: why the row has its context, who will see it."""
-    who = ", ".join(viewers) if viewers else "nobody"
+def row_details(row: pd.Series) -> str:
+    """HTML for the details pane: the row's subject and sender, why it has its context."""
     parts = [
         f"<b>{html.escape(str(row[F.SUBJECT]))}</b> — {html.escape(str(row[F.FROM_ADDR]))}",
         f"<div>{html.escape(str(row[F.EVIDENCE]))}</div>",
     ]
     if row[F.DEFECTS]:
         parts.append(f"<div>Defects: {html.escape('; '.join(row[F.DEFECTS]))}</div>")
-    if group:
-        parts.append(
-            f"<div>Accessible to <b>{html.escape(group)}</b>: visible to {html.escape(who)}</div>"
-        )
     return "".join(parts)
+
+
+def audience_note(group: str, viewers: list[str], *, own_group: str, own_viewers: list[str]) -> str:
+    """HTML for the security preview of "Accessible to": who will see the imported messages,
+    and, for a group wider than the user's own, how many users that adds and who they are."""
+    names = ", ".join(html.escape(v) for v in viewers) or "nobody"
+    text = f"Accessible to <b>{html.escape(group)}</b>: visible to {len(viewers)} " + (
+        f"user{'s' if len(viewers) != 1 else ''}: {names}."
+    )
+    added = [v for v in viewers if v not in set(own_viewers)]
+    if not added:
+        return f"<div>{text}</div>"
+    return (
+        f'<div style="color:#b71c1c">{text} That is {len(added)} more '
+        f"user{'s' if len(added) != 1 else ''} than your group {html.escape(own_group)}: "
+        f"{', '.join(html.escape(v) for v in added)}.</div>"
+    )
 
 
 def _folder_uid(text: str) -> tuple[str, int]:

@@ -18,14 +18,15 @@ from primsync import frame as F
 from primsync.credentials import resolve_secret
 from primsync.db import queries
 from primsync.enrich import enrich, shown, shown_mask
-from primsync.errors import ConfigurationError, PrimsyncError
+from primsync.errors import ConfigurationError, FolderError, PrimsyncError
 from primsync.frame import build_frame
 from primsync.imap import Folder, Mailbox, Progress, Secret, connect
 from primsync.oauth import AccessToken, TokenProvider, token_source
 from primsync.options import SyncOption, parse_option, search_plan
 from primsync.parallel import header_frames
+from primsync.parse import Body, parse_message
 
-__all__ = ["ReviewResult", "list_folders", "open_mailbox", "review_mailbox"]
+__all__ = ["ReviewResult", "list_folders", "open_mailbox", "read_message", "review_mailbox"]
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,23 @@ def list_folders(engine: Engine, account: str, **kwargs) -> list[Folder]:  # typ
     """The folder tree of a registered account."""
     with open_mailbox(engine, account, **kwargs) as box:
         return box.list_folders()
+
+
+def read_message(
+    engine: Engine,
+    account: str,
+    folder: str,
+    uid: int,
+    *,
+    secret: str | TokenProvider | None = None,
+) -> Body:
+    """One message of a folder, fetched in full and parsed (read-only: never flagged \\Seen) —
+    what a preview shows before the user decides to import it."""
+    with open_mailbox(engine, account, secret=secret) as box:
+        box.select(folder)
+        for raw in box.fetch_full([int(uid)]):
+            return parse_message(raw.data)
+    raise FolderError(f"message {uid} is no longer in the folder", account=account, folder=folder)
 
 
 def _scan_folders(

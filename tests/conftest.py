@@ -24,6 +24,7 @@ USERS = {
     "cli": "cli-test-pw",
     "reset": "reset-test-pw",
     "canary": CANARY,
+    "hostile": "hostile-test-pw",
 }
 PASSWORD = USERS["ana"]
 
@@ -146,3 +147,28 @@ def add_account(engine, address: str, server, username: str, *, owner_id: int = 
     values = {"host": server.host, "port": server.port, "security": "none", **kw}
     with write_session(engine) as session:
         session.add(MailAccount(address=address, username=username, owner_id=owner_id, **values))
+
+
+@pytest.fixture(scope="session")
+def hostile_mailbox(dovecot):
+    """A mailbox holding one message from a known contact whose HTML part carries a script, an
+    onerror handler, a remote image and a javascript: link, with an attachment ../../evil.sh."""
+    from tests.hostile_mail import HOSTILE_MESSAGE
+
+    settings = ConnectionSettings(
+        address=HOSTILE_ACCOUNT, host=dovecot.host, port=dovecot.port, username="hostile",
+        security="none",
+    )  # fmt: skip
+    with connect(settings, USERS["hostile"]) as box:
+        box.append("INBOX", HOSTILE_MESSAGE)
+    return dovecot
+
+
+HOSTILE_ACCOUNT = "hostile@agency.example"
+
+
+@pytest.fixture
+def hostile_db(db, hostile_mailbox):
+    """``db`` with the hostile mailbox registered as Ana's second account."""
+    add_account(db, HOSTILE_ACCOUNT, hostile_mailbox, "hostile")
+    return db

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -16,7 +17,8 @@ from sqlalchemy.orm import Session
 from primsync.db.models import ImportedMessage
 from primsync.demo import DEMO_ACCOUNT
 from primsync.servers import free_port, wait_for_port
-from tests.conftest import PASSWORD, ROOT, group_id
+from tests.conftest import HOSTILE_ACCOUNT, PASSWORD, ROOT, USERS, group_id
+from tests.hostile_mail import EVIL_NAME
 from tests.mailbox import LEA_ID, SOFIA_ID
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -25,19 +27,21 @@ ARTIFACTS = ROOT / "artifacts"
 sync_api = pytest.importorskip("playwright.sync_api")
 
 
-@pytest.fixture
-def lab(db, tmp_path):
+@contextlib.contextmanager
+def running_lab(tmp_path, account: str, db_url: str, password: str, notebooks=("01_sync.ipynb",)):
+    """JupyterLab on loopback over copies of ``notebooks``; yields (base URL, token)."""
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail("Debian's chromium is not installed: .ci/run must install it")
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    shutil.copy(ROOT / "notebooks" / "01_sync.ipynb", tmp_path / "01_sync.ipynb")
+    for name in notebooks:
+        shutil.copy(ROOT / "notebooks" / name, tmp_path / name)
     port, token = free_port(), secrets.token_hex(8)
     env = {
         **os.environ,
-        "PRIMSYNC_ACCOUNT": DEMO_ACCOUNT,
-        "PRIMSYNC_DB": str(db.url),
-        "PRIMSYNC_PASSWORD": PASSWORD,
+        "PRIMSYNC_ACCOUNT": account,
+        "PRIMSYNC_DB": db_url,
+        "PRIMSYNC_PASSWORD": password,
         "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
         "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
     }
@@ -51,11 +55,32 @@ def lab(db, tmp_path):
     )  # fmt: skip
     try:
         wait_for_port(port, timeout=90, process=process)
-        yield f"http://127.0.0.1:{port}/lab/tree/01_sync.ipynb?token={token}"
+        yield f"http://127.0.0.1:{port}", token
     finally:
         process.terminate()
         process.wait(timeout=30)
         log.close()
+
+
+@pytest.fixture
+def lab(db, tmp_path):
+    with running_lab(tmp_path, DEMO_ACCOUNT, str(db.url), PASSWORD) as (base, token):
+        yield f"{base}/lab/tree/01_sync.ipynb?token={token}"
+
+
+@contextlib.contextmanager
+def chromium():
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def shot(page, name):
@@ -64,19 +89,12 @@ def shot(page, name):
 
 
 def test_sync_notebook_in_a_real_browser(lab, db):
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
             drive(page, lab)
         finally:
             shot(page, "browser-final")
-            browser.close()
     with Session(db) as session:
         stored = {(m.folder, m.uid): m for m in session.scalars(select(ImportedMessage))}
     # green INBOX:2 and Sent:1 imported, green INBOX:1 unticked, yellow INBOX:3 ticked
@@ -86,12 +104,16 @@ def test_sync_notebook_in_a_real_browser(lab, db):
     assert {m.accessible_to_id for m in stored.values()} == {group_id(db, "Recruiters")}
 
 
-def drive(page, url):
+def run_all(page, url):
     page.goto(url)
     page.wait_for_selector(".jp-Notebook", timeout=60_000)
     page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+
+
+def drive(page, url):
+    run_all(page, url)
     page.wait_for_selector(".primsync-folder", timeout=90_000)
     shot(page, "browser-1-loaded")
     for name in ("INBOX", "Sent"):
@@ -112,11 +134,80 @@ def drive(page, url):
     page.get_by_text("2 ticked").wait_for(timeout=10_000)
     row("Candidatura — sviluppatrice").click(modifiers=["Control"])  # tick a yellow row
     page.get_by_text("3 ticked").wait_for(timeout=10_000)
-    page.locator(".widget-dropdown", has_text="Accessible to").locator("select").select_option(
-        label="Recruiters (10)"
+    # least privilege: "Accessible to" starts on Ana's own group, Recruiters
+    page.get_by_text("visible to 3 users: Ana Martin, Dora Director, Marc Manager").wait_for(
+        timeout=10_000
     )
-    page.get_by_text("Accessible to Recruiters").wait_for(timeout=10_000)
     shot(page, "browser-3-ticked")
     page.locator("button.widget-button[title='Import']").click()
     page.get_by_text("Imported 3, skipped 0").wait_for(timeout=60_000)
     shot(page, "browser-4-imported")
+
+
+def assert_inert_on_page(page, selector):
+    """The rendered message carries nothing active: no script, image, handler or code link."""
+    message = page.locator(selector)
+    assert message.count() == 1
+    counts = message.evaluate(
+        """m => ({
+            scripts: m.querySelectorAll('script, iframe, object, embed, style').length,
+            images: m.querySelectorAll('img, image, picture, video, audio').length,
+            handlers: [...m.querySelectorAll('*')].filter(
+                e => [...e.attributes].some(a => a.name.startsWith('on'))).length,
+            codeLinks: [...m.querySelectorAll('[href], [src], [action]')].filter(
+                e => /^\\s*(javascript|data|vbscript):/i.test(
+                    e.getAttribute('href') || e.getAttribute('src') || e.getAttribute('action'))
+            ).length,
+        })"""
+    )
+    assert counts == {"scripts": 0, "images": 0, "handlers": 0, "codeLinks": 0}
+
+
+def test_a_hostile_message_is_inert_in_the_details_pane_and_the_explore_notebook(
+    hostile_db, tmp_path
+):
+    notebooks = ("01_sync.ipynb", "02_explore.ipynb")
+    with running_lab(tmp_path, HOSTILE_ACCOUNT, str(hostile_db.url), USERS["hostile"],
+                     notebooks) as (base, token), chromium() as browser:  # fmt: skip
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        requests, dialogs = [], []
+        context.on("request", lambda r: requests.append(r.url))
+        page = context.new_page()
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        try:
+            run_all(page, f"{base}/lab/tree/01_sync.ipynb?token={token}")
+            page.wait_for_selector(".primsync-folder", timeout=90_000)
+            page.locator(".primsync-folder", has_text="INBOX").locator("input").check()
+            page.locator(".widget-dropdown", has_text="Option").locator("select").select_option(
+                label="All messages"
+            )
+            page.get_by_role("button", name="Synchronize").click()
+            page.get_by_text("1 messages: 0 green, 1 yellow").wait_for(timeout=60_000)
+            page.locator(".jp-OutputArea table.dataTable tbody tr").first.click()
+            page.get_by_text("0 ticked").or_(page.get_by_text("1 ticked")).wait_for()
+            page.get_by_role("button", name="Show message").click()
+            page.wait_for_selector(".primsync-message", timeout=60_000)
+            shot(page, "hostile-details")
+            assert_inert_on_page(page, ".primsync-message")
+            assert page.locator(".primsync-message").get_by_text(EVIL_NAME).count() == 1
+            page.locator("button.widget-button[title='Import']").click()
+            page.get_by_text("Imported 1, skipped 0").wait_for(timeout=60_000)
+
+            page = context.new_page()  # leaving the first would ask about its unsaved changes
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            run_all(page, f"{base}/lab/tree/02_explore.ipynb?token={token}")
+            page.wait_for_selector(".jp-OutputArea .primsync-message", timeout=120_000)
+            page.locator(".jp-OutputArea pre", has_text="Set attachment_id to save").wait_for(
+                timeout=60_000
+            )
+            shot(page, "hostile-explore")
+            assert_inert_on_page(page, ".jp-OutputArea .primsync-message")
+            page.wait_for_timeout(1000)  # time for anything the page would still load
+        finally:
+            shot(page, "hostile-final")
+            context.close()
+    assert dialogs == []
+    away = [u for u in requests if not u.startswith(("http://127.0.0.1", "ws://127.0.0.1",
+                                                       "data:", "blob:"))]  # fmt: skip
+    assert away == []
+    assert not list(tmp_path.rglob("evil.sh"))  # shown, never saved unless asked

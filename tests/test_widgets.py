@@ -11,7 +11,8 @@ from primsync.db.models import ImportedMessage
 from primsync.demo import DEMO_ACCOUNT
 from primsync.options import SyncOption
 from primsync.widgets import SyncApp
-from tests.conftest import PASSWORD, group_id
+from tests.conftest import HOSTILE_ACCOUNT, PASSWORD, USERS, group_id
+from tests.hostile_mail import ACTIVE
 from tests.mailbox import BILL_ID, INITECH_ID, LEA_ID
 
 
@@ -50,7 +51,7 @@ def test_folder_tree_and_options(app):
     assert app.options.dates.layout.display == "none"
     app.options.dropdown.value = "range"
     assert app.options.dates.layout.display == ""
-    assert [v for _, v in app.accessible_to.options] == ["Public", "Recruiters"]
+    assert list(app.accessible_to.options) == ["Public", "Recruiters"]
 
 
 def test_synchronize_tick_choose_and_import(app, db):
@@ -78,9 +79,8 @@ def test_synchronize_tick_choose_and_import(app, db):
     grid.record_choice.value = BILL_ID
     assert grid.frame.loc[initech, F.RECORD_ID] == BILL_ID
     assert "Bill Lumbergh" in grid.frame.loc[initech, F.IMPORTED_INTO]
-    app.accessible_to.value = "Recruiters"
-    assert "visible to" in app.details.value and "Ana Martin" in app.details.value
-    assert "Paul Public" not in app.details.value
+    assert app.accessible_to.value == "Recruiters"  # her own group, without touching it
+    assert "Re: Checking in" not in app.details.value and "Office move" in app.details.value
 
     app.import_button.click()
     assert (app.summary.imported, app.summary.skipped) == (4, 0)
@@ -109,3 +109,39 @@ def test_errors_are_shown_and_raised_in_tests(db):
     strict = SyncApp(db, DEMO_ACCOUNT, "ana", secret=PASSWORD, raise_errors=True)
     with pytest.raises(Exception, match="choose at least one folder"):
         strict.sync_button.click()
+
+
+@pytest.mark.parametrize(("user", "group"), [("ana", "Recruiters"), ("marc", "Managers")])
+def test_accessible_to_starts_on_the_users_own_group(db, user, group):
+    app = SyncApp(db, DEMO_ACCOUNT, user, secret=PASSWORD, raise_errors=True)
+    assert app.accessible_to.value == group
+    assert "than your group" not in app.audience.value
+
+
+def test_a_wider_group_says_whom_it_adds(app):
+    assert app.audience.value == (
+        "<div>Accessible to <b>Recruiters</b>: visible to 3 users: "
+        "Ana Martin, Dora Director, Marc Manager.</div>"
+    )
+    app.accessible_to.value = "Public"
+    assert app.audience.value == (
+        '<div style="color:#b71c1c">Accessible to <b>Public</b>: visible to 4 users: '
+        "Ana Martin, Dora Director, Marc Manager, Paul Public. "
+        "That is 1 more user than your group Recruiters: Paul Public.</div>"
+    )
+
+
+def test_the_details_pane_shows_a_hostile_message_inert(hostile_db):
+    app = SyncApp(hostile_db, HOSTILE_ACCOUNT, "ana", secret=USERS["hostile"], raise_errors=True)
+    app.folders.select(["INBOX"])
+    app.options.dropdown.value = "all"
+    app.sync_button.click()
+    assert app.show_button.disabled  # no current row yet
+    app.grid.select_positions([0])
+    assert not app.show_button.disabled
+    app.show_button.click()
+    shown = app.message_view.value.lower()
+    for needle in ACTIVE:
+        assert needle.lower() not in shown, needle
+    assert "please see my <b>portfolio</b>." in shown and "../../evil.sh" in shown
+    assert app.errors == []

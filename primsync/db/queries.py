@@ -258,6 +258,17 @@ def groups_up_to(engine: Engine, login: str) -> list[tuple[str, int]]:
     return [(str(n), int(lv)) for n, lv in rows]
 
 
+def user_group(engine: Engine, login: str) -> str:
+    """The name of the user's own security group: the least-privilege default of "Accessible to"
+    (the smallest audience that still lets the user's own team see the message)."""
+    with Session(engine) as session:
+        user = get_user(session, login)
+        name = session.scalar(select(SecurityGroup.name).where(SecurityGroup.id == user.group_id))
+    if name is None:
+        raise ConfigurationError(f"user {login!r} has no security group")
+    return str(name)
+
+
 def viewers_of(engine: Engine, group: str) -> list[str]:
     """Names of the users who will see a message filed at ``group`` (their level ≥ its level)."""
     with Session(engine) as session:

@@ -17,8 +17,9 @@ from primsync import frame as F
 from primsync.commit import ImportSummary, import_selected
 from primsync.db import queries
 from primsync.errors import PrimsyncError
-from primsync.grid import mark_imported, row_details
-from primsync.review import ReviewResult, list_folders, review_mailbox
+from primsync.grid import audience_note, mark_imported, row_details
+from primsync.preview import AttachmentInfo, render_message
+from primsync.review import ReviewResult, list_folders, read_message, review_mailbox
 from primsync.widgets.folders import FolderPicker
 from primsync.widgets.grid import ReviewGrid
 from primsync.widgets.options import OptionPicker
@@ -78,12 +79,22 @@ class SyncApp(w.VBox):
         self.progress.layout.visibility = "hidden"
         self.grid = ReviewGrid()
         self.details = w.HTML()
-        groups = queries.groups_up_to(engine, user)
+        self.show_button = w.Button(
+            description="Show message", icon="envelope-open", disabled=True,
+            tooltip="Fetch the current row's message (it stays unread) and show its text",
+        )  # fmt: skip
+        self.message_view = w.HTML()
+        # least privilege: the user's own group, the smallest audience their team still sees;
+        # a wider (lower) group is a deliberate choice, and the note below says whom it adds
+        self.own_group = queries.user_group(engine, user)
+        self._own_viewers = queries.viewers_of(engine, self.own_group)
         self.accessible_to = w.Dropdown(
-            options=[(f"{name} ({level})", name) for name, level in groups],
+            options=[name for name, _level in queries.groups_up_to(engine, user)],
+            value=self.own_group,
             description="Accessible to",
             style={"description_width": "initial"},
         )
+        self.audience = w.HTML()
         self.import_button = w.Button(description="Import", button_style="success", icon="download")
         self.status = w.HTML()
         self.summary_view = w.HTML()
@@ -97,16 +108,20 @@ class SyncApp(w.VBox):
                     ]
                 ),
                 self.grid,
-                self.details,
+                w.HBox([self.details, self.show_button]),
+                self.message_view,
                 w.HBox([self.accessible_to, self.import_button]),
+                self.audience,
                 self.status,
                 self.summary_view,
             ]
         )
         self.sync_button.on_click(lambda _b: self.synchronize())
         self.import_button.on_click(lambda _b: self.import_ticked())
+        self.show_button.on_click(lambda _b: self.show_message())
         self.grid.on_current(lambda _row: self._show_details())
-        self.accessible_to.observe(lambda _c: self._show_details(), names="value")
+        self.accessible_to.observe(lambda _c: self._show_audience(), names="value")
+        self._show_audience()
         self.load_folders()
 
     @_guarded
@@ -144,16 +159,42 @@ class SyncApp(w.VBox):
 
     def _show_details(self) -> None:
         position = self.grid.current
-        if position is None:
-            self.details.value = ""
-            return
+        self.message_view.value = ""
+        self.show_button.disabled = position is None
+        self.details.value = "" if position is None else row_details(self.grid.frame.iloc[position])
+
+    def _show_audience(self) -> None:
         group = self.accessible_to.value
-        viewers = queries.viewers_of(self.engine, group) if group else []
-        self.details.value = row_details(
-            self.grid.frame.iloc[int(position)],
-            group=group,
-            viewers=viewers,  # type: ignore[arg-type]
+        self.audience.value = audience_note(
+            group,
+            queries.viewers_of(self.engine, group),
+            own_group=self.own_group,
+            own_viewers=self._own_viewers,
         )
+
+    @_guarded
+    def show_message(self) -> str:
+        """Fetch the current row's message and show it safely (text part, or cleaned HTML)."""
+        position = self.grid.current
+        if position is None:
+            self.status.value = "Tick a row to show its message."
+            return ""
+        row = self.grid.frame.iloc[position]
+        body = read_message(
+            self.engine, self.account, str(row[F.FOLDER]), int(row[F.UID]), secret=self._secret
+        )
+        sender = row[F.FROM] if row[F.FROM] == row[F.FROM_ADDR] else (
+            f"{row[F.FROM]} <{row[F.FROM_ADDR]}>"
+        )  # fmt: skip
+        self.message_view.value = render_message(
+            subject=str(row[F.SUBJECT]),
+            sender=str(sender),
+            received=row[F.RECEIVED],
+            text=body.text,
+            html_body=body.html,
+            attachments=[AttachmentInfo(p.filename, p.content_type, p.size) for p in body.parts],
+        )
+        return self.message_view.value
 
     @_guarded
     def import_ticked(self) -> ImportSummary | None:
