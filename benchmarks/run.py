@@ -161,7 +161,7 @@ def sample():
 
 from primsync.db.engine import open_engine
 from primsync.review import review_mailbox
-engine = open_engine({url!r})
+engine = open_engine({url!r}, create=True)
 before = high_water_kb()
 sampler = threading.Thread(target=sample, daemon=True)
 sampler.start()
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         imap.uid("FETCH", "1:*", HEADER_ITEMS)  # and warms its cache
         imap.logout()
         url = f"sqlite:///{tmp}/bench.db"
-        engine = open_engine(url)
+        engine = open_engine(url, create=True)
         seed_contacts(engine, host=dovecot.host, port=dovecot.port, people=people, crm_ids=crm_ids)
         print(f"{n} messages from {len(people)} correspondents loaded in "
               f"{time.perf_counter() - started:.1f} s; {machine()}\n", flush=True)  # fmt: skip

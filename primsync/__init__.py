@@ -7,13 +7,18 @@
 from primsync.db.engine import init_db, open_engine
 from primsync.enrich import enrich
 from primsync.errors import (
+    AccountLocked,
     AuthenticationError,
     CommitError,
     ConfigurationError,
+    DatabaseError,
+    FetchFailed,
     FolderError,
     MailboxError,
     PermissionDenied,
     PrimsyncError,
+    SchemaMissing,
+    ServiceError,
 )
 from primsync.frame import build_frame
 from primsync.options import SyncOption, search_plan
@@ -21,14 +26,19 @@ from primsync.parse import normalize_address, normalize_message_id, parse_header
 from primsync.review import ReviewResult, list_folders, review_mailbox
 
 __all__ = [
+    "AccountLocked",
     "AuthenticationError",
     "CommitError",
     "ConfigurationError",
+    "DatabaseError",
+    "FetchFailed",
     "FolderError",
     "MailboxError",
     "PermissionDenied",
     "PrimsyncError",
     "ReviewResult",
+    "SchemaMissing",
+    "ServiceError",
     "SyncOption",
     "build_frame",
     "enrich",

@@ -1,11 +1,15 @@
 """The command line: the same functions the notebook calls.
 
-Exit codes: 0 success, 2 usage error, 3 authentication or connection error, 4 permission error.
+Exit codes: 0 success, 1 an unexpected error (a bug: the traceback is in the log file named),
+2 usage error (including a database to `primsync init` first), 3 authentication or connection
+error (mail server or database), 4 permission error, 5 another sync holds the account's lock.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import importlib.util
 import json
 import os
 import signal
@@ -16,10 +20,12 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from primsync import frame as F
-from primsync.db.engine import database_url, init_db, open_engine
-from primsync.errors import PrimsyncError
+from primsync.db.engine import check_schema, init_db, open_engine, safe_url
+from primsync.errors import DatabaseError, PrimsyncError, ServiceError
 from primsync.options import SyncOption
 
 __all__ = ["main"]
@@ -63,6 +69,7 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="primsync", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"primsync {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("init", help="create the schema")
@@ -174,10 +181,21 @@ def _write(text: str, output: str | None) -> None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
-def cmd_init(args: argparse.Namespace) -> int:
+def _engine(args: argparse.Namespace) -> Engine:
+    """The database of every command but ``init`` and ``demo``: it must exist, at the schema."""
     engine = open_engine(args.db)
-    created = init_db(engine)
-    print(f"{database_url(args.db)}: {len(created)} tables created" + (
+    check_schema(engine)
+    return engine
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    engine = open_engine(args.db, create=True)
+    try:
+        created = init_db(engine)
+    except SQLAlchemyError as exc:
+        check_schema(engine)  # says what is wrong with the database (unreachable...)
+        raise DatabaseError(f"could not create the schema in {safe_url(args.db)}") from exc
+    print(f"{safe_url(args.db)}: {len(created)} tables created" + (
         f" ({', '.join(created)})" if created else " (schema already present)"))  # fmt: skip
     return 0
 
@@ -185,7 +203,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_folders(args: argparse.Namespace) -> int:
     from primsync.review import list_folders
 
-    for folder in list_folders(open_engine(args.db), args.account, secret=_secret(args)):
+    for folder in list_folders(_engine(args), args.account, secret=_secret(args)):
         marks = [m for m in (folder.special_use, "sent" if folder.is_sent else None) if m]
         if not folder.selectable:
             marks.append("not selectable")
@@ -199,7 +217,7 @@ def _review(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from primsync.review import review_mailbox
 
     return review_mailbox(
-        open_engine(args.db),
+        _engine(args),
         args.account,
         args.folder,
         option=args.option,
@@ -233,7 +251,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     rows = choose_rows(result.frame, select=args.select, uids=args.uid or [], into=args.into)
     summary = import_selected(
-        open_engine(args.db), result, rows, user=args.user, accessible_to=args.accessible_to,
+        _engine(args), result, rows, user=args.user, accessible_to=args.accessible_to,
         secret=_secret(args), progress=sys.stderr.isatty(),
     )  # fmt: skip
     print(summary)
@@ -244,7 +262,7 @@ def cmd_messages(args: argparse.Namespace) -> int:
     from primsync.db.access import visible_messages
 
     frame = visible_messages(
-        open_engine(args.db), args.user, record_id=args.record, search=args.search
+        _engine(args), args.user, record_id=args.record, search=args.search
     )
     if args.format == "table":
         columns = [
@@ -271,7 +289,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     )
     try:
         sync_account(
-            open_engine(args.db), args.account, args.folder, option=args.option,
+            _engine(args), args.account, args.folder, option=args.option,
             select=args.select, user=args.user, accessible_to=args.accessible_to,
             secret=_secret(args), today=args.today,
         )  # fmt: skip
@@ -297,14 +315,14 @@ def _frame_out(frame: pd.DataFrame, fmt: str, output: str | None = None) -> None
 def cmd_health(args: argparse.Namespace) -> int:
     from primsync.db.queries import health_frame
 
-    _frame_out(health_frame(open_engine(args.db), args.account), args.format)
+    _frame_out(health_frame(_engine(args), args.account), args.format)
     return 0
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
     from primsync.commit import undo_run
 
-    removed = undo_run(open_engine(args.db), args.run_id, user=args.user)
+    removed = undo_run(_engine(args), args.run_id, user=args.user)
     print(f"import run {args.run_id} undone: {removed} messages removed")
     return 0
 
@@ -362,6 +380,11 @@ def _start_lab(folder: Path, env: dict[str, str], *, port: int | None) -> subpro
 
     from primsync.servers import free_port, wait_for_port
 
+    if importlib.util.find_spec("jupyterlab") is None:
+        raise ServiceError(
+            "JupyterLab is not installed: python3 -m pip install -e '.[notebook]' "
+            "(or run `primsync demo --no-lab`)"
+        )
     port = port or free_port()
     token = secrets.token_hex(16)
     lab = subprocess.Popen(
@@ -373,7 +396,11 @@ def _start_lab(folder: Path, env: dict[str, str], *, port: int | None) -> subpro
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # Ctrl-C reaches primsync, which stops JupyterLab itself
     )  # fmt: skip
-    wait_for_port(port, timeout=60, process=lab)
+    try:
+        wait_for_port(port, timeout=60, process=lab, name="JupyterLab")
+    except ServiceError:
+        lab.kill()
+        raise
     print(f"\nJupyterLab: http://127.0.0.1:{port}/lab/tree/01_sync.ipynb?token={token}")
     print("Ctrl-C stops JupyterLab and the demo mailbox.", flush=True)
     return lab
@@ -407,6 +434,32 @@ COMMANDS = {
 }
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("primsync")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _log_unexpected(command: str) -> Path | None:
+    """Write the current exception's traceback to a private log file; None if it cannot be."""
+    import logging
+    import tempfile
+    import traceback
+
+    logging.getLogger("primsync").debug("unexpected error in %s", command, exc_info=True)
+    folder = Path(os.environ.get("PRIMSYNC_LOG_DIR") or Path(tempfile.gettempdir()) / "primsync")
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = folder / f"error-{os.getpid()}.log"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(f"primsync {_version()} {command}\n{traceback.format_exc()}")
+        return path
+    except OSError:
+        return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -414,6 +467,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PrimsyncError as exc:
         print(f"primsync {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"primsync {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: one line for the user, the traceback in a log file
+        log = _log_unexpected(args.command)
+        where = f"the traceback is in {log}" if log else "no log file could be written"
+        print(
+            f"primsync {args.command}: unexpected error ({type(exc).__name__}); {where} — "
+            "please attach it to a bug report",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

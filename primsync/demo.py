@@ -234,7 +234,7 @@ def start_demo(db_url: str = DEMO_DB, *, fresh: bool = True) -> tuple[Engine, Py
     server = PymapServer(user=DEMO_USER, password=DEMO_PASSWORD)
     server.start()
     try:
-        engine = open_engine(db_url)
+        engine = open_engine(db_url, create=True)
         seed_database(engine, host=server.host, port=server.port)
         settings = ConnectionSettings(
             address=DEMO_ACCOUNT, host=server.host, port=server.port,

@@ -5,8 +5,18 @@
     ├── AuthenticationError        the server refused the credentials          (exit code 3)
     ├── MailboxError               connection, TLS, protocol or server errors   (exit code 3)
     │   └── FolderError            a folder that does not exist or cannot be selected
+    │   └── FetchFailed            the server refused a FETCH (NO / BAD)
+    ├── DatabaseError              the database cannot be reached               (exit code 3)
+    │   └── SchemaMissing          no database, or not at primsync's schema:
+    │                              run `primsync init`                          (exit code 2)
     ├── CommitError                an import could not be written
-    └── PermissionDenied           the user may not do this                     (exit code 4)
+    ├── PermissionDenied           the user may not do this                     (exit code 4)
+    ├── AccountLocked              another sync of the account holds its lock   (exit code 5)
+    └── ServiceError               a local program primsync starts (JupyterLab, the demo
+                                   mailbox) is missing or failed to start       (exit code 2)
+
+Anything else that reaches the command line is a bug: ``primsync`` prints one line naming the
+log file that holds the traceback, and exits with code 1.
 
 Every error carries the account and folder it concerns (when there is one) and never a
 password or token: messages are built from those fields, never from library exceptions that
@@ -16,13 +26,18 @@ might echo a secret.
 from __future__ import annotations
 
 __all__ = [
+    "AccountLocked",
     "AuthenticationError",
     "CommitError",
     "ConfigurationError",
+    "DatabaseError",
+    "FetchFailed",
     "FolderError",
     "MailboxError",
     "PermissionDenied",
     "PrimsyncError",
+    "SchemaMissing",
+    "ServiceError",
 ]
 
 
@@ -65,6 +80,22 @@ class FolderError(MailboxError):
     """A folder does not exist or cannot be selected."""
 
 
+class FetchFailed(MailboxError):
+    """The server answered a FETCH with NO or BAD (or closed the stream in the middle)."""
+
+
+class DatabaseError(PrimsyncError):
+    """The database could not be reached or answered with an error."""
+
+    exit_code = 3
+
+
+class SchemaMissing(DatabaseError):
+    """No database there, or one without primsync's tables (or at an older schema)."""
+
+    exit_code = 2
+
+
 class CommitError(PrimsyncError):
     """An import could not be written to the database."""
 
@@ -75,3 +106,15 @@ class PermissionDenied(PrimsyncError):
     """The user's level does not allow this."""
 
     exit_code = 4
+
+
+class AccountLocked(PrimsyncError):
+    """Another sync of the same account is running (it holds the account's lock)."""
+
+    exit_code = 5
+
+
+class ServiceError(PrimsyncError):
+    """A local program primsync starts (JupyterLab, the demo mailbox) is missing or failed."""
+
+    exit_code = 2

@@ -79,7 +79,7 @@ def choose_record(frame: pd.DataFrame, label: object, record_id: int) -> pd.Data
     """File row ``label`` into another of its candidate records."""
     candidates = list(frame.at[label, F.CANDIDATES])
     if record_id not in candidates:
-        raise ValueError(f"record {record_id} is not a candidate of this row: {candidates}")
+        raise ConfigurationError(f"record {record_id} is not a candidate of this row: {candidates}")
     out = frame.copy()
     out.at[label, F.RECORD_ID] = record_id
     out.at[label, F.IMPORTED_INTO] = frame.at[label, F.CANDIDATE_NAMES][candidates.index(record_id)]

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from primsync.errors import ConfigurationError, MailboxError
+from primsync.errors import ConfigurationError, ServiceError
 
 __all__ = ["DovecotServer", "PymapServer", "free_port", "wait_for_port"]
 
@@ -30,19 +30,24 @@ def free_port() -> int:
 
 
 def wait_for_port(
-    port: int, *, timeout: float = 15.0, process: subprocess.Popen | None = None
+    port: int,
+    *,
+    timeout: float = 15.0,
+    process: subprocess.Popen | None = None,
+    name: str = "the server",
 ) -> None:
-    """Wait until something accepts connections on 127.0.0.1:``port``."""
+    """Wait until something accepts connections on 127.0.0.1:``port`` (``name`` says what, in
+    the :class:`ServiceError` raised when it exits or never answers)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise MailboxError(f"the server on port {port} exited with code {process.returncode}")
+            raise ServiceError(f"{name} on port {port} exited with code {process.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.05)
-    raise MailboxError(f"nothing answered on 127.0.0.1:{port} after {timeout:.0f} s")
+    raise ServiceError(f"{name} did not answer on 127.0.0.1:{port} after {timeout:.0f} s")
 
 
 class _Server:
@@ -91,7 +96,7 @@ class PymapServer(_Server):
         self.process = subprocess.Popen(
             cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )
-        wait_for_port(self.port, process=self.process, timeout=30)
+        wait_for_port(self.port, process=self.process, timeout=30, name="the demo mailbox (pymap)")
 
 
 _DOVECOT_CONF = """\
@@ -240,14 +245,14 @@ class DovecotServer(_Server):
         )
         try:
             wait_for_port(self.port, process=self.process)
-        except MailboxError as exc:
+        except ServiceError as exc:
             log = (
                 (root / "dovecot.log").read_text(errors="replace")[-2000:]
                 if (root / "dovecot.log").exists()
                 else ""
             )
             out = self.process.stdout.read().decode(errors="replace") if self.process.stdout else ""
-            raise MailboxError(f"{exc}; dovecot said: {out[-2000:]} {log}") from exc
+            raise ServiceError(f"{exc}; dovecot said: {out[-2000:]} {log}") from exc
 
     def stop(self) -> None:
         super().stop()

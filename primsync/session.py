@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from primsync.credentials import resolve_secret
 from primsync.db import queries
-from primsync.db.engine import open_engine
+from primsync.db.engine import check_schema, open_engine
 from primsync.servers import PymapServer
 
 __all__ = ["NotebookSession", "open_session", "project_root"]
@@ -66,6 +66,7 @@ def open_session(
         atexit.register(server.stop)
         return NotebookSession(engine, DEMO_ACCOUNT, user or "ana", DEMO_PASSWORD, server)
     engine = open_engine(db)
+    check_schema(engine)
     auth = queries.account_settings(engine, account).auth
     secret = resolve_secret(account, auth=auth, prompt=prompt)
     return NotebookSession(engine, account, user or queries.owner_login(engine, account), secret)

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from primsync.errors import FetchFailed
+
 __all__ = [
     "FetchFailed",
     "RawMessage",
@@ -42,10 +44,6 @@ _UID = re.compile(rb"UID (\d+)")
 _FLAGS = re.compile(rb"FLAGS \(([^)]*)\)")
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
 _SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
-
-
-class FetchFailed(Exception):
-    """The server answered the FETCH with NO or BAD (the connection is still usable)."""
 
 
 @dataclass(frozen=True, slots=True)

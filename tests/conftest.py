@@ -62,7 +62,7 @@ def empty_engine(request, tmp_path):
         url = f"sqlite:///{tmp_path / 'primsync.db'}"
     else:
         url = request.getfixturevalue("postgres").create_database(f"test_{next(_DATABASES)}")
-    engine = open_engine(url)
+    engine = open_engine(url, create=True)
     yield engine
     engine.dispose()
 

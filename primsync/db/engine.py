@@ -1,7 +1,9 @@
 """Engine and schema: where the database is and how it is created.
 
 >>> engine = open_engine("sqlite://")
->>> init_db(engine)
+>>> sorted(init_db(engine))[:3]
+['app_user', 'attachment', 'crm_message']
+>>> check_schema(engine)
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from primsync.errors import ConfigurationError
+from primsync.errors import ConfigurationError, DatabaseError, SchemaMissing
 
 DEFAULT_URL = "sqlite:///data/primsync.db"
 
@@ -29,8 +32,25 @@ def database_url(url: str | None = None) -> str:
     return url or os.environ.get("PRIMSYNC_DB") or DEFAULT_URL
 
 
-def open_engine(url: str | None = None) -> Engine:
-    """An engine for ``url`` (see :func:`database_url`); SQLite files get their folder created."""
+INIT_ADVICE = "run `primsync init` first (or `primsync demo` for the demo database)"
+
+
+def safe_url(url: str | None) -> str:
+    """``url`` for messages: the password, if any, replaced by ``***``."""
+    resolved = database_url(url)
+    try:
+        return make_url(resolved).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "the database URL given"
+
+
+def open_engine(url: str | None = None, *, create: bool = False) -> Engine:
+    """An engine for ``url`` (see :func:`database_url`).
+
+    A SQLite file that does not exist is an error (:class:`SchemaMissing`, "run primsync
+    init") unless ``create`` — what ``init``, the demo and the tests ask for — and only then are
+    its folders made: a mistyped path creates nothing.
+    """
     resolved = database_url(url)
     try:
         parsed = make_url(resolved)
@@ -38,7 +58,11 @@ def open_engine(url: str | None = None) -> Engine:
         raise ConfigurationError(f"not a database URL: {resolved!r}") from exc
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            path = Path(parsed.database)
+            if create:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            elif not path.is_file():
+                raise SchemaMissing(f"there is no database at {path}: {INIT_ADVICE}")
         engine = create_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
@@ -97,6 +121,29 @@ def schema_revision(engine: Engine) -> str | None:
     """The Alembic revision the database is at (None: empty, or made before migrations)."""
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise unless the database answers and is at primsync's current schema:
+    :class:`DatabaseError` when it cannot be reached, :class:`SchemaMissing` ("run primsync
+    init") when its tables are missing or older."""
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+            has_tables = inspect(conn).has_table("mail_account")
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+        raise DatabaseError(
+            f"cannot use the database {engine.url.render_as_string(hide_password=True)}: {reason}"
+        ) from exc
+    if not has_tables:
+        raise SchemaMissing(f"the database has no primsync tables: {INIT_ADVICE}")
+    script = ScriptDirectory(str(MIGRATIONS))
+    if current != script.get_current_head():
+        raise SchemaMissing(
+            f"the database is at schema {current or 'before migrations'}, this primsync needs "
+            f"{script.get_current_head()}: run `primsync init` to upgrade it in place"
+        )
 
 
 def init_db(engine: Engine, *, revision: str = "head") -> list[str]:

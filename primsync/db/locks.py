@@ -15,18 +15,12 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from primsync.errors import PrimsyncError
+from primsync.errors import AccountLocked
 
 __all__ = ["AccountLocked", "account_lock"]
 
 _NAMESPACE = 0x70726D73  # "prms": keeps our advisory lock keys apart from other applications'
 _MEMORY_LOCKS: dict[tuple[str, int], threading.Lock] = {}
-
-
-class AccountLocked(PrimsyncError):
-    """Another sync of the same account is running."""
-
-    exit_code = 5
 
 
 @contextmanager

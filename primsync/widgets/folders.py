@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import ipywidgets as w
 
+from primsync.errors import ConfigurationError
 from primsync.imap import Folder
 
 __all__ = ["FolderPicker"]
@@ -45,6 +46,6 @@ class FolderPicker(w.VBox):
         wanted = set(names)
         unknown = wanted - set(self.checkboxes)
         if unknown:
-            raise ValueError(f"no such folders: {sorted(unknown)}")
+            raise ConfigurationError(f"no such folders: {sorted(unknown)}")
         for name, box in self.checkboxes.items():
             box.value = name in wanted and not box.disabled
