@@ -261,9 +261,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_messages(args: argparse.Namespace) -> int:
     from primsync.db.access import visible_messages
 
-    frame = visible_messages(
-        _engine(args), args.user, record_id=args.record, search=args.search
-    )
+    frame = visible_messages(_engine(args), args.user, record_id=args.record, search=args.search)
     if args.format == "table":
         columns = [
             "id",
