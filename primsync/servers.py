@@ -188,9 +188,12 @@ class DovecotServer(_Server):
 
     @staticmethod
     def binary() -> str | None:
-        return shutil.which("dovecot") or (
+        """The dovecot binary, when its IMAP service is installed too (dovecot-imapd: without
+        it, dovecot-core starts but refuses every IMAP login)."""
+        found = shutil.which("dovecot") or (
             "/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None
         )
+        return found if found and Path("/usr/lib/dovecot/imap").exists() else None
 
     def start(self) -> None:
         binary = self.binary()

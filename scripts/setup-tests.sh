@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 missing=()
-{ command -v dovecot || [ -x /usr/sbin/dovecot ]; } >/dev/null 2>&1 || missing+=(dovecot-imapd)
+# the files the tests run, not just a binary name: dovecot-core alone has no IMAP service
+[ -x /usr/sbin/dovecot ] && [ -x /usr/lib/dovecot/imap ] && [ -x /usr/lib/dovecot/imap-login ] \
+  || missing+=(dovecot-imapd)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
