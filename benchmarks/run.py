@@ -37,7 +37,7 @@ from primsync.db.models import FolderState  # noqa: E402
 from primsync.enrich import enrich  # noqa: E402
 from primsync.parse import REVIEW_HEADERS  # noqa: E402
 from primsync.review import review_mailbox  # noqa: E402
-from primsync.servers import DovecotServer  # noqa: E402
+from primsync.testing import DovecotServer  # noqa: E402
 
 ACCOUNT, USER, PASSWORD, FOLDER = "ana@agency.example", "bench", "bench-pw", "Bench"
 HEADER_ITEMS = (

@@ -247,7 +247,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from primsync.commit import import_selected
 
     result = _review(args)
-    from primsync.grid import choose_rows
+    from primsync.selection import choose_rows
 
     rows = choose_rows(result.frame, select=args.select, uids=args.uid or [], into=args.into)
     summary = import_selected(

@@ -23,6 +23,7 @@ import imapclient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 from tqdm.auto import tqdm
 
+from primsync.accounts import ConnectionSettings
 from primsync.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -72,20 +73,6 @@ Progress = bool | Callable[[int, int], None]
 # a password or access token, or a token source called with refresh=True after a refusal
 Secret = str | Callable[[bool], str]
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionSettings:
-    """How to reach one mail account (a ``mail_account`` row, without any secret)."""
-
-    address: str
-    host: str
-    port: int
-    username: str
-    security: str = "ssl"
-    auth: str = "password"
-    ca_file: str | None = None
-    timeout: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)

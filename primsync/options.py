@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
 from primsync.errors import ConfigurationError
 
-__all__ = ["FolderState", "SearchPlan", "SyncOption", "parse_option", "search_plan"]
+__all__ = ["LastSync", "SearchPlan", "SyncOption", "parse_option", "search_plan"]
 
 
 class SyncOption(StrEnum):
@@ -43,14 +44,16 @@ _LABELS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class FolderState:
-    """What the last import remembered of a folder (``folder_state``)."""
+class LastSync(Protocol):
+    """What the last import remembered of a folder, as far as the search needs it (the
+    database layer's ``SyncState`` is one)."""
 
-    uidvalidity: int
-    last_uid: int
-    highestmodseq: int | None = None
-    last_sync_at: datetime | None = None
+    @property
+    def uidvalidity(self) -> int: ...
+    @property
+    def last_uid(self) -> int: ...
+    @property
+    def last_sync_at(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +79,7 @@ def search_plan(
     today: date,
     since: date | None = None,
     until: date | None = None,
-    state: FolderState | None = None,
+    state: LastSync | None = None,
     uidvalidity: int | None = None,
 ) -> SearchPlan:
     """The search for ``option`` in a folder whose current UIDVALIDITY is ``uidvalidity``.

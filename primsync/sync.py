@@ -16,10 +16,10 @@ from primsync import frame as F
 from primsync.commit import ImportSummary, import_selected
 from primsync.db import queries
 from primsync.db.locks import account_lock
-from primsync.grid import choose_rows
 from primsync.oauth import TokenProvider
 from primsync.options import SyncOption
 from primsync.review import ReviewResult, review_mailbox
+from primsync.selection import choose_rows
 
 __all__ = ["SyncReport", "sync_account"]
 

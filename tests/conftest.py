@@ -13,7 +13,7 @@ import pytest
 from primsync.db.engine import init_db, open_engine
 from primsync.demo import DEMO_ACCOUNT, seed_database, seed_mailbox
 from primsync.imap import ConnectionSettings, connect
-from primsync.servers import DovecotServer, PostgresServer
+from primsync.testing import DovecotServer, PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("PRIMSYNC_CORPUS", ROOT.parent / "shared" / "corpus"))

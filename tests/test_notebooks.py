@@ -83,8 +83,8 @@ def test_explore_shows_a_hostile_message_inert_and_saves_on_request(hostile_db, 
                                                                    monkeypatch):  # fmt: skip
     from primsync.commit import import_selected
     from primsync.db.access import message_attachments, visible_messages
-    from primsync.grid import choose_rows
     from primsync.review import review_mailbox
+    from primsync.selection import choose_rows
     from tests.conftest import HOSTILE_ACCOUNT, USERS
     from tests.hostile_mail import ACTIVE, EVIL_CONTENT
 

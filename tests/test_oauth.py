@@ -20,7 +20,8 @@ from primsync.errors import AuthenticationError
 from primsync.imap import ConnectionSettings, connect
 from primsync.oauth import GoogleTokenProvider, MsalTokenProvider
 from primsync.review import review_mailbox
-from primsync.servers import DovecotServer, free_port
+from primsync.servers import free_port
+from primsync.testing import DovecotServer
 from tests.conftest import add_account
 
 GOOD = "good-access-token-1c0ffee"

@@ -6,8 +6,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from primsync.db.queries import SyncState
 from primsync.errors import ConfigurationError
-from primsync.options import FolderState, SyncOption, search_plan
+from primsync.options import SyncOption, search_plan
 
 TODAY = date(2026, 11, 27)
 
@@ -30,7 +31,7 @@ def test_range_includes_both_days():
 
 
 def test_since_last():
-    state = FolderState(uidvalidity=5, last_uid=41, last_sync_at=datetime(2026, 11, 2, tzinfo=UTC))
+    state = SyncState(uidvalidity=5, last_uid=41, last_sync_at=datetime(2026, 11, 2, tzinfo=UTC))
     assert search_plan("since-last", today=TODAY).criteria == ["ALL"]
     same = search_plan("since-last", today=TODAY, state=state, uidvalidity=5)
     assert (same.criteria, same.min_uid) == (["UID", "42:*"], 41)

@@ -10,7 +10,6 @@ import pytest
 from primsync.commit import import_selected
 from primsync.db.access import message_attachments, visible_messages
 from primsync.errors import ConfigurationError, PermissionDenied
-from primsync.grid import choose_rows
 from primsync.preview import (
     AttachmentInfo,
     clean_html,
@@ -20,6 +19,7 @@ from primsync.preview import (
     save_attachment,
 )
 from primsync.review import read_message, review_mailbox
+from primsync.selection import choose_rows
 from tests.conftest import HOSTILE_ACCOUNT, USERS
 from tests.hostile_mail import ACTIVE, EVIL_CONTENT, EVIL_NAME, HOSTILE_HTML, SUBJECT
 

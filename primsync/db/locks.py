@@ -7,12 +7,12 @@ next to a SQLite database.
 
 from __future__ import annotations
 
-import fcntl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from filelock import FileLock, Timeout
 from sqlalchemy import Engine, text
 
 from primsync.errors import AccountLocked
@@ -54,13 +54,13 @@ def account_lock(engine: Engine, account_id: int, *, address: str = "") -> Itera
         finally:
             lock.release()
         return
-    path = Path(f"{database}.account-{account_id}.lock")
-    with path.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise busy from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    # a lock file beside the SQLite file (flock on POSIX, msvcrt locking on Windows)
+    lock = FileLock(Path(f"{database}.account-{account_id}.lock"), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise busy from None
+    try:
+        yield
+    finally:
+        lock.release()

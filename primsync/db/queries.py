@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -15,6 +16,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, String, any_, bindpara
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from primsync.accounts import ConnectionSettings
 from primsync.db.engine import write_session
 from primsync.db.models import (
     AppUser,
@@ -28,8 +30,6 @@ from primsync.db.models import (
     SyncRun,
 )
 from primsync.errors import ConfigurationError
-from primsync.imap import ConnectionSettings
-from primsync.options import FolderState as FolderStateValue
 
 
 def get_account(session: Session, address: str) -> MailAccount:
@@ -173,12 +173,22 @@ def _among(conn: Connection, column: ColumnElement, values: list[str]) -> Column
     return column.in_(select(each.c.value))
 
 
-def folder_states(engine: Engine, account_id: int) -> dict[str, FolderStateValue]:
+@dataclass(frozen=True, slots=True)
+class SyncState:
+    """What the last import remembered of a folder: a ``folder_state`` row's values."""
+
+    uidvalidity: int
+    last_uid: int
+    highestmodseq: int | None = None
+    last_sync_at: datetime | None = None
+
+
+def folder_states(engine: Engine, account_id: int) -> dict[str, SyncState]:
     """What the last imports remembered of each folder of an account."""
     with Session(engine) as session:
         states = session.scalars(select(FolderState).where(FolderState.account_id == account_id))
         return {
-            state.folder: FolderStateValue(
+            state.folder: SyncState(
                 uidvalidity=int(state.uidvalidity),
                 last_uid=int(state.last_uid),
                 highestmodseq=state.highestmodseq,

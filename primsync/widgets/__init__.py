@@ -2,7 +2,7 @@
 
 from primsync.widgets.app import SyncApp
 from primsync.widgets.folders import FolderPicker
-from primsync.widgets.grid import ReviewGrid
 from primsync.widgets.options import OptionPicker
+from primsync.widgets.review_grid import ReviewGrid
 
 __all__ = ["FolderPicker", "OptionPicker", "ReviewGrid", "SyncApp"]

@@ -17,12 +17,12 @@ from primsync import frame as F
 from primsync.commit import ImportSummary, import_selected
 from primsync.db import queries
 from primsync.errors import PrimsyncError
-from primsync.grid import audience_note, mark_imported, row_details
 from primsync.preview import AttachmentInfo, render_message
 from primsync.review import ReviewResult, list_folders, read_message, review_mailbox
+from primsync.selection import audience_note, mark_imported, row_details
 from primsync.widgets.folders import FolderPicker
-from primsync.widgets.grid import ReviewGrid
 from primsync.widgets.options import OptionPicker
+from primsync.widgets.review_grid import ReviewGrid
 
 __all__ = ["SyncApp"]
 

@@ -10,7 +10,7 @@ import pandas as pd
 from itables.widget import ITable
 
 from primsync import frame as F
-from primsync.grid import choose_record, grid_view, tickable_positions, with_selection
+from primsync.selection import choose_record, grid_view, tickable_positions, with_selection
 
 __all__ = ["ReviewGrid"]
 

@@ -1,0 +1,285 @@
+"""Private Dovecot and PostgreSQL servers for the tests and benchmarks (POSIX only: they run
+Debian's programs, under an unprivileged user when started as root).
+
+Nothing of the package imports this module; ``import primsync`` and the command line work
+without it, on any system.
+
+>>> with DovecotServer({"ana": "secret"}) as server:   # doctest: +SKIP
+...     print(server.port)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from primsync.errors import ConfigurationError, ServiceError
+from primsync.servers import Server, free_port, wait_for_port
+
+__all__ = ["DovecotServer", "PostgresServer"]
+
+
+_DOVECOT_CONF = """\
+protocols = imap
+listen = 127.0.0.1
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+info_log_path = {root}/dovecot.log
+default_login_user = {login_user}
+default_internal_user = {internal_user}
+first_valid_uid = 1
+disable_plaintext_auth = no
+auth_mechanisms = plain login{oauth2_mechanisms}
+auth_failure_delay = 0
+ssl = yes
+ssl_cert = <{root}/cert.pem
+ssl_key = <{root}/key.pem
+mail_location = maildir:{root}/mail/%u:LAYOUT=fs
+mail_max_userip_connections = 200
+namespace inbox {{
+  inbox = yes
+  separator = /
+  mailbox Sent {{
+    special_use = \\Sent
+  }}
+  mailbox Drafts {{
+    special_use = \\Drafts
+  }}
+  mailbox Trash {{
+    special_use = \\Trash
+  }}
+}}
+{oauth2_passdb}passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {root}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={root}/home/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    address = 127.0.0.1
+    port = {ssl_port}
+    ssl = yes
+  }}
+{chroot}}}
+service anvil {{
+{chroot}}}
+service ipc {{
+{chroot}}}
+service stats {{
+  unix_listener stats-writer {{
+    mode = 0666
+  }}
+}}
+"""
+
+
+class DovecotServer(Server):
+    """A private Dovecot (Debian's ``dovecot-imapd``): own config, Maildirs and logs in a temp
+    folder, plain IMAP on ``port`` and IMAPS with a self-signed certificate on ``ssl_port``."""
+
+    def __init__(
+        self,
+        users: dict[str, str],
+        *,
+        root: str | os.PathLike[str] | None = None,
+        oauth2_introspection_url: str | None = None,
+    ):
+        """``oauth2_introspection_url``: also accept XOAUTH2 and OAUTHBEARER, checking each
+        token at that RFC 7662 introspection endpoint (Dovecot's ``oauth2`` passdb)."""
+        self.users = dict(users)
+        self.oauth2_introspection_url = oauth2_introspection_url
+        self._own_root = root is None
+        self.root = Path(root or tempfile.mkdtemp(prefix="primsync-dovecot-"))
+        self.port = free_port()
+        self.ssl_port = free_port()
+        self.host = "127.0.0.1"
+
+    @property
+    def cert_file(self) -> Path:
+        return self.root / "cert.pem"
+
+    @staticmethod
+    def binary() -> str | None:
+        """The dovecot binary, when its IMAP service is installed too (dovecot-imapd: without
+        it, dovecot-core starts but refuses every IMAP login)."""
+        found = shutil.which("dovecot") or (
+            "/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None
+        )
+        return found if found and Path("/usr/lib/dovecot/imap").exists() else None
+
+    def start(self) -> None:
+        binary = self.binary()
+        if binary is None:
+            raise ConfigurationError("dovecot is not installed (apt-get install dovecot-imapd)")
+        root = self.root
+        for sub in ("run", "state", "mail", "home"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+             "-keyout", str(root / "key.pem"), "-out", str(self.cert_file)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        (root / "passwd").write_text(
+            "".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self.users.items())
+        )
+        import pwd  # POSIX only, like Dovecot itself
+
+        if os.geteuid() == 0:
+            mail_user = pwd.getpwnam("nobody")
+            uid, gid = mail_user.pw_uid, mail_user.pw_gid
+            login_user, internal_user, chroot = "dovenull", "dovecot", ""
+            for sub in ("mail", "home"):
+                os.chown(root / sub, uid, gid)
+            os.chmod(root, 0o755)
+        else:
+            uid, gid = os.getuid(), os.getgid()
+            me = pwd.getpwuid(uid).pw_name
+            login_user, internal_user, chroot = me, me, "  chroot =\n"
+        oauth2_passdb, oauth2_mechanisms = "", ""
+        if self.oauth2_introspection_url:
+            (root / "oauth2.conf.ext").write_text(
+                f"introspection_mode = post\nintrospection_url = {self.oauth2_introspection_url}\n"
+                "force_introspection = yes\nusername_attribute = username\n"
+                "active_attribute = active\nactive_value = true\n"
+            )
+            oauth2_mechanisms = " xoauth2 oauthbearer"
+            oauth2_passdb = (
+                "passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
+                f"  args = {root}/oauth2.conf.ext\n}}\n"
+            )
+        conf = _DOVECOT_CONF.format(
+            root=root, port=self.port, ssl_port=self.ssl_port, uid=uid, gid=gid,
+            login_user=login_user, internal_user=internal_user, chroot=chroot,
+            oauth2_passdb=oauth2_passdb, oauth2_mechanisms=oauth2_mechanisms,
+        )  # fmt: skip
+        (root / "dovecot.conf").write_text(conf)
+        self.process = subprocess.Popen(
+            [binary, "-F", "-c", str(root / "dovecot.conf")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            wait_for_port(self.port, process=self.process)
+        except ServiceError as exc:
+            log = (
+                (root / "dovecot.log").read_text(errors="replace")[-2000:]
+                if (root / "dovecot.log").exists()
+                else ""
+            )
+            out = self.process.stdout.read().decode(errors="replace") if self.process.stdout else ""
+            raise ServiceError(f"{exc}; dovecot said: {out[-2000:]} {log}") from exc
+
+    def stop(self) -> None:
+        super().stop()
+        if self._own_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def log(self) -> str:
+        path = self.root / "dovecot.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+class PostgresServer(Server):
+    """A private PostgreSQL cluster (Debian's ``postgresql``) in a temp folder, on a loopback
+    port, with trust authentication for the user ``primsync``. As root, the cluster runs as
+    the ``postgres`` system user (PostgreSQL refuses to run as root)."""
+
+    def __init__(self, *, root: str | os.PathLike[str] | None = None):
+        self._own_root = root is None
+        self.root = Path(root or tempfile.mkdtemp(prefix="primsync-pg-"))
+        self.port = free_port()
+        self.host = "127.0.0.1"
+        self.user = "primsync"
+
+    @staticmethod
+    def bindir() -> Path | None:
+        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+        if found:
+            return found[-1].parent
+        initdb = shutil.which("initdb")
+        return Path(initdb).parent if initdb else None
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{database}"
+
+    @staticmethod
+    def _owner() -> str | None:
+        """PostgreSQL refuses to run as root: then its programs run as ``postgres``."""
+        return "postgres" if os.geteuid() == 0 else None
+
+    def start(self) -> None:
+        bindir = self.bindir()
+        if bindir is None:
+            raise ConfigurationError("PostgreSQL is not installed (apt-get install postgresql)")
+        data, sockets = self.root / "data", self.root / "run"
+        sockets.mkdir(parents=True, exist_ok=True)
+        import pwd  # POSIX only, like PostgreSQL's initdb under root
+
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam("postgres")
+            os.chmod(self.root, 0o755)
+            for path in (self.root, sockets):
+                os.chown(path, owner.pw_uid, owner.pw_gid)
+        subprocess.run(
+            [str(bindir / "initdb"), "-D", str(data), "-U", self.user,
+             "-A", "trust", "-E", "UTF8", "--no-sync"],
+            check=True, capture_output=True, cwd=self.root, user=self._owner(), group=self._owner(),
+        )  # fmt: skip
+        self.process = subprocess.Popen(
+            [str(bindir / "postgres"), "-D", str(data), "-p", str(self.port),
+             "-k", str(sockets), "-c", "listen_addresses=127.0.0.1",
+             "-c", "fsync=off", "-c", "synchronous_commit=off",
+             "-c", "full_page_writes=off", "-c", "max_connections=200"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            cwd=self.root, user=self._owner(), group=self._owner(),
+        )  # fmt: skip
+        wait_for_port(self.port, timeout=60, process=self.process)
+        import psycopg
+
+        deadline = time.monotonic() + 30
+        while True:  # the port opens a moment before the server accepts logins
+            try:
+                psycopg.connect(
+                    host=self.host, port=self.port, user=self.user, dbname="postgres"
+                ).close()
+                return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def create_database(self, name: str) -> str:
+        """Create an empty database and return its SQLAlchemy URL."""
+        import psycopg
+
+        with psycopg.connect(
+            host=self.host, port=self.port, user=self.user, dbname="postgres", autocommit=True
+        ) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # fast shutdown
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+        super().stop()
+        if self._own_root:
+            shutil.rmtree(self.root, ignore_errors=True)

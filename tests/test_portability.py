@@ -1,0 +1,78 @@
+"""The package imports, and the command line starts, without POSIX-only modules (as on Windows,
+where many analysts work): only ``primsync.testing``, the tests' Dovecot and PostgreSQL
+launchers, needs them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+from tests.conftest import ROOT
+
+POSIX_ONLY = ("pwd", "fcntl", "resource")
+
+PROBE = textwrap.dedent(
+    """
+    import importlib, pkgutil, sys
+
+    BLOCKED = set(sys.argv[1].split(","))
+
+    import builtins
+
+    real_import = builtins.__import__
+
+    def windows_import(name, globals=None, locals=None, fromlist=(), level=0):
+        # third-party libraries pick their own platform modules by sys.platform (and take
+        # another path on Windows): only primsync's own imports are refused, cached or not
+        importer = (globals or {}).get("__name__", "")
+        if level == 0 and name.partition(".")[0] in BLOCKED and importer.startswith("primsync"):
+            raise ModuleNotFoundError(f"{importer} imports {name!r}", name=name)
+        return real_import(name, globals, locals, fromlist, level)
+
+    builtins.__import__ = windows_import
+
+    import primsync
+    names = sorted(
+        m.name for m in pkgutil.walk_packages(primsync.__path__, "primsync.")
+        if m.name != "primsync.testing" and ".migrations" not in m.name
+    )
+    for name in names:
+        importlib.import_module(name)
+    from primsync.cli import main
+    try:
+        main(["--help"])
+    except SystemExit as done:
+        assert done.code == 0
+    print(len(names), "modules")
+    """
+)
+
+
+def test_every_module_imports_without_posix_only_modules():
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, ",".join(POSIX_ONLY)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "usage: primsync" in out.stdout
+    count = int(out.stdout.strip().splitlines()[-1].split()[0])
+    assert count >= 25  # every module was walked, not an empty list
+
+
+def test_the_posix_only_launchers_are_apart():
+    servers = (ROOT / "primsync" / "servers.py").read_text()
+    assert "import pwd" not in servers and "DovecotServer" not in servers
+    assert "import fcntl" not in (ROOT / "primsync" / "db" / "locks.py").read_text()
+
+
+def test_the_probe_catches_a_posix_only_import(tmp_path):
+    (tmp_path / "primsync_probe_bad.py").write_text("import pwd\n")
+    probe = PROBE.replace("import primsync\n", "import primsync, primsync_probe_bad\n")
+    out = subprocess.run(
+        [sys.executable, "-c", probe, ",".join(POSIX_ONLY)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**__import__("os").environ, "PYTHONPATH": str(tmp_path)},
+    )  # fmt: skip
+    assert out.returncode != 0
+    assert "primsync_probe_bad imports 'pwd'" in out.stderr
