@@ -1,29 +1,25 @@
 """primsync: bring recruiters' and account managers' email into the records of a staffing CRM.
 
->>> from primsync import open_engine, review_mailbox          # doctest: +SKIP
->>> result = review_mailbox(open_engine(), "ana@agency.example", ["INBOX"], option="7d")
+What a notebook calls, in the order of the workflow (each name is loaded on first use, so that
+``import primsync`` and the command line start quickly):
+
+>>> import primsync as ps                                                   # doctest: +SKIP
+>>> session = ps.open_session()                # the demo, or $PRIMSYNC_ACCOUNT / $PRIMSYNC_DB
+>>> folders = ps.list_folders(session.engine, session.account, secret=session.secret)
+>>> review = ps.review_mailbox(session.engine, session.account, ["INBOX"], option="7d",
+...                            secret=session.secret)
+>>> review.frame.loc[review.frame["from_addr"] == "lea@mail.example", "selected"] = True
+>>> summary = ps.import_selected(session.engine, review, user=session.user,
+...                              accessible_to="Recruiters", secret=session.secret)
+>>> ps.visible_messages(session.engine, session.user)
+
+Internals stay importable from their modules (``primsync.parse``, ``primsync.enrich``...).
 """
 
-from primsync.db.engine import init_db, open_engine
-from primsync.enrich import enrich
-from primsync.errors import (
-    AccountLocked,
-    AuthenticationError,
-    CommitError,
-    ConfigurationError,
-    DatabaseError,
-    FetchFailed,
-    FolderError,
-    MailboxError,
-    PermissionDenied,
-    PrimsyncError,
-    SchemaMissing,
-    ServiceError,
-)
-from primsync.frame import build_frame
-from primsync.options import SyncOption, search_plan
-from primsync.parse import normalize_address, normalize_message_id, parse_headers
-from primsync.review import ReviewResult, list_folders, review_mailbox
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "AccountLocked",
@@ -33,6 +29,7 @@ __all__ = [
     "DatabaseError",
     "FetchFailed",
     "FolderError",
+    "ImportSummary",
     "MailboxError",
     "PermissionDenied",
     "PrimsyncError",
@@ -40,14 +37,86 @@ __all__ = [
     "SchemaMissing",
     "ServiceError",
     "SyncOption",
-    "build_frame",
-    "enrich",
+    "SyncReport",
+    "choose_rows",
+    "export_frame",
+    "health_frame",
+    "import_selected",
     "init_db",
     "list_folders",
-    "normalize_address",
-    "normalize_message_id",
+    "message_preview",
     "open_engine",
-    "parse_headers",
+    "open_session",
+    "project_root",
+    "recent_runs",
     "review_mailbox",
-    "search_plan",
+    "save_attachment",
+    "sync_account",
+    "undo_run",
+    "visible_messages",
 ]
+
+_WHERE = {
+    "ImportSummary": "primsync.commit",
+    "ReviewResult": "primsync.review",
+    "SyncOption": "primsync.options",
+    "SyncReport": "primsync.sync",
+    "choose_rows": "primsync.selection",
+    "export_frame": "primsync.export",
+    "health_frame": "primsync.db.queries",
+    "import_selected": "primsync.commit",
+    "init_db": "primsync.db.engine",
+    "list_folders": "primsync.review",
+    "message_preview": "primsync.preview",
+    "open_engine": "primsync.db.engine",
+    "open_session": "primsync.session",
+    "project_root": "primsync.session",
+    "recent_runs": "primsync.db.queries",
+    "review_mailbox": "primsync.review",
+    "save_attachment": "primsync.preview",
+    "sync_account": "primsync.sync",
+    "undo_run": "primsync.commit",
+    "visible_messages": "primsync.db.access",
+}
+_ERRORS = {name for name in __all__ if name not in _WHERE}
+
+
+def __getattr__(name: str) -> Any:
+    module = "primsync.errors" if name in _ERRORS else _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'primsync' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # loaded once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # what type checkers and editors see
+    from primsync.commit import ImportSummary, import_selected, undo_run
+    from primsync.db.access import visible_messages
+    from primsync.db.engine import init_db, open_engine
+    from primsync.db.queries import health_frame, recent_runs
+    from primsync.errors import (
+        AccountLocked,
+        AuthenticationError,
+        CommitError,
+        ConfigurationError,
+        DatabaseError,
+        FetchFailed,
+        FolderError,
+        MailboxError,
+        PermissionDenied,
+        PrimsyncError,
+        SchemaMissing,
+        ServiceError,
+    )
+    from primsync.export import export_frame
+    from primsync.options import SyncOption
+    from primsync.preview import message_preview, save_attachment
+    from primsync.review import ReviewResult, list_folders, review_mailbox
+    from primsync.selection import choose_rows
+    from primsync.session import open_session, project_root
+    from primsync.sync import SyncReport, sync_account

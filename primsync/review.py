@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from primsync import frame as F
 from primsync.credentials import resolve_secret
 from primsync.db import queries
-from primsync.enrich import enrich, shown, shown_mask
+from primsync.enrich import enrich, shown
 from primsync.errors import ConfigurationError, FolderError, PrimsyncError
 from primsync.frame import build_frame
 from primsync.imap import Folder, Mailbox, Progress, Secret, connect
@@ -42,17 +42,21 @@ class FolderScan:
 
 @dataclass(frozen=True)
 class ReviewResult:
-    """The review of one account: ``frame`` is what the grid shows, ``all_rows`` everything."""
+    """The review of one account: ``frame`` is what the grid shows, ``all_rows`` everything.
+
+    ``frame`` is built once and is the user's to change (tick rows in its ``selected`` column,
+    file a row elsewhere in ``record_id``): the import reads it as it is then.
+    """
 
     account: str
     option: SyncOption
     all_rows: pd.DataFrame
     scans: list[FolderScan] = field(default_factory=list)
     run_id: int | None = None
+    frame: pd.DataFrame = field(init=False, repr=False)
 
-    @property
-    def frame(self) -> pd.DataFrame:
-        return shown(self.all_rows)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "frame", shown(self.all_rows))
 
     @property
     def unmatched(self) -> pd.DataFrame:
@@ -252,6 +256,6 @@ def review_mailbox(
         queries.finish_run(engine, run_id, status="failed", error=f"{type(exc).__name__}: {exc}")
         raise
     result = ReviewResult(account, opt, rows, scans, run_id)
-    shown_rows = int(shown_mask(rows).sum())  # len(result.frame), without copying the rows
+    shown_rows = len(result.frame)
     queries.finish_run(engine, run_id, status="ok", fetched=len(rows), shown=shown_rows)
     return result

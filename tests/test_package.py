@@ -9,15 +9,46 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 import primsync
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_all_is_sorted_and_exported():
-    assert primsync.__all__ == sorted(primsync.__all__)
-    for name in primsync.__all__:
-        assert hasattr(primsync, name), name
+# what a notebook user calls, kept here by hand: a change to the public API shows up as a diff
+EXPORTED = [
+    "AccountLocked", "AuthenticationError", "CommitError", "ConfigurationError", "DatabaseError",
+    "FetchFailed", "FolderError", "ImportSummary", "MailboxError", "PermissionDenied",
+    "PrimsyncError", "ReviewResult", "SchemaMissing", "ServiceError", "SyncOption", "SyncReport",
+    "choose_rows", "export_frame", "health_frame", "import_selected", "init_db", "list_folders",
+    "message_preview", "open_engine", "open_session", "project_root", "recent_runs",
+    "review_mailbox", "save_attachment", "sync_account", "undo_run", "visible_messages",
+]  # fmt: skip
+
+
+def test_the_public_api_is_what_notebooks_call():
+    assert primsync.__all__ == EXPORTED == sorted(EXPORTED)
+    members = {name for name in dir(primsync) if not name.startswith("_")}
+    assert set(EXPORTED) <= members
+    for name in EXPORTED:
+        value = getattr(primsync, name)
+        assert value.__module__.startswith("primsync."), name
+        assert value.__name__ == name
+    with pytest.raises(AttributeError, match="no attribute 'build_frame'"):
+        primsync.build_frame  # noqa: B018 - internals stay in their modules
+
+
+def test_notebooks_import_only_the_public_api():
+    import json
+
+    for notebook in (ROOT / "notebooks").glob("*.ipynb"):
+        code = "".join(
+            "".join(c["source"]) for c in json.loads(notebook.read_text())["cells"]
+            if c["cell_type"] == "code"
+        )  # fmt: skip
+        imports = re.findall(r"^from (primsync[.\w]*) import", code, flags=re.M)
+        assert set(imports) <= {"primsync", "primsync.widgets"}, (notebook.name, imports)
 
 
 def test_readme_opens_with_the_two_commands_ci_runs():

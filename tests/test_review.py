@@ -186,3 +186,17 @@ def test_cli_exit_codes(db):
     assert DEMO_ACCOUNT in bad_login.stderr and "not-the-password" not in bad_login.stderr
     usage = subprocess.run([*base, "review", "--folder", "INBOX"], env=env, capture_output=True)
     assert usage.returncode == 2
+
+
+def test_the_review_frame_is_one_frame_the_user_changes(db):
+    from primsync import import_selected
+
+    result = review(db, option="all")
+    assert result.frame is result.frame
+    frame = result.frame
+    sofia = (frame[F.FOLDER] == "INBOX") & (frame[F.UID] == 3)
+    frame[F.SELECTED] = False
+    frame.loc[sofia, F.SELECTED] = True  # tick one yellow row, untick the green ones
+    assert list(result.frame.loc[result.frame[F.SELECTED], F.UID]) == [3]
+    summary = import_selected(db, result, user="ana", accessible_to="Recruiters", secret=PASSWORD)
+    assert (summary.imported, list(summary.rows[F.UID])) == (1, [3])
