@@ -1,17 +1,18 @@
 """primsync: bring recruiters' and account managers' email into the records of a staffing CRM.
 
 What a notebook calls, in the order of the workflow (each name is loaded on first use, so that
-``import primsync`` and the command line start quickly):
+``import primsync`` and the command line start quickly)::
 
->>> import primsync as ps                                                   # doctest: +SKIP
->>> session = ps.open_session()                # the demo, or $PRIMSYNC_ACCOUNT / $PRIMSYNC_DB
->>> folders = ps.list_folders(session.engine, session.account, secret=session.secret)
->>> review = ps.review_mailbox(session.engine, session.account, ["INBOX"], option="7d",
-...                            secret=session.secret)
->>> review.frame.loc[review.frame["from_addr"] == "lea@mail.example", "selected"] = True
->>> summary = ps.import_selected(session.engine, review, user=session.user,
-...                              accessible_to="Recruiters", secret=session.secret)
->>> ps.visible_messages(session.engine, session.user)
+    import primsync as ps
+
+    session = ps.open_session()         # the demo, or $PRIMSYNC_ACCOUNT / $PRIMSYNC_DB
+    folders = ps.list_folders(session.engine, session.account, secret=session.secret)
+    review = ps.review_mailbox(session.engine, session.account, ["INBOX"], option="7d",
+                               secret=session.secret)
+    review.frame.loc[review.frame["from_addr"] == "lea@mail.example", "selected"] = True
+    summary = ps.import_selected(session.engine, review, user=session.user,
+                                 accessible_to="Recruiters", secret=session.secret)
+    ps.visible_messages(session.engine, session.user)
 
 Internals stay importable from their modules (``primsync.parse``, ``primsync.enrich``...).
 """

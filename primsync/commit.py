@@ -2,9 +2,8 @@
 
 For example (with a review ``result`` of a mailbox the user owns)::
 
-    >>> summary = import_selected(engine, result, user="ana", accessible_to="Recruiters")
-    >>> summary.imported, summary.skipped
-    (3, 1)
+    summary = import_selected(engine, result, user="ana", accessible_to="Recruiters")
+    summary.imported, summary.skipped      # (3, 1)
 
 The unique key (record_id, dedupe_key) of ``imported_message`` does the deduplication: an
 ``INSERT ... ON CONFLICT DO NOTHING`` that inserts nothing is a duplicate, reported as skipped.
@@ -81,7 +80,7 @@ class ImportSummary:
 
 @dataclass
 class _Item:
-    index: object  # the row's label in the review frame
+    index: int  # the row's label in the review frame (a RangeIndex label)
     row: dict  # the row's values by column (a dict: a pandas row costs ~0.3 ms to make)
     body: Body
     raw_size: int

@@ -10,9 +10,10 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 import ssl
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +35,8 @@ from primsync.errors import (
 from primsync.parse import REVIEW_HEADERS
 from primsync.wire import FetchFailed, RawMessage, Reader
 
+logger = logging.getLogger("primsync.imap")
+
 __all__ = [
     "ConnectionSettings",
     "Folder",
@@ -41,6 +44,7 @@ __all__ = [
     "Mailbox",
     "RawMessage",
     "connect",
+    "fast_path_available",
     "is_loopback",
     "is_sent_folder",
 ]
@@ -446,9 +450,41 @@ def uid_ranges(uids: Sequence[int]) -> str:
     return ",".join(parts)
 
 
-def _stream(client: imapclient.IMAPClient, uids: Sequence[int], items: str) -> Iterator[RawMessage]:
+def fast_path_available(client: imapclient.IMAPClient) -> bool:
+    """Whether imapclient's connection still offers what the fast reader uses: its imaplib
+    object (``_imap``) with ``_new_tag``, ``tagged_commands``, ``send`` and a ``file`` with
+    ``read1``. These are private; an upgrade that changes them turns the fast path off (logged
+    once) and the fetch goes through imapclient's own ``fetch()``, slower but correct."""
+    imap = getattr(client, "_imap", None)
+    ok = (
+        imap is not None
+        and callable(getattr(imap, "_new_tag", None))
+        and isinstance(getattr(imap, "tagged_commands", None), dict)
+        and callable(getattr(imap, "send", None))
+        and callable(getattr(getattr(imap, "file", None), "read1", None))
+    )
+    global _FAST_PATH_WARNED
+    if not ok and not _FAST_PATH_WARNED:
+        _FAST_PATH_WARNED = True
+        logger.warning(
+            "imapclient %s does not offer the internals primsync's fast FETCH reader uses: "
+            "fetching through imapclient's fetch() instead (slower)",
+            getattr(imapclient, "__version__", "?"),
+        )
+    return ok
+
+
+_FAST_PATH_WARNED = False
+
+
+def _stream(
+    client: imapclient.IMAPClient, uids: Sequence[int], items: str
+) -> Generator[RawMessage, None, None]:
     """UID FETCH sent on imapclient's connection, its answer read by :mod:`primsync.wire`.
     Closed early, it reads the rest of the answer so that the connection stays in step."""
+    if not fast_path_available(client):
+        yield from _fetch_with_imapclient(client, uids, items)
+        return
     imap = client._imap
     reader = getattr(imap, "_primsync_reader", None)
     if reader is None:
@@ -468,6 +504,30 @@ def _stream(client: imapclient.IMAPClient, uids: Sequence[int], items: str) -> I
         except Exception:  # the connection is gone: the next command reconnects
             pass
         raise
+
+
+def _fetch_with_imapclient(
+    client: imapclient.IMAPClient, uids: Sequence[int], items: str
+) -> Iterator[RawMessage]:
+    """The same messages through imapclient's public ``fetch()`` (the fallback)."""
+    wanted = items.strip("()")
+    before = client.normalise_times
+    client.normalise_times = False  # aware INTERNALDATEs, as the wire reader gives
+    try:
+        answer = client.fetch(sorted(set(uids)), wanted)
+    finally:
+        client.normalise_times = before
+    for uid in sorted(answer):
+        fields = answer[uid]
+        data = next((v for k, v in fields.items() if k.startswith(b"BODY[")), b"") or b""
+        when = fields.get(b"INTERNALDATE")
+        yield RawMessage(
+            int(uid),
+            bytes(data),
+            tuple(_decode(f) for f in fields.get(b"FLAGS", ())),
+            int(when.timestamp()) if when is not None else None,
+            int(fields.get(b"RFC822.SIZE", len(data))),
+        )
 
 
 def _tls_context(ca_file: str | None) -> ssl.SSLContext:

@@ -21,6 +21,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from typing import cast
 
 import pandas as pd
 from tqdm.auto import tqdm
@@ -102,7 +103,7 @@ def parsed_messages(
             yield raw, parse_message(raw.data)
         return
     for piece in _shared(box, uids, job, box.folder or "import", progress):
-        yield from piece
+        yield from cast("list[tuple[RawMessage, Body]]", piece)
 
 
 def _shared(

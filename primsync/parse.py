@@ -18,13 +18,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.base64mime import decode as b64decode
 from email.header import decode_header
-from email.header import ecre as _ENCODED_WORD
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
 from email.quoprimime import header_decode
 from email.utils import getaddresses, parsedate_tz
 from functools import lru_cache
+
+# an RFC 2047 encoded word, as the email package splits them (written here, not imported from
+# email.header's private ``ecre``): =?charset?q-or-b?encoded text?=
+_ENCODED_WORD = re.compile(
+    r"=\?(?P<charset>[^?]*?)\?(?P<encoding>[qQbB])\?(?P<encoded>.*?)\?=", re.MULTILINE
+)
 
 __all__ = [
     "Body",
@@ -274,9 +279,9 @@ def parse_date(value: str | None, defects: list[str] | None = None) -> datetime 
         sink.append(f"Date: unparsable {value.strip()[:60]!r}")
         return None
     try:
-        offset = parsed[9] or 0
+        seconds = parsed[9] or 0
         naive = datetime(*parsed[:6])  # type: ignore[misc]
-        return (naive - timedelta(seconds=offset)).replace(tzinfo=UTC)
+        return (naive - timedelta(seconds=seconds)).replace(tzinfo=UTC)
     except (ValueError, OverflowError, TypeError):
         sink.append(f"Date: out of range {value.strip()[:60]!r}")
         return None

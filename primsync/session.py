@@ -1,8 +1,8 @@
 """What a notebook opens first: the database, the account, the user and the secret — or, with
 nothing configured, the embedded demo.
 
->>> s = open_session()                 # doctest: +SKIP   (the demo)
->>> s.account, s.user
+>>> s = open_session()  # the demo                                 # doctest: +SKIP
+>>> s.account, s.user                                               # doctest: +SKIP
 ('recruiter@agency.example', 'ana')
 """
 

@@ -1,6 +1,8 @@
 """Unattended runs: review + import in one go under the account's lock, a log line per folder.
 
->>> report = sync_account(engine, "ana@agency.example", ["INBOX"], accessible_to="Public")
+For example, what ``primsync sync`` runs (with an engine on the CRM's database)::
+
+    report = sync_account(engine, "ana@agency.example", ["INBOX"], accessible_to="Recruiters")
 """
 
 from __future__ import annotations

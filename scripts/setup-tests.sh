@@ -18,4 +18,4 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 # the Debian package may start a system-wide Dovecot: the tests run their own
 $SUDO systemctl disable --now dovecot >/dev/null 2>&1 || $SUDO service dovecot stop >/dev/null 2>&1 || true
-python3 -m pip install -q --disable-pip-version-check -e '.[test,notebook]'
+python3 -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test,notebook]'

@@ -126,3 +126,52 @@ def test_internaldate_and_uid_ranges():
     assert _internaldate(b"garbage") is None
     assert uid_ranges([1, 2, 3, 5, 7, 8]) == "1:3,5,7:8"
     assert uid_ranges([]) == ""
+
+
+def test_the_fast_readers_contract_with_imapclient_holds(mailbox):
+    """Fails when an imapclient or imaplib upgrade changes the private parts the fast FETCH
+    reader uses: then pin the version (pyproject, constraints.txt) or adapt primsync.wire."""
+    import imapclient
+
+    from primsync.imap import fast_path_available
+
+    with connect(settings(mailbox), PASSWORD) as box:
+        assert fast_path_available(box._client), imapclient.__version__
+
+
+def test_the_fallback_fetch_gives_what_the_fast_reader_gives(mailbox, monkeypatch, caplog):
+    import primsync.imap as imap
+
+    def everything(box):
+        box.select("INBOX")
+        uids = box.search(["ALL"])
+        return list(box.fetch_headers(uids)), list(box.fetch_full(uids))
+
+    with connect(settings(mailbox), PASSWORD) as box:
+        fast = everything(box)
+    monkeypatch.setattr(imap, "_FAST_PATH_WARNED", False)
+    with connect(settings(mailbox), PASSWORD) as box:
+        real = box._client._imap
+        # as if an upgrade renamed imaplib's _new_tag: the probe sees it, the fallback fetches
+        monkeypatch.setattr(box._client, "_imap", _Without(real, "_new_tag"))
+        assert not imap.fast_path_available(box._client)
+        assert not imap.fast_path_available(box._client)  # warned once, not twice
+        monkeypatch.setattr(box._client, "_imap", real)
+        monkeypatch.setattr(imap, "fast_path_available", lambda client: False)
+        slow = everything(box)
+    assert slow == fast and len(fast[0]) == 9
+    assert b"CV Sofia.pdf" in fast[1][2].data
+    warnings = [r for r in caplog.records if "fast FETCH reader" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+class _Without:
+    """``inner`` without attribute ``name``."""
+
+    def __init__(self, inner, name):
+        self._inner, self._name = inner, name
+
+    def __getattr__(self, attr):
+        if attr == self._name:
+            raise AttributeError(attr)
+        return getattr(self._inner, attr)

@@ -119,3 +119,29 @@ def test_init_creates_the_contract(tmp_path):
         [sys.executable, "-m", "primsync.cli", "init", "--db", url], capture_output=True, text=True
     )
     assert "schema already present" in again.stdout
+
+
+def test_constraints_pin_every_dependency_within_its_range():
+    import os
+    import tomllib
+    from importlib.metadata import version
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [Requirement(r) for r in project["dependencies"]]
+    wanted += [Requirement(r) for extra in project["optional-dependencies"].values() for r in extra]
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, pinned = line.partition("==")
+            pins[name.strip().lower()] = pinned.strip()
+    for requirement in wanted:
+        name = requirement.name.lower()
+        assert name in pins, f"constraints.txt does not pin {name}"
+        assert requirement.specifier.contains(pins[name]), (name, pins[name], requirement)
+        assert not list(requirement.specifier.filter(["999"])) or name in {"ruff", "mypy"}, (
+            f"{name} has no upper bound in pyproject.toml"
+        )
+        if os.environ.get("CI"):  # CI installs with the constraints: the suite tests the pins
+            assert version(name) == pins[name], (name, version(name), pins[name])

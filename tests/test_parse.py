@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from primsync.parse import (
+    HeaderFields,
     dedupe_key,
     normalize_address,
     normalize_message_id,
@@ -88,10 +89,24 @@ def test_empty_and_garbage():
     assert parse_headers(b"\x00\xff\xfe garbage without colon\r\n\r\n").from_addr == ""
 
 
+def assert_well_formed(fields: HeaderFields) -> None:
+    """What every parse gives, whatever the input: normalized, typed, unfolded values."""
+    for address in (fields.from_addr, *fields.to_addrs, *fields.cc_addrs):
+        assert isinstance(address, str) and normalize_address(address) == address
+    for text in (fields.from_name, fields.subject):
+        assert isinstance(text, str) and "\r" not in text and "\n" not in text
+    for mid in (fields.message_id, *fields.in_reply_to, *fields.references):
+        assert mid is None or (mid.startswith("<") and mid.endswith(">") and " " not in mid)
+    assert fields.date is None or fields.date.utcoffset() == timedelta(0)
+    assert isinstance(fields.defects, tuple) and all(isinstance(d, str) for d in fields.defects)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=2000))
-def test_never_raises_on_arbitrary_bytes(raw):
-    parse_headers(raw)
+def test_arbitrary_bytes_give_well_formed_fields(raw):
+    fields = parse_headers(raw)
+    assert_well_formed(fields)
+    assert parse_headers(raw) == fields  # deterministic
 
 
 @settings(max_examples=300, deadline=None)
@@ -104,15 +119,43 @@ def test_never_raises_on_arbitrary_bytes(raw):
         max_size=8,
     )
 )
-def test_never_raises_on_arbitrary_header_values(headers):
+def test_arbitrary_header_values_give_well_formed_fields(headers):
     raw = b"".join(name.encode() + b": " + value + b"\r\n" for name, value in headers)
-    parse_headers(raw + b"\r\n")
+    fields = parse_headers(raw + b"\r\n")
+    assert_well_formed(fields)
+    if not any(name == "From" for name, _ in headers):
+        assert fields.from_addr == "" and fields.defects  # a missing From is a defect
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=3000))
-def test_parse_message_never_raises(raw):
-    from primsync.parse import parse_message
+def test_arbitrary_messages_give_a_body_with_defects_as_data(raw):
+    from primsync.parse import Body, parse_message
 
-    parse_message(raw)
-    parse_message(b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n" + raw)
+    for message in (raw, b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n" + raw):
+        body = parse_message(message)
+        assert isinstance(body, Body) and isinstance(body.text, str)
+        assert isinstance(body.html, str) and "\r\n" not in body.text
+        assert all(isinstance(d, str) for d in body.defects)
+        for part in body.parts:
+            assert part.filename and isinstance(part.content, bytes)
+            assert part.size == len(part.content)
+
+
+def test_encoded_word_pattern_splits_as_the_email_package_does():
+    """primsync keeps its own copy of the RFC 2047 pattern; this fails if the stdlib's changes."""
+    from email.header import decode_header
+
+    from primsync.parse import _ENCODED_WORD
+
+    samples = [
+        "=?utf-8?q?caf=C3=A9?= and =?ISO-8859-1?B?SGVsbG8=?=", "plain", "=?x?z?bad?=",
+        "=?utf-8*fr?Q?a_b?==?utf-8?q?c?=", "a =?utf-8?q?multi?=\n =?utf-8?b?bGluZQ==?= end",
+    ]  # fmt: skip
+    stdlib = getattr(__import__("email.header").header, "ecre", None)
+    for text in samples:
+        if stdlib is not None:
+            assert _ENCODED_WORD.split(text) == stdlib.split(text), text
+    words = _ENCODED_WORD.findall(samples[0])
+    assert words == [("utf-8", "q", "caf=C3=A9"), ("ISO-8859-1", "B", "SGVsbG8=")]
+    assert decode_header(samples[0])[0] == (b"caf\xc3\xa9", "utf-8")

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import pytest
+
+pytest.importorskip(
+    "ipywidgets", reason="the notebook extra is not installed: pip install -e '.[notebook]'"
+)
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 

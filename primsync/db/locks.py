@@ -55,12 +55,12 @@ def account_lock(engine: Engine, account_id: int, *, address: str = "") -> Itera
             lock.release()
         return
     # a lock file beside the SQLite file (flock on POSIX, msvcrt locking on Windows)
-    lock = FileLock(Path(f"{database}.account-{account_id}.lock"), timeout=0)
+    file_lock = FileLock(Path(f"{database}.account-{account_id}.lock"), timeout=0)
     try:
-        lock.acquire()
+        file_lock.acquire()
     except Timeout:
         raise busy from None
     try:
         yield
     finally:
-        lock.release()
+        file_lock.release()

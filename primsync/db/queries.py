@@ -7,14 +7,15 @@ returns message contents.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import ColumnElement, Connection, Engine, String, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from primsync.accounts import ConnectionSettings
 from primsync.db.engine import write_session
@@ -111,7 +112,7 @@ def contacts_frame(engine: Engine) -> pd.DataFrame:
 def crm_messages_frame(engine: Engine, message_ids: Iterable[str]) -> pd.DataFrame:
     """The CRM messages among ``message_ids``, with their record's name, kind and exclusion."""
     ids = list(set(_values(message_ids)))
-    rows: list[tuple] = []
+    rows: Sequence[Any] = []
     with engine.connect() as conn:
         if ids:
             rows = conn.execute(
@@ -163,7 +164,9 @@ def _values(items: Iterable[str]) -> list[str]:
     return items.tolist() if isinstance(items, pd.Series) else list(items)
 
 
-def _among(conn: Connection, column: ColumnElement, values: list[str]) -> ColumnElement:
+def _among(
+    conn: Connection, column: ColumnElement[str] | InstrumentedAttribute[str], values: list[str]
+) -> ColumnElement[bool]:
     """``column IN (values)`` with the values bound as one parameter (an array on PostgreSQL,
     a JSON array read by ``json_each`` on SQLite): one short statement, compiled once, instead
     of a statement and a bound parameter per value."""
