@@ -39,6 +39,7 @@ __all__ = [
     "ServiceError",
     "SyncOption",
     "SyncReport",
+    "UidValidityChanged",
     "choose_rows",
     "export_frame",
     "health_frame",
@@ -113,6 +114,7 @@ if TYPE_CHECKING:  # what type checkers and editors see
         PrimsyncError,
         SchemaMissing,
         ServiceError,
+        UidValidityChanged,
     )
     from primsync.export import export_frame
     from primsync.options import SyncOption

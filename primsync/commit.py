@@ -19,17 +19,15 @@ from datetime import UTC, datetime
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from primsync import frame as F
 from primsync.db import queries
-from primsync.db.engine import write_transaction
+from primsync.db.engine import upsert_insert, write_transaction
 from primsync.db.models import AppUser, Attachment, FolderState, ImportedMessage, SyncRun
 from primsync.errors import (
     CommitError,
     ConfigurationError,
-    MailboxError,
     PermissionDenied,
     PrimsyncError,
 )
@@ -134,13 +132,7 @@ def _fetch(
     missing: dict[int, str] = {}
     for folder, group in rows.groupby(F.FOLDER, sort=False):
         status = box.select(str(folder))
-        expected = set(int(v) for v in group[F.UIDVALIDITY])
-        if expected != {status.uidvalidity}:
-            raise MailboxError(
-                "the folder's UIDVALIDITY changed since the review: review it again",
-                account=box.settings.address,
-                folder=str(folder),
-            )
+        box.expect_uidvalidity(status.uidvalidity, {int(v) for v in group[F.UIDVALIDITY]})
         by_uid = {int(u): i for i, u in zip(group.index, group[F.UID], strict=True)}
         values = dict(zip(group.index, group.to_dict("records"), strict=True))
         sizes = {int(u): int(n) for u, n in zip(group[F.UID], group[F.SIZE], strict=True)}
@@ -159,8 +151,7 @@ def _insert_message(conn: Connection):  # type: ignore[no-untyped-def]
     """``INSERT ... ON CONFLICT (record_id, dedupe_key) DO NOTHING RETURNING id, record_id,
     dedupe_key``: executed with every message's parameters at once (SQLAlchemy's "insertmanyvalues"
     batches them), the rows returned say which messages were new."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(ImportedMessage).on_conflict_do_nothing(
+    stmt = upsert_insert(conn, ImportedMessage).on_conflict_do_nothing(
         index_elements=["record_id", "dedupe_key"]
     )
     return stmt.returning(ImportedMessage.id, ImportedMessage.record_id, ImportedMessage.dedupe_key)
@@ -216,8 +207,7 @@ def _move_folder_states(conn: Connection, review: ReviewResult, account_id: int,
             "highestmodseq": scan.highestmodseq,
             "last_sync_at": now,
         }
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(FolderState).values(
+        stmt = upsert_insert(conn, FolderState).values(
             account_id=account_id, folder=scan.folder, **values
         )
         conn.execute(

@@ -4,7 +4,8 @@
     ├── ConfigurationError         bad options, unknown account / user / group, missing secret
     ├── AuthenticationError        the server refused the credentials          (exit code 3)
     ├── MailboxError               connection, TLS, protocol or server errors   (exit code 3)
-    │   └── FolderError            a folder that does not exist or cannot be selected
+    │   ├── FolderError            a folder that does not exist or cannot be selected
+    │   │   └── UidValidityChanged the folder was recreated since the review
     │   └── FetchFailed            the server refused a FETCH (NO / BAD)
     ├── DatabaseError              the database cannot be reached               (exit code 3)
     │   └── SchemaMissing          no database, or not at primsync's schema:
@@ -38,6 +39,7 @@ __all__ = [
     "PrimsyncError",
     "SchemaMissing",
     "ServiceError",
+    "UidValidityChanged",
 ]
 
 
@@ -82,6 +84,18 @@ class FolderError(MailboxError):
 
 class FetchFailed(MailboxError):
     """The server answered a FETCH with NO or BAD (or closed the stream in the middle)."""
+
+
+class UidValidityChanged(FolderError):
+    """The folder was recreated (its UIDVALIDITY changed) since it was reviewed: its UIDs now
+    name other messages, so the review must be done again."""
+
+    def __init__(self, *, account: str | None, folder: str | None):
+        super().__init__(
+            "the folder's UIDVALIDITY changed since the review: review it again",
+            account=account,
+            folder=folder,
+        )
 
 
 class DatabaseError(PrimsyncError):

@@ -31,6 +31,7 @@ from primsync.errors import (
     FolderError,
     MailboxError,
     PrimsyncError,
+    UidValidityChanged,
 )
 from primsync.parse import REVIEW_HEADERS
 from primsync.wire import FetchFailed, RawMessage, Reader
@@ -188,8 +189,14 @@ class Mailbox:
             # SELECT reports HIGHESTMODSEQ only once CONDSTORE is enabled (before any SELECT)
             try:
                 client.enable("CONDSTORE")
-            except IMAPClientError:
-                pass
+            except IMAPClientError as exc:
+                # the review works without it; only HIGHESTMODSEQ goes unrecorded
+                logger.warning(
+                    "%s: the server offers CONDSTORE but refused to enable it (%s): "
+                    "HIGHESTMODSEQ will not be recorded",
+                    self.settings.address,
+                    exc,
+                )
 
     def _call(self, what: str, command: Callable[[imapclient.IMAPClient], T]) -> T:
         """Run ``command``; when the connection drops, reconnect (a bounded number of times),
@@ -212,10 +219,7 @@ class Mailbox:
         self._reconnect(what, exc)
 
     def _reconnect(self, what: str, cause: BaseException) -> None:
-        try:
-            self._client.shutdown()
-        except Exception:
-            pass
+        _let_go(self._client)
         assert self._reopen is not None
         try:
             client = self._reopen()
@@ -229,12 +233,7 @@ class Mailbox:
             self._use(client)
             if self.folder is not None and self.status is not None:
                 info = self._client.select_folder(self.folder, readonly=True)
-                if int(info[b"UIDVALIDITY"]) != self.status.uidvalidity:
-                    raise MailboxError(
-                        "the folder's UIDVALIDITY changed during the sync: review it again",
-                        account=self.settings.address,
-                        folder=self.folder,
-                    )
+                self.expect_uidvalidity(int(info[b"UIDVALIDITY"]), self.status.uidvalidity)
         except (IMAPClientError, OSError) as exc:
             raise self._error(f"{what}; reconnecting failed", exc) from cause
 
@@ -252,15 +251,19 @@ class Mailbox:
         other = Mailbox(self._reopen(), self.settings, reopen=self._reopen,
                         max_reconnects=self.max_reconnects)  # fmt: skip
         if self.folder is not None and self.status is not None:
-            status = other.select(self.folder)
-            if status.uidvalidity != self.status.uidvalidity:
+            try:
+                other.expect_uidvalidity(other.select(self.folder).uidvalidity,
+                                         self.status.uidvalidity)  # fmt: skip
+            except UidValidityChanged:
                 other.close()
-                raise MailboxError(
-                    "the folder's UIDVALIDITY changed during the sync: review it again",
-                    account=self.settings.address,
-                    folder=self.folder,
-                )
+                raise
         return other
+
+    def expect_uidvalidity(self, actual: int, expected: int | Iterable[int]) -> None:
+        """Raise :class:`UidValidityChanged` unless the selected folder's UIDVALIDITY is the
+        one the review saw (its UIDs would name other messages)."""
+        if {actual} != ({expected} if isinstance(expected, int) else set(expected)):
+            raise UidValidityChanged(account=self.settings.address, folder=self.folder)
 
     def __enter__(self) -> Mailbox:
         return self
@@ -271,11 +274,9 @@ class Mailbox:
     def close(self) -> None:
         try:
             self._client.logout()
-        except Exception:
-            try:
-                self._client.shutdown()
-            except Exception:
-                pass
+        except (IMAPClientError, OSError) as exc:  # the server or the link is gone already
+            logger.debug("%s: LOGOUT failed (%s); closing the socket", self.settings.address, exc)
+            _let_go(self._client)
 
     def _error(self, what: str, exc: BaseException) -> MailboxError:
         if isinstance(exc, IMAPClientAbortError | OSError):
@@ -501,8 +502,9 @@ def _stream(
         try:
             for _ in answer:
                 pass
-        except Exception:  # the connection is gone: the next command reconnects
-            pass
+        except (IMAPClientError, FetchFailed, OSError) as exc:
+            # the connection is gone: the next command reconnects
+            logger.debug("the rest of an abandoned FETCH answer was lost: %s", exc)
         raise
 
 
@@ -528,6 +530,14 @@ def _fetch_with_imapclient(
             int(when.timestamp()) if when is not None else None,
             int(fields.get(b"RFC822.SIZE", len(data))),
         )
+
+
+def _let_go(client: imapclient.IMAPClient) -> None:
+    """Close a connection that is already broken; nothing more can be said to its server."""
+    try:
+        client.shutdown()
+    except OSError as exc:
+        logger.debug("closing a broken connection: %s", exc)
 
 
 def _tls_context(ca_file: str | None) -> ssl.SSLContext:

@@ -39,7 +39,6 @@ __all__ = [
     "dedupe_key",
     "normalize_address",
     "normalize_message_id",
-    "parse_addresses",
     "parse_date",
     "parse_headers",
     "parse_id_list",
@@ -115,16 +114,35 @@ def _words_once(value: str, name: str) -> tuple[str, tuple[str, ...]]:
 _PLAIN_Q = re.compile(r"(?:[^=\s]|=[0-9A-Fa-f]{2})*")
 
 
+def _charset(declared: str | None, default: str = "ascii") -> str:
+    """The codec to read text declared in ``declared``: undeclared or "unknown" 8-bit text is
+    read as UTF-8 (what it nearly always is today)."""
+    name = (declared or default).lower()
+    return "utf-8" if name in ("unknown-8bit", "x-unknown", "us-ascii", "ascii") else name
+
+
+def decode_bytes(data: bytes, declared: str | None, sink: list[str], what: str) -> str:
+    """``data`` as text in its declared charset; an unknown charset or invalid bytes are read
+    with replacement characters and noted in ``sink`` (a defect), never raised."""
+    charset = _charset(declared)
+    try:
+        return data.decode(charset)
+    except LookupError:
+        sink.append(f"{what}: unknown charset {charset!r}, read with replacement characters")
+        return data.decode("utf-8", "replace")
+    except UnicodeDecodeError:
+        sink.append(f"{what}: bytes invalid in charset {charset!r}, replacement characters used")
+        return data.decode(charset, "replace")
+
+
 def _one_word(value: str) -> str | None:
     """The common case of a single encoded word amid ASCII text, decoded as ``decode_header``
     would (its regex, its Q and B decoders) at a fifth of the cost; None for anything else."""
     parts = _ENCODED_WORD.split(value)
     if len(parts) != 5 or not value.isascii():
         return None
-    prefix, charset, encoding, encoded, suffix = parts
-    charset = charset.lower()
-    if charset in ("unknown-8bit", "x-unknown"):
-        charset = "utf-8"
+    prefix, declared, encoding, encoded, suffix = parts
+    charset = _charset(declared)
     try:
         if encoding in "qQ":
             if _PLAIN_Q.fullmatch(encoded):  # only =XX escapes: binascii, in C, agrees
@@ -144,23 +162,10 @@ def _decode_words(value: str, sink: list[str], name: str) -> str:
     except Exception as exc:  # email.errors.HeaderParseError and friends
         sink.append(f"{name}: undecodable encoded words ({type(exc).__name__})")
         return value
-    out = []
-    for chunk, charset in parts:
-        if isinstance(chunk, str):
-            out.append(chunk)
-            continue
-        charset = (charset or "ascii").lower()
-        if charset in ("unknown-8bit", "x-unknown"):
-            charset = "utf-8"
-        try:
-            out.append(chunk.decode(charset))
-        except LookupError:
-            sink.append(f"{name}: unknown charset {charset!r}")
-            out.append(chunk.decode("utf-8", "replace"))
-        except UnicodeDecodeError:
-            sink.append(f"{name}: bytes invalid in charset {charset!r}")
-            out.append(chunk.decode(charset, "replace"))
-    return "".join(out)
+    return "".join(
+        chunk if isinstance(chunk, str) else decode_bytes(chunk, charset, sink, name)
+        for chunk, charset in parts
+    )
 
 
 def normalize_address(address: str) -> str:
@@ -180,18 +185,6 @@ def normalize_address(address: str) -> str:
         except UnicodeError:
             pass
     return f"{local.strip()}@{domain}"
-
-
-def parse_addresses(
-    value: str | None, defects: list[str] | None = None, name: str = "address"
-) -> list[tuple[str, str]]:
-    """(decoded name, normalized address) pairs of an address header; entries with no @ dropped."""
-    if not value:
-        return []
-    pairs, found = _addresses_once(value, name)  # senders repeat: each value is read once
-    if defects is not None:
-        defects.extend(found)
-    return list(pairs)
 
 
 @lru_cache(maxsize=65536)
@@ -259,7 +252,7 @@ def parse_date(value: str | None, defects: list[str] | None = None) -> datetime 
     common = _DATE.fullmatch(value.strip())
     if common is not None:  # the usual form, read without the general parser
         day, month, year, hour, minute, second, zone = common.groups()
-        number = _MONTH_NUMBERS.get(month.lower())
+        number = MONTH_NUMBERS.get(month.lower())
         offset = _ZONES.get(zone)
         if offset is None:
             offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5]))
@@ -292,9 +285,13 @@ _DATE = re.compile(
     r"(?: \([^()]*\))?"
 )
 _ZONES: dict[str, timedelta] = {}  # "+0100" -> 1 hour (at most 20,000 distinct values)
-_MONTH_NUMBERS = {m: i for i, m in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1
-)}  # fmt: skip
+MONTH_NUMBERS = {
+    m: i
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
+        start=1,
+    )
+}  # the English month abbreviations of dates in headers and INTERNALDATE
 _WANTED = frozenset(h.lower() for h in REVIEW_HEADERS)
 _ONCE = frozenset(("from", "subject", "message-id", "date"))
 
@@ -474,18 +471,7 @@ def _text_of(part: Message, defects: list[str]) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return ""
-    charset = (part.get_content_charset() or "us-ascii").lower()
-    if charset in ("unknown-8bit", "x-unknown", "us-ascii", "ascii"):
-        charset = "utf-8"  # undeclared 8-bit text is nearly always UTF-8 these days
-    try:
-        text = payload.decode(charset)
-    except LookupError:
-        defects.append(f"body: unknown charset {charset!r}, read with replacement characters")
-        text = payload.decode("utf-8", "replace")
-    except UnicodeDecodeError:
-        defects.append(f"body: bytes invalid in charset {charset!r}, replacement characters used")
-        text = payload.decode(charset, "replace")
-    return text.replace("\r\n", "\n")
+    return decode_bytes(payload, part.get_content_charset(), defects, "body").replace("\r\n", "\n")
 
 
 def _filename(part: Message, defects: list[str], index: int) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from primsync.errors import FetchFailed
+from primsync.parse import MONTH_NUMBERS
 
 __all__ = [
     "FetchFailed",
@@ -213,9 +214,7 @@ def _message(texts: list[bytes], literals: list[bytes]) -> RawMessage | None:
     )
 
 
-_MONTHS = {m: i for i, m in enumerate(
-    (b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov",
-     b"dec"), start=1)}  # fmt: skip
+_MONTHS = {name.encode(): number for name, number in MONTH_NUMBERS.items()}
 _EPOCH_DAY = date(1970, 1, 1).toordinal()
 _DAYS: dict[bytes, int] = {}  # "27-Nov-2026" -> days since 1970-01-01
 

@@ -1,0 +1,60 @@
+"""frame: fetched header blocks → the parsed columns of the review frame (no server needed)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from primsync import frame as F
+from primsync.frame import FetchedFolder, build_frame, frame_to_records
+from primsync.wire import RawMessage
+
+HEADERS = (
+    b"From: =?utf-8?q?L=C3=A9a?= <Lea@Mail.Example>\r\nTo: ana@agency.example\r\n"
+    b"Subject: Re: Interview\r\nMessage-ID: <lea.1@mail.example>\r\n"
+    b"In-Reply-To: <crm.1@agency.example>\r\nDate: Mon, 2 Nov 2026 09:00:00 +0100\r\n\r\n"
+)
+WHEN = int(datetime(2026, 11, 2, 8, 5, tzinfo=UTC).timestamp())
+
+
+def test_columns_values_and_dtypes():
+    frame = build_frame([
+        FetchedFolder("INBOX", 7, False, [RawMessage(3, HEADERS, ("\\Seen",), WHEN, 1234)]),
+        FetchedFolder("Sent", 9, True, iter([RawMessage(1, b"Subject: x\r\n\r\n", (), None, 20)])),
+    ])  # fmt: skip
+    assert frame.columns.tolist() == F.PARSED_COLUMNS
+    first, second = frame.iloc[0], frame.iloc[1]
+    assert (first[F.FOLDER], first[F.UID], first[F.UIDVALIDITY], first[F.DIRECTION]) == (
+        "INBOX", 3, 7, "in"
+    )  # fmt: skip
+    assert (first[F.FROM], first[F.FROM_ADDR], first[F.SUBJECT]) == (
+        "Léa", "lea@mail.example", "Re: Interview"
+    )  # fmt: skip
+    assert first[F.MESSAGE_ID] == first[F.DEDUPE_KEY] == "<lea.1@mail.example>"
+    assert first[F.IN_REPLY_TO] == ["<crm.1@agency.example>"] and bool(first[F.SEEN])
+    assert first[F.RECEIVED] == pd.Timestamp("2026-11-02 08:05", tz="UTC")  # INTERNALDATE
+    assert first[F.DEFECTS] == []
+    assert (second[F.DIRECTION], bool(second[F.SEEN]), second[F.FROM_ADDR]) == ("out", False, "")
+    assert second[F.DEDUPE_KEY].startswith("sha256:")  # no Message-ID: a hash of stable headers
+    assert "INTERNALDATE missing: the Date header is used" in second[F.DEFECTS]
+    assert pd.isna(second[F.RECEIVED])  # neither INTERNALDATE nor Date
+    assert isinstance(frame[F.RECEIVED].dtype, pd.DatetimeTZDtype)
+    assert str(frame[F.RECEIVED].dt.tz) == "UTC"
+    assert frame[F.UID].dtype == "int64" and frame[F.SEEN].dtype == bool
+
+
+def test_an_empty_review_has_the_columns():
+    assert build_frame([]).columns.tolist() == F.PARSED_COLUMNS and build_frame([]).empty
+
+
+def test_records_are_plain_json():
+    frame = build_frame([FetchedFolder("INBOX", 7, False, [RawMessage(3, HEADERS, (), WHEN, 5)])])
+    (record,) = frame_to_records(frame, [F.UID, F.RECEIVED, F.IN_REPLY_TO, F.SEEN, F.MESSAGE_ID])
+    assert record == {
+        "uid": 3, "received": "2026-11-02T08:05:00+00:00",
+        "in_reply_to": ["<crm.1@agency.example>"], "seen": False,
+        "message_id": "<lea.1@mail.example>",
+    }  # fmt: skip
+    assert json.loads(json.dumps(record)) == record
