@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -27,6 +28,10 @@ from primsync import frame as F
 from primsync.db.engine import check_schema, init_db, open_engine, safe_url
 from primsync.errors import DatabaseError, PrimsyncError, ServiceError
 from primsync.options import SyncOption
+
+if TYPE_CHECKING:
+    from primsync.imap import Folder
+    from primsync.review import ReviewResult
 
 __all__ = ["main"]
 
@@ -159,8 +164,10 @@ def table(frame: pd.DataFrame) -> str:
         return "(no messages)"
     view = pd.DataFrame(
         {
-            "": ["[x]" if s else ("done" if a else "[ ]")
-                 for s, a in zip(frame[F.SELECTED], frame[F.ALREADY_IMPORTED], strict=True)],
+            "": [
+                "[x]" if s else ("done" if a else "[ ]")
+                for s, a in zip(frame[F.SELECTED], frame[F.ALREADY_IMPORTED], strict=True)
+            ],
             "Folder": frame[F.FOLDER],
             "UID": frame[F.UID],
             "Received": frame[F.RECEIVED].dt.strftime("%Y-%m-%d %H:%M"),
@@ -170,7 +177,7 @@ def table(frame: pd.DataFrame) -> str:
                 if col != F.RECEIVED
             },
         }
-    )  # fmt: skip
+    )
     return view.to_string(index=False)
 
 
@@ -195,8 +202,10 @@ def cmd_init(args: argparse.Namespace) -> int:
     except SQLAlchemyError as exc:
         check_schema(engine)  # says what is wrong with the database (unreachable...)
         raise DatabaseError(f"could not create the schema in {safe_url(args.db)}") from exc
-    print(f"{safe_url(args.db)}: {len(created)} tables created" + (
-        f" ({', '.join(created)})" if created else " (schema already present)"))  # fmt: skip
+    print(
+        f"{safe_url(args.db)}: {len(created)} tables created"
+        + (f" ({', '.join(created)})" if created else " (schema already present)")
+    )
     return 0
 
 
@@ -213,7 +222,7 @@ def cmd_folders(args: argparse.Namespace) -> int:
     return 0
 
 
-def _review(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _review(args: argparse.Namespace) -> ReviewResult:
     from primsync.review import review_mailbox
 
     return review_mailbox(
@@ -251,9 +260,14 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     rows = choose_rows(result.frame, select=args.select, uids=args.uid or [], into=args.into)
     summary = import_selected(
-        _engine(args), result, rows, user=args.user, accessible_to=args.accessible_to,
-        secret=_secret(args), progress=sys.stderr.isatty(),
-    )  # fmt: skip
+        _engine(args),
+        result,
+        rows,
+        user=args.user,
+        accessible_to=args.accessible_to,
+        secret=_secret(args),
+        progress=sys.stderr.isatty(),
+    )
     print(summary)
     return 0
 
@@ -287,15 +301,23 @@ def cmd_sync(args: argparse.Namespace) -> int:
     )
     try:
         sync_account(
-            _engine(args), args.account, args.folder, option=args.option,
-            select=args.select, user=args.user, accessible_to=args.accessible_to,
-            secret=_secret(args), today=args.today,
-        )  # fmt: skip
+            _engine(args),
+            args.account,
+            args.folder,
+            option=args.option,
+            select=args.select,
+            user=args.user,
+            accessible_to=args.accessible_to,
+            secret=_secret(args),
+            today=args.today,
+        )
     except PrimsyncError as exc:
         logging.getLogger("primsync.sync").error(
             "account=%s folder=%r status=failed error=%s",
-            args.account, exc.folder or ",".join(args.folder), exc,
-        )  # fmt: skip
+            args.account,
+            exc.folder or ",".join(args.folder),
+            exc,
+        )
         raise
     return 0
 
@@ -338,12 +360,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         folders = [f.name for f in _demo_folders(engine, DEMO_ACCOUNT, DEMO_PASSWORD)]
         result = review_mailbox(engine, DEMO_ACCOUNT, folders, option="all", secret=DEMO_PASSWORD)
         print(f"demo database: {db}")
-        print(f"demo mailbox:  imap://127.0.0.1:{server.port} (account {DEMO_ACCOUNT}, "
-              f"user recruiter, password '{DEMO_PASSWORD}', public demo credentials)")  # fmt: skip
+        print(
+            f"demo mailbox:  imap://127.0.0.1:{server.port} (account {DEMO_ACCOUNT}, "
+            f"user recruiter, password '{DEMO_PASSWORD}', public demo credentials)"
+        )
         print(f"\nreview of {', '.join(folders)} (option: all):\n")
         print(table(result.frame))
-        print(f"\n{len(result.frame)} rows shown, {int(result.frame[F.SELECTED].sum())} pre-ticked "
-              f"(green), {len(result.unmatched)} from unknown correspondents left out")  # fmt: skip
+        print(
+            f"\n{len(result.frame)} rows shown, {int(result.frame[F.SELECTED].sum())} pre-ticked "
+            f"(green), {len(result.unmatched)} from unknown correspondents left out"
+        )
         if args.exit:
             return 0
         env = {
@@ -386,14 +412,23 @@ def _start_lab(folder: Path, env: dict[str, str], *, port: int | None) -> subpro
     port = port or free_port()
     token = secrets.token_hex(16)
     lab = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
-         f"--port={port}", f"--ServerApp.root_dir={folder}", f"--IdentityProvider.token={token}",
-         *(["--allow-root"] if os.geteuid() == 0 else [])],
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--ServerApp.root_dir={folder}",
+            f"--IdentityProvider.token={token}",
+            *(["--allow-root"] if os.geteuid() == 0 else []),
+        ],
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # Ctrl-C reaches primsync, which stops JupyterLab itself
-    )  # fmt: skip
+    )
     try:
         wait_for_port(port, timeout=60, process=lab, name="JupyterLab")
     except ServiceError:
@@ -404,7 +439,7 @@ def _start_lab(folder: Path, env: dict[str, str], *, port: int | None) -> subpro
     return lab
 
 
-def _demo_folders(engine, account: str, password: str):  # type: ignore[no-untyped-def]
+def _demo_folders(engine: Engine, account: str, password: str) -> list[Folder]:
     from primsync.review import list_folders
 
     return [f for f in list_folders(engine, account, secret=password) if f.selectable]

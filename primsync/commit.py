@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, delete, insert, select, update
@@ -71,8 +72,9 @@ class ImportSummary:
     def __str__(self) -> str:
         lines = [f"import run {self.run_id}: {self.imported} imported, {self.skipped} skipped"]
         for row in self.rows[self.rows[OUTCOME] == "skipped"].itertuples():
-            lines.append(f"  skipped {getattr(row, F.FOLDER)}:{getattr(row, F.UID)}: "
-                         f"{getattr(row, REASON)}")  # fmt: skip
+            lines.append(
+                f"  skipped {getattr(row, F.FOLDER)}:{getattr(row, F.UID)}: {getattr(row, REASON)}"
+            )
         return "\n".join(lines)
 
 
@@ -147,7 +149,7 @@ def _fetch(
     return items, missing
 
 
-def _insert_message(conn: Connection):  # type: ignore[no-untyped-def]
+def _insert_message(conn: Connection) -> Any:
     """``INSERT ... ON CONFLICT (record_id, dedupe_key) DO NOTHING RETURNING id, record_id,
     dedupe_key``: executed with every message's parameters at once (SQLAlchemy's "insertmanyvalues"
     batches them), the rows returned say which messages were new."""
@@ -157,7 +159,9 @@ def _insert_message(conn: Connection):  # type: ignore[no-untyped-def]
     return stmt.returning(ImportedMessage.id, ImportedMessage.record_id, ImportedMessage.dedupe_key)
 
 
-def _message_values(item: _Item, *, account_id, group_id, user_id, run_id, now) -> dict:  # type: ignore[no-untyped-def]
+def _message_values(
+    item: _Item, *, account_id: int, group_id: int, user_id: int, run_id: int, now: datetime
+) -> dict:
     row = item.row
     received = row[F.RECEIVED]
     defects = list(row[F.DEFECTS]) + list(item.body.defects)
@@ -191,7 +195,9 @@ def _message_values(item: _Item, *, account_id, group_id, user_id, run_id, now) 
     }
 
 
-def _move_folder_states(conn: Connection, review: ReviewResult, account_id: int, now) -> None:  # type: ignore[no-untyped-def]
+def _move_folder_states(
+    conn: Connection, review: ReviewResult, account_id: int, now: datetime
+) -> None:
     for scan in review.scans:
         state = conn.execute(
             select(FolderState.uidvalidity, FolderState.last_uid).where(
@@ -234,11 +240,17 @@ def _write(
             stored[item.index] = new_id
             if new_id is not None:
                 parts += [
-                    {"message_id": new_id, "filename": p.filename,
-                     "content_type": p.content_type, "size": p.size, "content": p.content,
-                     "inline": p.inline, "content_id": p.content_id}
+                    {
+                        "message_id": new_id,
+                        "filename": p.filename,
+                        "content_type": p.content_type,
+                        "size": p.size,
+                        "content": p.content,
+                        "inline": p.inline,
+                        "content_id": p.content_id,
+                    }
                     for p in item.body.parts
-                ]  # fmt: skip
+                ]
         if parts:
             conn.execute(insert(Attachment), parts)
         _move_folder_states(conn, review, ids["account_id"], now)
@@ -273,9 +285,13 @@ def import_selected(
     outcome[REASON] = reasons
     folders = list(dict.fromkeys(scan.folder for scan in review.scans))
     run_id = queries.start_run(
-        engine, kind="import", account_id=account_id, user_id=user_id, folders=folders,
+        engine,
+        kind="import",
+        account_id=account_id,
+        user_id=user_id,
+        folders=folders,
         option=review.option.value,
-    )  # fmt: skip
+    )
     ids = {"account_id": account_id, "group_id": group_id, "user_id": user_id, "run_id": run_id}
     try:
         todo = rows[outcome[REASON].isna()]
@@ -311,9 +327,14 @@ def import_selected(
     )
     summary = ImportSummary(run_id, summary_rows)
     queries.finish_run(
-        engine, run_id, status="ok", fetched=len(rows), shown=len(review.frame),
-        imported=summary.imported, skipped=summary.skipped,
-    )  # fmt: skip
+        engine,
+        run_id,
+        status="ok",
+        fetched=len(rows),
+        shown=len(review.frame),
+        imported=summary.imported,
+        skipped=summary.skipped,
+    )
     return summary
 
 
@@ -354,9 +375,15 @@ def undo_run(engine: Engine, run_id: int, *, user: str) -> int:
         removed = conn.execute(delete(ImportedMessage).where(ImportedMessage.run_id == run_id))
         conn.execute(
             insert(SyncRun).values(
-                kind="undo", user_id=person.id, account_id=account_id, started_at=now,
-                finished_at=now, option="", folders="", status="ok",
+                kind="undo",
+                user_id=person.id,
+                account_id=account_id,
+                started_at=now,
+                finished_at=now,
+                option="",
+                folders="",
+                status="ok",
                 note=f"undo of import run {run_id}: {removed.rowcount} messages removed",
             )
-        )  # fmt: skip
+        )
     return int(removed.rowcount)

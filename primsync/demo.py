@@ -131,40 +131,125 @@ ME = ("Ana Martin", DEMO_ACCOUNT)
 def demo_mails() -> list[DemoMail]:
     lea, tom = ("Léa Dubois", "lea.dubois@mail.example"), ("Tom Baker", "tom.baker@mail.example")
     return [
-        DemoMail("INBOX", lea, [ME], "Re: Interview on Monday", 1.2,
-                 "Monday 10:00 suits me.\n", message_id="<lea.1@mail.example>",
-                 in_reply_to=crm_id("interview"), references=[crm_id("interview")]),
-        DemoMail("INBOX", ("Acme HR", "hr@acme.example"), [ME], "RE: Shortlist", 2.5,
-                 "Please send the CVs.\n", message_id="<acme.7@acme.example>",
-                 in_reply_to=crm_id("shortlist")),
-        DemoMail("INBOX", ("Sofia Rossi", "sofia@rossi.example"), [ME],
-                 "Candidatura — sviluppatrice", 0.3, "My CV is attached.\n",
-                 message_id="<sofia.1@rossi.example>",
-                 attachments=[("CV Sofia Rossi.pdf", "application/pdf", b"%PDF-1.4 demo CV\n")]),
-        DemoMail("INBOX", ("Deals Weekly", "news@deals.example"), [ME], "50% off everything", 0.8,
-                 message_id="<n1@deals.example>"),
-        DemoMail("INBOX", ("Victor Stone", "victor@stone.example"), [ME], "Re: Checking in", 3,
-                 message_id="<v.1@stone.example>", references=[crm_id("victor")]),
-        DemoMail("INBOX", ("Initech", "info@initech.example"), [ME], "Office move", 4,
-                 message_id="<i.1@initech.example>"),
-        DemoMail("INBOX", ("Unknown Person", "someone@else.example"), [ME], "Re: Your application",
-                 5, message_id="<x.1@else.example>", references=[crm_id("application")]),
-        DemoMail("INBOX", ("Jürgen Müller", "jurgen@münchen.example"), [ME], "Grüße aus München",
-                 1.5, message_id="<j.1@xn--mnchen-3ya.example>", seen=True),
-        DemoMail("INBOX/Candidates", tom, [ME], "Question about the role", 8,
-                 message_id="<tom.1@mail.example>"),
-        DemoMail("INBOX/Candidates", tom, [ME], "Re: Your application", 2,
-                 message_id="<tom.2@mail.example>",
-                 references=[crm_id("application"), "<ana.9@agency.example>"]),
-        DemoMail("INBOX/Clients", ("Globex Talent", "talent@globex.example"), [ME],
-                 "New opening: data analyst", 0.5, message_id="<g.1@globex.example>"),
-        DemoMail("Sent", ME, [lea], "Directions to our office", 1.0,
-                 message_id="<ana.10@agency.example>"),
-        DemoMail("Sent", ME, [("Victor Stone", "victor@stone.example")], "Hello Victor", 1.0,
-                 message_id="<ana.11@agency.example>"),
-        DemoMail("Entretiens planifiés", lea, [ME], "Disponibilités", 3.5,
-                 message_id="<lea.2@mail.example>"),
-    ]  # fmt: skip
+        DemoMail(
+            "INBOX",
+            lea,
+            [ME],
+            "Re: Interview on Monday",
+            1.2,
+            "Monday 10:00 suits me.\n",
+            message_id="<lea.1@mail.example>",
+            in_reply_to=crm_id("interview"),
+            references=[crm_id("interview")],
+        ),
+        DemoMail(
+            "INBOX",
+            ("Acme HR", "hr@acme.example"),
+            [ME],
+            "RE: Shortlist",
+            2.5,
+            "Please send the CVs.\n",
+            message_id="<acme.7@acme.example>",
+            in_reply_to=crm_id("shortlist"),
+        ),
+        DemoMail(
+            "INBOX",
+            ("Sofia Rossi", "sofia@rossi.example"),
+            [ME],
+            "Candidatura — sviluppatrice",
+            0.3,
+            "My CV is attached.\n",
+            message_id="<sofia.1@rossi.example>",
+            attachments=[("CV Sofia Rossi.pdf", "application/pdf", b"%PDF-1.4 demo CV\n")],
+        ),
+        DemoMail(
+            "INBOX",
+            ("Deals Weekly", "news@deals.example"),
+            [ME],
+            "50% off everything",
+            0.8,
+            message_id="<n1@deals.example>",
+        ),
+        DemoMail(
+            "INBOX",
+            ("Victor Stone", "victor@stone.example"),
+            [ME],
+            "Re: Checking in",
+            3,
+            message_id="<v.1@stone.example>",
+            references=[crm_id("victor")],
+        ),
+        DemoMail(
+            "INBOX",
+            ("Initech", "info@initech.example"),
+            [ME],
+            "Office move",
+            4,
+            message_id="<i.1@initech.example>",
+        ),
+        DemoMail(
+            "INBOX",
+            ("Unknown Person", "someone@else.example"),
+            [ME],
+            "Re: Your application",
+            5,
+            message_id="<x.1@else.example>",
+            references=[crm_id("application")],
+        ),
+        DemoMail(
+            "INBOX",
+            ("Jürgen Müller", "jurgen@münchen.example"),
+            [ME],
+            "Grüße aus München",
+            1.5,
+            message_id="<j.1@xn--mnchen-3ya.example>",
+            seen=True,
+        ),
+        DemoMail(
+            "INBOX/Candidates",
+            tom,
+            [ME],
+            "Question about the role",
+            8,
+            message_id="<tom.1@mail.example>",
+        ),
+        DemoMail(
+            "INBOX/Candidates",
+            tom,
+            [ME],
+            "Re: Your application",
+            2,
+            message_id="<tom.2@mail.example>",
+            references=[crm_id("application"), "<ana.9@agency.example>"],
+        ),
+        DemoMail(
+            "INBOX/Clients",
+            ("Globex Talent", "talent@globex.example"),
+            [ME],
+            "New opening: data analyst",
+            0.5,
+            message_id="<g.1@globex.example>",
+        ),
+        DemoMail(
+            "Sent", ME, [lea], "Directions to our office", 1.0, message_id="<ana.10@agency.example>"
+        ),
+        DemoMail(
+            "Sent",
+            ME,
+            [("Victor Stone", "victor@stone.example")],
+            "Hello Victor",
+            1.0,
+            message_id="<ana.11@agency.example>",
+        ),
+        DemoMail(
+            "Entretiens planifiés",
+            lea,
+            [ME],
+            "Disponibilités",
+            3.5,
+            message_id="<lea.2@mail.example>",
+        ),
+    ]
 
 
 def seed_database(
@@ -185,16 +270,24 @@ def seed_database(
         session.flush()
         session.add(
             MailAccount(
-                address=DEMO_ACCOUNT, provider="imap", host=host, port=port, security=security,
-                username=username, auth="password", owner_id=users["ana"].id,
+                address=DEMO_ACCOUNT,
+                provider="imap",
+                host=host,
+                port=port,
+                security=security,
+                username=username,
+                auth="password",
+                owner_id=users["ana"].id,
             )
-        )  # fmt: skip
+        )
         records = {}
         for age, (kind, name, addresses, excluded) in enumerate(RECORDS):
             record = Record(
-                kind=kind, name=name, exclude_from_sync=excluded,
+                kind=kind,
+                name=name,
+                exclude_from_sync=excluded,
                 created_at=now - timedelta(days=400 - age),
-            )  # fmt: skip
+            )
             session.add(record)
             session.flush()
             records[name] = record
@@ -204,10 +297,13 @@ def seed_database(
         for key, name, subject, days in CRM_MESSAGES:
             session.add(
                 CrmMessage(
-                    record_id=records[name].id, message_id=crm_id(key), subject=subject,
-                    sent_at=now - timedelta(days=days), sent_by_id=users["ana"].id,
+                    record_id=records[name].id,
+                    message_id=crm_id(key),
+                    subject=subject,
+                    sent_at=now - timedelta(days=days),
+                    sent_by_id=users["ana"].id,
                 )
-            )  # fmt: skip
+            )
 
 
 def seed_mailbox(box: Mailbox, mails: list[DemoMail], *, now: datetime | None = None) -> None:
@@ -237,9 +333,12 @@ def start_demo(db_url: str = DEMO_DB, *, fresh: bool = True) -> tuple[Engine, Py
         engine = open_engine(db_url, create=True)
         seed_database(engine, host=server.host, port=server.port)
         settings = ConnectionSettings(
-            address=DEMO_ACCOUNT, host=server.host, port=server.port,
-            username=DEMO_USER, security="none",
-        )  # fmt: skip
+            address=DEMO_ACCOUNT,
+            host=server.host,
+            port=server.port,
+            username=DEMO_USER,
+            security="none",
+        )
         with connect(settings, DEMO_PASSWORD) as box:
             seed_mailbox(box, demo_mails())
     except BaseException:

@@ -208,8 +208,11 @@ def _bulk_rows(parsed: pd.DataFrame, shared: set[str], excluded_addresses: set[s
     return bulk
 
 
-def _bulk_columns(  # type: ignore[no-untyped-def]
-    parsed: pd.DataFrame, bulk: np.ndarray, contacts: pd.DataFrame, imported, yellow
+Imported = set[tuple[int, str]] | frozenset[tuple[int, str]]  # stored (record_id, dedupe_key)
+
+
+def _bulk_columns(
+    parsed: pd.DataFrame, bulk: np.ndarray, contacts: pd.DataFrame, imported: Imported, yellow: str
 ) -> dict[str, np.ndarray]:
     """The enriched columns, filled for the bulk rows (see :func:`_bulk_rows`): the record of
     the sender's address (if any), yellow, evidence in words; other rows left None."""
@@ -239,19 +242,30 @@ def _bulk_columns(  # type: ignore[no-untyped-def]
     out[F.IMPORTED_INTO][where] = np.where(known, names, None)
     out[F.RECORD_KIND][where] = np.where(known, kinds, None)
     # plain Python lists from here: zip over numpy arrays would yield numpy scalars
-    rows = list(zip(senders.tolist(), rids.tolist(), names.tolist(), kinds.tolist(),
-                    known.tolist(), strict=True))  # fmt: skip
+    rows = list(
+        zip(
+            senders.tolist(),
+            rids.tolist(),
+            names.tolist(),
+            kinds.tolist(),
+            known.tolist(),
+            strict=True,
+        )
+    )
     n_bulk = len(rows)
     out[F.COUNTERPARTS][where] = _objects(([s] if s else [] for s, *_ in rows), n_bulk)
     out[F.RECORD_ID][where] = _objects((r if k else None for _, r, _, _, k in rows), n_bulk)
     out[F.CANDIDATES][where] = _objects(([r] if k else [] for _, r, _, _, k in rows), n_bulk)
     out[F.CANDIDATE_NAMES][where] = _objects(([m] if k else [] for _, _, m, _, k in rows), n_bulk)
     out[F.EVIDENCE][where] = _objects(
-        (f"{yellow}; {s} is on {kind} {name} (record {r})" if k
-         else f"{yellow}; no sender ({s or 'none'}) is on any record"
-         for s, r, name, kind, k in rows),
+        (
+            f"{yellow}; {s} is on {kind} {name} (record {r})"
+            if k
+            else f"{yellow}; no sender ({s or 'none'}) is on any record"
+            for s, r, name, kind, k in rows
+        ),
         n_bulk,
-    )  # fmt: skip
+    )
     if imported:
         out[F.ALREADY_IMPORTED][where] = [
             k and (r, key) in imported for (_, r, _, _, k), key in zip(rows, keys, strict=True)
@@ -259,8 +273,14 @@ def _bulk_columns(  # type: ignore[no-untyped-def]
     return out
 
 
-def _classify(  # type: ignore[no-untyped-def]
-    parsed: pd.DataFrame, records, by_address, excluded_addresses, crm, imported, yellow
+def _classify(
+    parsed: pd.DataFrame,
+    records: _Records,
+    by_address: dict[str, list[int]],
+    excluded_addresses: set[str],
+    crm: dict[str, _Crm],
+    imported: Imported,
+    yellow: str,
 ) -> list[tuple]:
     """One tuple of enrichment values (in F.ENRICHED_COLUMNS order) per parsed row."""
     rows: list[tuple] = []
@@ -387,10 +407,20 @@ def _classify(  # type: ignore[no-untyped-def]
 @cache
 def _empty_review() -> pd.DataFrame:
     """An empty review frame with every column and dtype (built once: pandas takes ~15 ms)."""
-    return build_frame([]).reindex(columns=F.REVIEW_COLUMNS).astype(
-        {F.RECORD_ID: "Int64", F.ANNEXED_TO_ID: "Int64", F.SELECTED: bool,
-         F.ALREADY_IMPORTED: bool, F.MATCHED: bool, F.EXCLUDED: bool}
-    )  # fmt: skip
+    return (
+        build_frame([])
+        .reindex(columns=F.REVIEW_COLUMNS)
+        .astype(
+            {
+                F.RECORD_ID: "Int64",
+                F.ANNEXED_TO_ID: "Int64",
+                F.SELECTED: bool,
+                F.ALREADY_IMPORTED: bool,
+                F.MATCHED: bool,
+                F.EXCLUDED: bool,
+            }
+        )
+    )
 
 
 def _assemble(

@@ -57,13 +57,41 @@ MATCHED = "matched"
 EXCLUDED = "excluded"
 
 PARSED_COLUMNS = [
-    FOLDER, UID, UIDVALIDITY, DIRECTION, MESSAGE_ID, DEDUPE_KEY, RECEIVED, FROM, FROM_ADDR,
-    FROM_NAME, TO_ADDRS, CC_ADDRS, SUBJECT, IN_REPLY_TO, REFERENCES, SIZE, SEEN, DEFECTS,
-]  # fmt: skip
+    FOLDER,
+    UID,
+    UIDVALIDITY,
+    DIRECTION,
+    MESSAGE_ID,
+    DEDUPE_KEY,
+    RECEIVED,
+    FROM,
+    FROM_ADDR,
+    FROM_NAME,
+    TO_ADDRS,
+    CC_ADDRS,
+    SUBJECT,
+    IN_REPLY_TO,
+    REFERENCES,
+    SIZE,
+    SEEN,
+    DEFECTS,
+]
 ENRICHED_COLUMNS = [
-    COUNTERPARTS, RECORD_ID, IMPORTED_INTO, RECORD_KIND, CANDIDATES, CANDIDATE_NAMES, CONTEXT,
-    ANNEXED_TO, ANNEXED_TO_ID, SELECTED, ALREADY_IMPORTED, EVIDENCE, MATCHED, EXCLUDED,
-]  # fmt: skip
+    COUNTERPARTS,
+    RECORD_ID,
+    IMPORTED_INTO,
+    RECORD_KIND,
+    CANDIDATES,
+    CANDIDATE_NAMES,
+    CONTEXT,
+    ANNEXED_TO,
+    ANNEXED_TO_ID,
+    SELECTED,
+    ALREADY_IMPORTED,
+    EVIDENCE,
+    MATCHED,
+    EXCLUDED,
+]
 REVIEW_COLUMNS = PARSED_COLUMNS + ENRICHED_COLUMNS
 
 # the grid's headings, in DESIGN.md's order
@@ -77,10 +105,30 @@ GRID_COLUMNS = {
 }
 # what `primsync review --format json` writes for each row
 JSON_COLUMNS = [
-    FOLDER, UID, UIDVALIDITY, DIRECTION, MESSAGE_ID, DEDUPE_KEY, RECEIVED, FROM, FROM_ADDR,
-    SUBJECT, IMPORTED_INTO, RECORD_ID, RECORD_KIND, CANDIDATES, CONTEXT, ANNEXED_TO,
-    ANNEXED_TO_ID, SELECTED, ALREADY_IMPORTED, DEFECTS, EVIDENCE, MATCHED, EXCLUDED,
-]  # fmt: skip
+    FOLDER,
+    UID,
+    UIDVALIDITY,
+    DIRECTION,
+    MESSAGE_ID,
+    DEDUPE_KEY,
+    RECEIVED,
+    FROM,
+    FROM_ADDR,
+    SUBJECT,
+    IMPORTED_INTO,
+    RECORD_ID,
+    RECORD_KIND,
+    CANDIDATES,
+    CONTEXT,
+    ANNEXED_TO,
+    ANNEXED_TO_ID,
+    SELECTED,
+    ALREADY_IMPORTED,
+    DEFECTS,
+    EVIDENCE,
+    MATCHED,
+    EXCLUDED,
+]
 
 
 @contextmanager
@@ -137,18 +185,21 @@ def build_frame(folders: Iterable[FetchedFolder]) -> pd.DataFrame:
             validity_of.append(f.uidvalidity)
             direction_of.append("out" if f.is_sent else "in")
         seconds = np.array(
-            [r if r is not None else _seconds(h.date)
-             for r, h in zip(received, fields, strict=True)],
+            [
+                r if r is not None else _seconds(h.date)
+                for r, h in zip(received, fields, strict=True)
+            ],
             dtype="float64",
-        )  # fmt: skip
+        )
         columns = {
             FOLDER: np.repeat(np.array(folder_of, dtype=object), counts),
             UID: np.array(uids, dtype="int64"),
             UIDVALIDITY: np.repeat(np.array(validity_of, dtype="int64"), counts),
             DIRECTION: np.repeat(np.array(direction_of, dtype=object), counts),
             MESSAGE_ID: [h.message_id for h in fields],
-            DEDUPE_KEY: [h.message_id or dedupe_key(h, size)
-                         for size, h in zip(sizes, fields, strict=True)],
+            DEDUPE_KEY: [
+                h.message_id or dedupe_key(h, size) for size, h in zip(sizes, fields, strict=True)
+            ],
             RECEIVED: pd.to_datetime(seconds, unit="s", utc=True, errors="coerce"),
             FROM: [h.from_name or h.from_addr for h in fields],
             FROM_ADDR: [h.from_addr for h in fields],
@@ -164,7 +215,7 @@ def build_frame(folders: Iterable[FetchedFolder]) -> pd.DataFrame:
                 [*h.defects, _NO_INTERNALDATE] if r is None else list(h.defects)
                 for r, h in zip(received, fields, strict=True)
             ],
-        }  # fmt: skip
+        }
         return pd.DataFrame(columns, columns=PARSED_COLUMNS)
 
 
@@ -200,6 +251,6 @@ def _plain(value: object) -> object:
         return None
     if isinstance(value, float) and value != value:
         return None
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()  # type: ignore[union-attr]
+    if isinstance(value, np.generic):  # numpy scalars
+        return value.item()
     return value

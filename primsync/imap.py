@@ -248,12 +248,14 @@ class Mailbox:
             raise ConfigurationError(
                 "this session cannot open another", account=self.settings.address
             )
-        other = Mailbox(self._reopen(), self.settings, reopen=self._reopen,
-                        max_reconnects=self.max_reconnects)  # fmt: skip
+        other = Mailbox(
+            self._reopen(), self.settings, reopen=self._reopen, max_reconnects=self.max_reconnects
+        )
         if self.folder is not None and self.status is not None:
             try:
-                other.expect_uidvalidity(other.select(self.folder).uidvalidity,
-                                         self.status.uidvalidity)  # fmt: skip
+                other.expect_uidvalidity(
+                    other.select(self.folder).uidvalidity, self.status.uidvalidity
+                )
             except UidValidityChanged:
                 other.close()
                 raise

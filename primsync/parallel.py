@@ -21,7 +21,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from typing import cast
+from typing import Any, cast
 
 import pandas as pd
 from tqdm.auto import tqdm
@@ -159,8 +159,11 @@ class _Helper:
             # Python 3.12+ warns when a process with threads forks (a Jupyter kernel has some):
             # the helper only opens its own connection and parses: it takes no lock another
             # thread could hold (logging re-creates its locks at fork)
-            warnings.filterwarnings("ignore", message=".*use of fork\\(\\) may lead to deadlocks",
-                                    category=DeprecationWarning)  # fmt: skip
+            warnings.filterwarnings(
+                "ignore",
+                message=".*use of fork\\(\\) may lead to deadlocks",
+                category=DeprecationWarning,
+            )
             self._process.start()
         os.close(write)  # the parent keeps only the reading end: EOF when the helper ends
 
@@ -191,7 +194,7 @@ class _Helper:
             self._process.join()
 
 
-def _work(box, uids, job, read, write, count) -> None:  # type: ignore[no-untyped-def]
+def _work(box: Mailbox, uids: list[int], job: Job, read: int, write: int, count: Any) -> None:
     """In the helper: a session of its own, the job, its result sent back."""
     os.close(read)
     started = time.perf_counter()

@@ -259,8 +259,9 @@ def parse_date(value: str | None, defects: list[str] | None = None) -> datetime 
             _ZONES[zone] = offset = offset if zone[0] == "+" else -offset
         if number is not None:
             try:
-                when = datetime(int(year), number, int(day), int(hour), int(minute),
-                                int(second), tzinfo=UTC)  # fmt: skip
+                when = datetime(
+                    int(year), number, int(day), int(hour), int(minute), int(second), tzinfo=UTC
+                )
                 return when - offset
             except (ValueError, OverflowError):
                 pass  # the general parser below says what is wrong
@@ -273,7 +274,8 @@ def parse_date(value: str | None, defects: list[str] | None = None) -> datetime 
         return None
     try:
         seconds = parsed[9] or 0
-        naive = datetime(*parsed[:6])  # type: ignore[misc]
+        year, month, day, hour, minute, second = parsed[:6]
+        naive = datetime(year, month, day, hour, minute, second)
         return (naive - timedelta(seconds=seconds)).replace(tzinfo=UTC)
     except (ValueError, OverflowError, TypeError):
         sink.append(f"Date: out of range {value.strip()[:60]!r}")

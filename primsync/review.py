@@ -92,9 +92,15 @@ def open_mailbox(
     return connect(settings, source)
 
 
-def list_folders(engine: Engine, account: str, **kwargs) -> list[Folder]:  # type: ignore[no-untyped-def]
+def list_folders(
+    engine: Engine,
+    account: str,
+    *,
+    secret: str | TokenProvider | None = None,
+    prompt: Callable[[str], str] | None = None,
+) -> list[Folder]:
     """The folder tree of a registered account."""
-    with open_mailbox(engine, account, **kwargs) as box:
+    with open_mailbox(engine, account, secret=secret, prompt=prompt) as box:
         return box.list_folders()
 
 
@@ -229,17 +235,27 @@ def review_mailbox(
         raise ConfigurationError("choose at least one folder", account=account)
     account_id, owner_id = queries.account_ids(engine, account)
     run_id = queries.start_run(
-        engine, kind="review", account_id=account_id, user_id=owner_id,
-        folders=list(folders), option=opt.value,
-    )  # fmt: skip
+        engine,
+        kind="review",
+        account_id=account_id,
+        user_id=owner_id,
+        folders=list(folders),
+        option=opt.value,
+    )
     try:
         box = mailbox or open_mailbox(engine, account, secret=secret, prompt=prompt)
         try:
             frames, scans = _scan_folders(
-                box, folders, option=opt, states=queries.folder_states(engine, account_id),
-                today=today or date.today(), since=since, until=until, progress=progress,
+                box,
+                folders,
+                option=opt,
+                states=queries.folder_states(engine, account_id),
+                today=today or date.today(),
+                since=since,
+                until=until,
+                progress=progress,
                 enrich_piece=_piece_enricher(engine),
-            )  # fmt: skip
+            )
         finally:
             if mailbox is None:
                 box.close()

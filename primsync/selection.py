@@ -48,16 +48,30 @@ def grid_view(frame: pd.DataFrame) -> pd.DataFrame:
     """The six columns of the grid as HTML cells: context coloured, imported rows greyed."""
     rows = []
     for received, sender, subject, into, n, context, annex, already in frame[
-        [F.RECEIVED, F.FROM, F.SUBJECT, F.IMPORTED_INTO, F.CANDIDATES, F.CONTEXT, F.ANNEXED_TO,
-         F.ALREADY_IMPORTED]
-    ].itertuples(index=False, name=None):  # fmt: skip
+        [
+            F.RECEIVED,
+            F.FROM,
+            F.SUBJECT,
+            F.IMPORTED_INTO,
+            F.CANDIDATES,
+            F.CONTEXT,
+            F.ANNEXED_TO,
+            F.ALREADY_IMPORTED,
+        ]
+    ].itertuples(index=False, name=None):
         grey = bool(already)
         when = received.strftime("%Y-%m-%d %H:%M") if not pd.isna(received) else ""
         target = f"{into} (1 of {len(n)}, choose)" if len(n) > 1 and not grey else into
         rows.append(
-            [_cell(when, grey=grey), _cell(sender, grey=grey), _cell(subject, grey=grey),
-             _cell(target, grey=grey), _context_cell(context, grey), _cell(annex, grey=grey)]
-        )  # fmt: skip
+            [
+                _cell(when, grey=grey),
+                _cell(sender, grey=grey),
+                _cell(subject, grey=grey),
+                _cell(target, grey=grey),
+                _context_cell(context, grey),
+                _cell(annex, grey=grey),
+            ]
+        )
     return pd.DataFrame(rows, columns=list(F.GRID_COLUMNS.values()))
 
 

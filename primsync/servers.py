@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from typing import Self
 
 from primsync.errors import ServiceError
 
@@ -52,7 +53,7 @@ class Server:
 
     process: subprocess.Popen | None = None
 
-    def __enter__(self):  # type: ignore[no-untyped-def]
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -88,10 +89,20 @@ class PymapServer(Server):
 
     def start(self) -> None:
         cmd = [
-            sys.executable, "-c", "import sys; from pymap.main import main; sys.exit(main())",
-            "--host", self.host, "--port", str(self.port),
-            "--no-tls", "dict", "--demo-user", self.user, "--demo-password", self.password,
-        ]  # fmt: skip
+            sys.executable,
+            "-c",
+            "import sys; from pymap.main import main; sys.exit(main())",
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--no-tls",
+            "dict",
+            "--demo-user",
+            self.user,
+            "--demo-password",
+            self.password,
+        ]
         self.process = subprocess.Popen(
             cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )

@@ -128,11 +128,27 @@ class DovecotServer(Server):
         for sub in ("run", "state", "mail", "home"):
             (root / sub).mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-             "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-             "-keyout", str(root / "key.pem"), "-out", str(self.cert_file)],
-            check=True, capture_output=True,
-        )  # fmt: skip
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=localhost",
+                "-addext",
+                "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                "-keyout",
+                str(root / "key.pem"),
+                "-out",
+                str(self.cert_file),
+            ],
+            check=True,
+            capture_output=True,
+        )
         (root / "passwd").write_text(
             "".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self.users.items())
         )
@@ -162,10 +178,17 @@ class DovecotServer(Server):
                 f"  args = {root}/oauth2.conf.ext\n}}\n"
             )
         conf = _DOVECOT_CONF.format(
-            root=root, port=self.port, ssl_port=self.ssl_port, uid=uid, gid=gid,
-            login_user=login_user, internal_user=internal_user, chroot=chroot,
-            oauth2_passdb=oauth2_passdb, oauth2_mechanisms=oauth2_mechanisms,
-        )  # fmt: skip
+            root=root,
+            port=self.port,
+            ssl_port=self.ssl_port,
+            uid=uid,
+            gid=gid,
+            login_user=login_user,
+            internal_user=internal_user,
+            chroot=chroot,
+            oauth2_passdb=oauth2_passdb,
+            oauth2_mechanisms=oauth2_mechanisms,
+        )
         (root / "dovecot.conf").write_text(conf)
         self.process = subprocess.Popen(
             [binary, "-F", "-c", str(root / "dovecot.conf")],
@@ -236,18 +259,51 @@ class PostgresServer(Server):
             for path in (self.root, sockets):
                 os.chown(path, owner.pw_uid, owner.pw_gid)
         subprocess.run(
-            [str(bindir / "initdb"), "-D", str(data), "-U", self.user,
-             "-A", "trust", "-E", "UTF8", "--no-sync"],
-            check=True, capture_output=True, cwd=self.root, user=self._owner(), group=self._owner(),
-        )  # fmt: skip
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                self.user,
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            cwd=self.root,
+            user=self._owner(),
+            group=self._owner(),
+        )
         self.process = subprocess.Popen(
-            [str(bindir / "postgres"), "-D", str(data), "-p", str(self.port),
-             "-k", str(sockets), "-c", "listen_addresses=127.0.0.1",
-             "-c", "fsync=off", "-c", "synchronous_commit=off",
-             "-c", "full_page_writes=off", "-c", "max_connections=200"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-            cwd=self.root, user=self._owner(), group=self._owner(),
-        )  # fmt: skip
+            [
+                str(bindir / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(self.port),
+                "-k",
+                str(sockets),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=200",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=self.root,
+            user=self._owner(),
+            group=self._owner(),
+        )
         wait_for_port(self.port, timeout=60, process=self.process)
         import psycopg
 

@@ -34,11 +34,32 @@ __all__ = [
 ]
 
 MESSAGE_COLUMNS = [
-    "id", "record_id", "record", "record_kind", "direction", "context", "received_at",
-    "from_addr", "from_name", "to_addrs", "cc_addrs", "subject", "message_id", "folder", "uid",
-    "size", "accessible_to", "accessible_level", "annexed_to_id", "annexed_to_subject",
-    "imported_by_id", "imported_at", "run_id", "attachments", "defects",
-]  # fmt: skip
+    "id",
+    "record_id",
+    "record",
+    "record_kind",
+    "direction",
+    "context",
+    "received_at",
+    "from_addr",
+    "from_name",
+    "to_addrs",
+    "cc_addrs",
+    "subject",
+    "message_id",
+    "folder",
+    "uid",
+    "size",
+    "accessible_to",
+    "accessible_level",
+    "annexed_to_id",
+    "annexed_to_subject",
+    "imported_by_id",
+    "imported_at",
+    "run_id",
+    "attachments",
+    "defects",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,15 +102,32 @@ def _message_query(level: int) -> Select:
         .scalar_subquery()
     )
     stmt = select(
-        ImportedMessage.id, ImportedMessage.record_id, Record.name, Record.kind,
-        ImportedMessage.direction, ImportedMessage.context, ImportedMessage.received_at,
-        ImportedMessage.from_addr, ImportedMessage.from_name, ImportedMessage.to_addrs,
-        ImportedMessage.cc_addrs, ImportedMessage.subject, ImportedMessage.message_id,
-        ImportedMessage.folder, ImportedMessage.uid, ImportedMessage.size, SecurityGroup.name,
-        SecurityGroup.level, ImportedMessage.annexed_to_id, crm.subject,
-        ImportedMessage.imported_by_id, ImportedMessage.imported_at, ImportedMessage.run_id,
-        n_attachments, ImportedMessage.defects,
-    )  # fmt: skip
+        ImportedMessage.id,
+        ImportedMessage.record_id,
+        Record.name,
+        Record.kind,
+        ImportedMessage.direction,
+        ImportedMessage.context,
+        ImportedMessage.received_at,
+        ImportedMessage.from_addr,
+        ImportedMessage.from_name,
+        ImportedMessage.to_addrs,
+        ImportedMessage.cc_addrs,
+        ImportedMessage.subject,
+        ImportedMessage.message_id,
+        ImportedMessage.folder,
+        ImportedMessage.uid,
+        ImportedMessage.size,
+        SecurityGroup.name,
+        SecurityGroup.level,
+        ImportedMessage.annexed_to_id,
+        crm.subject,
+        ImportedMessage.imported_by_id,
+        ImportedMessage.imported_at,
+        ImportedMessage.run_id,
+        n_attachments,
+        ImportedMessage.defects,
+    )
     stmt = _visible(stmt, level)
     return stmt.join(Record, Record.id == ImportedMessage.record_id).outerjoin(
         crm, crm.id == ImportedMessage.annexed_to_id

@@ -72,7 +72,7 @@ def open_engine(url: str | None = None, *, create: bool = False) -> Engine:
     return create_engine(parsed, pool_pre_ping=True)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # SQLAlchemy emits BEGIN itself (see _sqlite_begin), not the driver
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -155,6 +155,13 @@ def check_schema(engine: Engine) -> None:
         )
 
 
+def _driver(conn: Connection) -> Any:
+    """The driver's own connection under ``conn`` (for what must run outside a transaction)."""
+    driver = conn.connection.dbapi_connection
+    assert driver is not None, "an open connection has a driver connection"
+    return driver
+
+
 def init_db(engine: Engine, *, revision: str = "head") -> list[str]:
     """Bring the database to the current schema (or ``revision``); returns the tables created.
 
@@ -167,7 +174,7 @@ def init_db(engine: Engine, *, revision: str = "head") -> list[str]:
         if sqlite:
             # SQLite alters a table by copying it; foreign keys must be off meanwhile, which
             # only takes effect outside a transaction, hence on the driver's connection
-            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+            _driver(conn).execute("PRAGMA foreign_keys=OFF")
         try:
             with conn.begin():
                 config = _alembic_config(conn)
@@ -182,6 +189,6 @@ def init_db(engine: Engine, *, revision: str = "head") -> list[str]:
                         raise ConfigurationError(f"the migration broke foreign keys: {broken[:5]}")
         finally:
             if sqlite:
-                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+                _driver(conn).execute("PRAGMA foreign_keys=ON")
     after = set(inspect(engine).get_table_names())
     return sorted(after - before - {"alembic_version"})

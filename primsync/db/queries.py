@@ -322,7 +322,7 @@ def recent_runs(engine: Engine, address: str, *, limit: int = 20) -> pd.DataFram
             SyncRun.skipped,
             SyncRun.status,
             SyncRun.error,
-        )  # fmt: skip
+        )
         .where(SyncRun.account_id == account_id)
         .order_by(SyncRun.id.desc())
         .limit(limit)
@@ -375,8 +375,17 @@ def health_frame(engine: Engine, address: str) -> pd.DataFrame:
                     "token_expires_at": expires,
                 }
             )
-    columns = ["folder", "uidvalidity", "last_uid", "highestmodseq", "last_sync_at", "imported",
-               "last_error", "last_error_at", "token_expires_at"]  # fmt: skip
+    columns = [
+        "folder",
+        "uidvalidity",
+        "last_uid",
+        "highestmodseq",
+        "last_sync_at",
+        "imported",
+        "last_error",
+        "last_error_at",
+        "token_expires_at",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -80,9 +80,11 @@ class SyncApp(w.VBox):
         self.grid = ReviewGrid()
         self.details = w.HTML()
         self.show_button = w.Button(
-            description="Show message", icon="envelope-open", disabled=True,
+            description="Show message",
+            icon="envelope-open",
+            disabled=True,
             tooltip="Fetch the current row's message (it stays unread) and show its text",
-        )  # fmt: skip
+        )
         self.message_view = w.HTML()
         # least privilege: the user's own group, the smallest audience their team still sees;
         # a wider (lower) group is a deliberate choice, and the note below says whom it adds
@@ -183,9 +185,11 @@ class SyncApp(w.VBox):
         body = read_message(
             self.engine, self.account, str(row[F.FOLDER]), int(row[F.UID]), secret=self._secret
         )
-        sender = row[F.FROM] if row[F.FROM] == row[F.FROM_ADDR] else (
-            f"{row[F.FROM]} <{row[F.FROM_ADDR]}>"
-        )  # fmt: skip
+        sender = (
+            row[F.FROM]
+            if row[F.FROM] == row[F.FROM_ADDR]
+            else (f"{row[F.FROM]} <{row[F.FROM_ADDR]}>")
+        )
         self.message_view.value = render_message(
             subject=str(row[F.SUBJECT]),
             sender=str(sender),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 
 from primsync.db.models import Base
 
@@ -22,7 +23,7 @@ def run() -> None:
     _migrate(connection)
 
 
-def _migrate(connection) -> None:  # type: ignore[no-untyped-def]
+def _migrate(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
