@@ -159,7 +159,7 @@ def _secret(args: argparse.Namespace) -> str | None:
 
 
 def table(frame: pd.DataFrame) -> str:
-    """The grid as text: the review columns of DESIGN.md with tick, folder and UID."""
+    """The grid as text: the review columns of docs/design.md with tick, folder and UID."""
     if frame.empty:
         return "(no messages)"
     view = pd.DataFrame(

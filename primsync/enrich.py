@@ -3,7 +3,7 @@
 Pure functions over DataFrames: the review calls :func:`enrich` with what it read from the
 database (contacts, the CRM messages the headers name, the stored dedupe keys).
 
-Rules (DESIGN.md, "Rules"):
+Rules (docs/design.md, "Rules"):
 
 * the counterpart is the sender for received mail, To and Cc for a sent folder; a row is
   *matched* when a counterpart address is on a record;

@@ -94,7 +94,7 @@ ENRICHED_COLUMNS = [
 ]
 REVIEW_COLUMNS = PARSED_COLUMNS + ENRICHED_COLUMNS
 
-# the grid's headings, in DESIGN.md's order
+# the grid's headings, in docs/design.md's order
 GRID_COLUMNS = {
     RECEIVED: "Received",
     FROM: "From",

@@ -76,3 +76,33 @@ def test_the_probe_catches_a_posix_only_import(tmp_path):
     )  # fmt: skip
     assert out.returncode != 0
     assert "primsync_probe_bad imports 'pwd'" in out.stderr
+
+
+def _imports(path) -> set[str]:
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+    return found
+
+
+def test_layers_as_the_data_flows():
+    """docs/architecture.md: the database layer imports nothing of the IMAP side; imapclient
+    enters through imap.py only, ipywidgets through widgets/ only."""
+    package = ROOT / "primsync"
+    imap_side = {"primsync.imap", "primsync.wire", "primsync.options", "primsync.parallel",
+                 "primsync.review", "primsync.frame", "primsync.enrich"}  # fmt: skip
+    for path in (package / "db").rglob("*.py"):
+        assert not _imports(path) & imap_side, path
+    for path in package.rglob("*.py"):
+        names = {name.partition(".")[0] for name in _imports(path)}
+        if path.name != "imap.py":
+            assert "imapclient" not in names, path
+        if "widgets" not in path.parts:
+            assert "ipywidgets" not in names, path
+    for leaf in ("errors.py", "accounts.py", "parse.py"):
+        assert not {n for n in _imports(package / leaf) if n.startswith("primsync")}, leaf

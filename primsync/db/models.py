@@ -1,4 +1,4 @@
-"""SQLAlchemy models: the database contract of DESIGN.md (names and columns are fixed)."""
+"""SQLAlchemy models: the database contract of docs/design.md (names and columns are fixed)."""
 
 from __future__ import annotations
 

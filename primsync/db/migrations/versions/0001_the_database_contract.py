@@ -4,7 +4,7 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-11-27
 
-The tables of DESIGN.md's database contract, as the sync engine and the import first shipped
+The tables of the database contract (docs/design.md), as the sync engine and the import first shipped
 them.
 """
 
