@@ -4,8 +4,8 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-11-27
 
-The tables of the database contract (docs/design.md), as the sync engine and the import first shipped
-them.
+The tables of the database contract (docs/design.md), as the sync engine and the import
+first shipped them.
 """
 
 from __future__ import annotations
