@@ -34,7 +34,7 @@ from primsync.errors import (
     UidValidityChanged,
 )
 from primsync.parse import REVIEW_HEADERS
-from primsync.wire import FetchFailed, RawMessage, Reader
+from primsync.wire import FetchFailed, RawMessage, Reader, UnreadableFetch
 
 logger = logging.getLogger("primsync.imap")
 
@@ -401,12 +401,44 @@ class Mailbox:
                     queue[0] = [uid for uid in chunk if uid not in received]
                     if not queue[0]:
                         queue.pop(0)
+                except UnreadableFetch as exc:
+                    # the answer was read to its end: ask imapclient for what is missing
+                    queue.pop(0)
+                    missing = [uid for uid in chunk if uid not in received]
+                    logger.warning(
+                        "%s, %s: %s; reading UIDs %s..%s with imapclient's parser",
+                        self.settings.address,
+                        self.folder,
+                        exc,
+                        missing[0],
+                        missing[-1],
+                    )
+                    for message in self._read_with_imapclient(what, missing, items):
+                        if message.uid in wanted and message.uid not in received:
+                            received.add(message.uid)
+                            yield message
                 except (FetchFailed, IMAPClientError) as exc:
                     raise self._error(what, exc) from exc
                 report_progress(bar, progress, len(received), total)
         finally:
             if bar is not None:
                 bar.close()
+
+    def _read_with_imapclient(self, what: str, uids: list[int], items: str) -> list[RawMessage]:
+        """``uids`` through imapclient's own parser; what it cannot read either is left out
+        (the caller's reconciliation names those UIDs as not read)."""
+        try:
+            return list(_fetch_with_imapclient(self._client, uids, items))
+        except IMAPClientAbortError as exc:
+            raise self._error(what, exc) from exc
+        except IMAPClientError as exc:
+            logger.warning(
+                "%s, %s: imapclient could not read them either: %s",
+                self.settings.address,
+                self.folder,
+                exc,
+            )
+            return []
 
     def append(
         self,

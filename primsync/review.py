@@ -38,6 +38,16 @@ class FolderScan:
     highestmodseq: int | None
     uids: list[int]
     note: str = ""
+    gone: list[int] = field(default_factory=list)  # found by SEARCH, not read by FETCH
+
+
+def gone_note(folder: str, gone: Sequence[int]) -> str:
+    """What the run says of the UIDs the search found and the fetch did not bring back."""
+    shown = ", ".join(map(str, gone[:20])) + (", ..." if len(gone) > 20 else "")
+    return (
+        f"{folder}: {len(gone)} message{'s' if len(gone) != 1 else ''} found by the search "
+        f"but not read (gone from the folder since, or unreadable): UIDs {shown}"
+    )
 
 
 @dataclass(frozen=True)
@@ -174,10 +184,16 @@ def _scan_folders(
             uidvalidity=status.uidvalidity,
         )
         uids = [u for u in box.search(plan.criteria) if u > plan.min_uid]
+        read: set[int] = set()
         if uids:
             pieces = header_frames(box, name, status.uidvalidity, folder.is_sent, uids, progress)
-            frames.extend(enrich_piece(piece) for piece in pieces if not piece.empty)
-        scans.append(FolderScan(name, status.uidvalidity, status.highestmodseq, uids, plan.note))
+            for piece in pieces:
+                read.update(piece[F.UID].tolist())
+                if not piece.empty:
+                    frames.append(enrich_piece(piece))
+        gone = sorted(set(uids) - read)  # every UID of the search is a row, or named here
+        note = "; ".join(n for n in (plan.note, gone_note(name, gone) if gone else "") if n)
+        scans.append(FolderScan(name, status.uidvalidity, status.highestmodseq, uids, note, gone))
     return frames, scans
 
 
@@ -273,5 +289,8 @@ def review_mailbox(
         raise
     result = ReviewResult(account, opt, rows, scans, run_id)
     shown_rows = len(result.frame)
-    queries.finish_run(engine, run_id, status="ok", fetched=len(rows), shown=shown_rows)
+    notes = [gone_note(s.folder, s.gone) for s in scans if s.gone]
+    queries.finish_run(
+        engine, run_id, status="ok", fetched=len(rows), shown=shown_rows, note="; ".join(notes)
+    )
     return result

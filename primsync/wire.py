@@ -26,6 +26,8 @@ __all__ = [
     "FetchFailed",
     "RawMessage",
     "Reader",
+    "UnreadableFetch",
+    "fetch_items",
     "internaldate",
     "internaldate_seconds",
     "read_fetch",
@@ -33,18 +35,12 @@ __all__ = [
 
 _LARGE = 4 << 20  # a literal beyond this is gathered in pieces
 _LITERAL = re.compile(rb"\{(\d+)\+?\}$")
-_BODY_BEFORE = re.compile(rb"BODY\[[^\]]*\](?:<\d+>)?\s*$")
-_BODY_INLINE = re.compile(rb'BODY\[[^\]]*\](?:<\d+>)? (NIL|"((?:[^"\\]|\\.)*)")')
 _USUAL = (
-    rb'\* \d+ FETCH \(UID (\d+) FLAGS \(([^)\r\n]*)\) INTERNALDATE "([^"\r\n]*)" '
+    rb'\* (\d+) FETCH \(UID (\d+) FLAGS \(([^)\r\n]*)\) INTERNALDATE "([^"\r\n]*)" '
     rb"RFC822\.SIZE (\d+) BODY\[[^\]\r\n]*\] \{(\d+)\}"
 )
 _COMMON = re.compile(_USUAL + rb"$")  # on a line
 _COMMON_AT = re.compile(_USUAL + rb"\r\n")  # in the buffer
-_UID = re.compile(rb"UID (\d+)")
-_FLAGS = re.compile(rb"FLAGS \(([^)]*)\)")
-_INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
-_SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,36 +115,50 @@ class Reader:
     def answer(self, tag: bytes) -> Iterator[RawMessage]:
         """The messages of one UID FETCH answer, up to the line tagged ``tag``.
 
-        Untagged answers other than FETCH, and FETCH answers without a UID or a body item
-        (unsolicited flag changes), are skipped. Raises :class:`FetchFailed` on NO/BAD and
-        ``ConnectionError`` when the connection ends first.
+        The usual shape (``_USUAL``) is matched in the read buffer; any other is read item by
+        item (:func:`fetch_items`): names in any case, literals or quoted strings or NIL
+        anywhere, a ``UID 5`` inside a string taken for what it is. A message whose items come
+        in several FETCH responses (RFC 3501 7.4.2) is put together by its sequence number.
+        Untagged answers other than FETCH are skipped, as are FETCH responses that never get a
+        UID and a body (unsolicited flag changes). Raises :class:`FetchFailed` on NO/BAD (and,
+        after reading the whole answer, :class:`UnreadableFetch` when a response could not be
+        read: the caller fetches those messages another way), ``ConnectionError`` when the
+        connection ends first.
         """
         done = tag + b" "
+        partial: dict[int, dict[bytes, object]] = {}  # seq -> items of an incomplete message
+        unreadable: list[bytes] = []
         while True:
             common = _COMMON_AT.match(self._buf, self._pos)
             if common is not None:  # the usual answer, whole in the buffer: no line copies
                 start = common.end()
-                end = start + int(common.group(5))
+                end = start + int(common.group(6))
                 if self._buf[end : end + 3] == b")\r\n":
                     self._pos = end + 3
-                    yield _usual(common, bytes(self._buf[start:end]))
+                    yield _usual(common, bytes(self._buf[start:end]), partial)
                     continue
             line = self.line()
             if line.startswith(done):
                 status = line[len(done) :]
                 if not status.upper().startswith(b"OK"):
                     raise FetchFailed(status.decode("utf-8", "replace")[:200])
+                for items in partial.values():  # what came in pieces, now whole
+                    message = _from_items(items)
+                    if message is not None:
+                        yield message
+                if unreadable:
+                    raise UnreadableFetch(unreadable)
                 return
             texts: list[bytes] = []
             literals: list[bytes] = []
             common = _COMMON.match(line)
             if common is not None:  # one regex for the usual shape (Dovecot's, for one)
-                data = self.take(int(common.group(5)))
+                data = self.take(int(common.group(6)))
                 after = self.line()
                 if after == b")":
-                    yield _usual(common, data)
+                    yield _usual(common, data, partial)
                     continue
-                texts.append(line[: common.start(5) - 1])  # something follows: read it all
+                texts.append(line[: common.start(6) - 1])  # something follows: read it all
                 literals.append(data)
                 line = after
             while line.endswith(b"}"):
@@ -159,19 +169,35 @@ class Reader:
                 literals.append(self.take(int(literal.group(1))))
                 line = self.line()
             texts.append(line)
-            if not texts[0].startswith(b"* ") or b" FETCH " not in texts[0][:40]:
+            head = _FETCH_HEAD.match(texts[0])
+            if head is None:
                 continue  # EXISTS, EXPUNGE, a server notice...
-            message = _message(texts, literals)
-            if message is not None:
-                yield message
+            try:
+                items = fetch_items(texts, literals, head.end())
+            except ValueError:
+                unreadable.append(texts[0][:200])
+                continue
+            seq = int(head.group(1))
+            merged = partial.pop(seq, {})
+            merged.update(items)
+            if _COMPLETE <= merged.keys() and _body_key(merged) is not None:
+                message = _from_items(merged)
+                if message is not None:
+                    yield message
+                    continue
+            partial[seq] = merged
 
 
 _FLAG_SETS: dict[bytes, tuple[str, ...]] = {}  # b"\\Seen \\Answered" -> ("\\Seen", "\\Answered")
 
 
-def _usual(common: re.Match[bytes], data: bytes) -> RawMessage:
-    """The message of an answer of the usual shape (see ``_COMMON``)."""
-    uid, flag_text, when, size, _ = common.groups()
+def _usual(
+    common: re.Match[bytes], data: bytes, partial: dict[int, dict[bytes, object]]
+) -> RawMessage:
+    """The message of an answer of the usual shape (see ``_COMMON``): complete in itself
+    (earlier pieces of the same message, if any, add nothing it lacks)."""
+    seq, uid, flag_text, when, size, _ = common.groups()
+    partial.pop(int(seq), None)
     flags = _FLAG_SETS.get(flag_text)
     if flags is None:
         flags = tuple(flag_text.decode("ascii", "replace").split())
@@ -185,32 +211,139 @@ def read_fetch(read1: Callable[[], bytes], tag: bytes) -> Iterator[RawMessage]:
     return Reader(read1).answer(tag)
 
 
-def _message(texts: list[bytes], literals: list[bytes]) -> RawMessage | None:
-    attributes = b"".join(texts)
-    uid = _UID.search(attributes)
-    if uid is None:
+class UnreadableFetch(ValueError):
+    """FETCH responses the reader could not take apart (their first lines are kept); the
+    answer was read to its end, so the connection is still in step."""
+
+    def __init__(self, heads: list[bytes]):
+        super().__init__(f"{len(heads)} FETCH responses could not be read: {heads[0]!r}")
+        self.heads = heads
+
+
+_FETCH_HEAD = re.compile(rb"\* (\d+) FETCH \(", re.IGNORECASE)
+_COMPLETE = frozenset((b"UID", b"FLAGS", b"INTERNALDATE", b"RFC822.SIZE"))
+_ATOM_END = re.compile(rb'[ ()"\[]')
+
+
+def _body_key(items: dict[bytes, object]) -> bytes | None:
+    return next((k for k in items if k.startswith(b"BODY[")), None)
+
+
+def fetch_items(texts: list[bytes], literals: list[bytes], start: int) -> dict[bytes, object]:
+    """The items of one FETCH response — ``texts[0][start:]`` onwards, just after its ``(``,
+    with ``literals[i]`` between ``texts[i]`` and ``texts[i + 1]`` — as a dict: names upper-
+    cased (a body section keeps its text), values as bytes (atoms, strings, literals), None
+    (NIL) or tuples (lists). Raises ValueError on anything that is not a FETCH item list."""
+    tokens = list(_tokens(texts, literals, start))
+    items: dict[bytes, object] = {}
+    i = 0
+    try:
+        while tokens[i] is not _CLOSE:
+            name = tokens[i]
+            if not isinstance(name, _Atom):
+                raise ValueError(f"expected an item name, got {name!r}")
+            value, i = _parse(tokens, i + 1)
+            upper = name.upper()
+            items[b"BODY[" + name[5:] if upper.startswith(b"BODY[") else upper] = value
+    except IndexError:
+        raise ValueError("the FETCH response ends in the middle") from None
+    if i + 1 != len(tokens):
+        raise ValueError("text after the end of the FETCH response")
+    return items
+
+
+def _parse(tokens: list[object], i: int) -> tuple[object, int]:
+    """The value starting at ``tokens[i]`` and the index after it."""
+    token = tokens[i]
+    if token is _OPEN:
+        out = []
+        i += 1
+        while tokens[i] is not _CLOSE:
+            value, i = _parse(tokens, i)
+            out.append(value)
+        return tuple(out), i + 1
+    if token is _CLOSE:
+        raise ValueError("an item without a value")
+    if isinstance(token, _Atom) and token.upper() == b"NIL":
+        return None, i + 1
+    return token, i + 1
+
+
+class _Atom(bytes):
+    """An atom (as opposed to a quoted string or a literal with the same bytes)."""
+
+
+_OPEN, _CLOSE = object(), object()
+
+
+def _tokens(texts: list[bytes], literals: list[bytes], start: int) -> Iterator[object]:
+    for i, text in enumerate(texts):
+        pos = start if i == 0 else 0
+        n = len(text)
+        while pos < n:
+            c = text[pos]
+            if c == 0x20:  # space
+                pos += 1
+            elif c == 0x28:  # (
+                yield _OPEN
+                pos += 1
+            elif c == 0x29:  # )
+                yield _CLOSE
+                pos += 1
+            elif c == 0x22:  # a quoted string, with \ escapes
+                out = bytearray()
+                pos += 1
+                while True:
+                    if pos >= n:
+                        raise ValueError("unterminated quoted string")
+                    ch = text[pos]
+                    if ch == 0x5C and pos + 1 < n:
+                        out.append(text[pos + 1])
+                        pos += 2
+                    elif ch == 0x22:
+                        pos += 1
+                        break
+                    else:
+                        out.append(ch)
+                        pos += 1
+                yield bytes(out)
+            else:  # an atom; a [section] in it may hold spaces and parentheses
+                begin = pos
+                while pos < n:
+                    m = _ATOM_END.search(text, pos)
+                    if m is None:
+                        pos = n
+                        break
+                    pos = m.start()
+                    if text[pos] != 0x5B:  # not [
+                        break
+                    close = text.find(b"]", pos)
+                    if close < 0:
+                        raise ValueError("unterminated [section]")
+                    pos = close + 1
+                yield _Atom(text[begin:pos])
+        if i < len(literals):
+            yield literals[i]
+
+
+def _from_items(items: dict[bytes, object]) -> RawMessage | None:
+    """A message from its items, or None without a UID or a body (a flag change)."""
+    uid, key = items.get(b"UID"), _body_key(items)
+    if not isinstance(uid, bytes) or not uid.isdigit() or key is None:
         return None
-    data = None
-    for before, literal in zip(texts, literals, strict=False):
-        if _BODY_BEFORE.search(before):
-            data = literal
-            break
-    else:
-        inline = _BODY_INLINE.search(attributes)
-        if inline is not None:
-            quoted = inline.group(2)
-            data = b"" if quoted is None else re.sub(rb"\\(.)", rb"\1", quoted)
-    if data is None:
-        return None
-    flags = _FLAGS.search(attributes)
-    when = _INTERNALDATE.search(attributes)
-    size = _SIZE.search(attributes)
+    data = items[key]
+    data = data if isinstance(data, bytes) else b""
+    flags = items.get(b"FLAGS")
+    when = items.get(b"INTERNALDATE")
+    size = items.get(b"RFC822.SIZE")
     return RawMessage(
-        uid=int(uid.group(1)),
-        data=data,
-        flags=tuple(flags.group(1).decode("ascii", "replace").split()) if flags else (),
-        received=internaldate_seconds(when.group(1)) if when else None,
-        size=int(size.group(1)) if size else len(data),
+        uid=int(uid),
+        data=bytes(data),
+        flags=tuple(f.decode("ascii", "replace") for f in flags if isinstance(f, bytes))
+        if isinstance(flags, tuple)
+        else (),
+        received=internaldate_seconds(when) if isinstance(when, bytes) else None,
+        size=int(size) if isinstance(size, bytes) and size.isdigit() else len(data),
     )
 
 

@@ -175,3 +175,48 @@ class _Without:
         if attr == self._name:
             raise AttributeError(attr)
         return getattr(self._inner, attr)
+
+
+def test_an_answer_the_fast_reader_cannot_read_is_read_by_imapclient(mailbox, monkeypatch, caplog):
+    import re
+
+    import primsync.wire as wire
+
+    with connect(settings(mailbox), PASSWORD) as box:
+        box.select("INBOX")
+        expected = list(box.fetch_headers(box.search(["ALL"])))
+        never = re.compile(rb"(?!)")
+        monkeypatch.setattr(wire, "_COMMON", never)  # every answer through the item reader
+        monkeypatch.setattr(wire, "_COMMON_AT", never)
+        real = wire.fetch_items
+
+        def refuse_uid_3(texts, literals, start):
+            items = real(texts, literals, start)
+            if items.get(b"UID") == b"3":
+                raise ValueError("as if the server had sent something unreadable")
+            return items
+
+        monkeypatch.setattr(wire, "fetch_items", refuse_uid_3)
+        got = list(box.fetch_headers(box.search(["ALL"])))
+    assert sorted(got, key=lambda m: m.uid) == expected
+    assert "reading UIDs 3..3 with imapclient's parser" in caplog.text
+
+
+def test_every_uid_of_the_search_is_a_row_or_named_in_the_run(db, mailbox):
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from primsync.db.models import SyncRun
+
+    with connect(settings(mailbox), PASSWORD) as box:
+        real = box.search
+        box.search = lambda criteria: real(criteria) + [901, 902]  # expunged meanwhile
+        result = review_mailbox(db, DEMO_ACCOUNT, ["INBOX"], option="all", mailbox=box)
+    (scan,) = result.scans
+    assert scan.gone == [901, 902] and len(result.all_rows) == 9
+    with Session(db) as session:
+        note = session.scalars(select(SyncRun.note).where(SyncRun.id == result.run_id)).one()
+    assert note == (
+        "INBOX: 2 messages found by the search but not read (gone from the folder since, "
+        "or unreadable): UIDs 901, 902"
+    )

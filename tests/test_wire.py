@@ -6,7 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from primsync.wire import FetchFailed, Reader, internaldate, internaldate_seconds, read_fetch
+from primsync.wire import (
+    FetchFailed,
+    Reader,
+    UnreadableFetch,
+    internaldate,
+    internaldate_seconds,
+    read_fetch,
+)
 
 ANSWER = (
     b"* 3 EXISTS\r\n"
@@ -88,5 +95,11 @@ def test_a_broken_line_does_not_swallow_the_next_answer():
         b'* 2 FETCH (UID 6 FLAGS () INTERNALDATE " 1-Feb-2026 10:00:00 +0000" RFC822.SIZE 2 '
         b"BODY[] {2}\r\ncd)\r\nA1 OK\r\n"
     )
-    got = list(read_fetch(chunks(data, 1 << 20), b"A1"))
-    assert [(m.uid, m.data) for m in got] == [(5, b"ab"), (6, b"cd")]
+    got = []
+    with pytest.raises(UnreadableFetch) as err:
+        for message in read_fetch(chunks(data, 1 << 20), b"A1"):
+            got.append(message)
+    # the next answer is read, and the broken one is named (not guessed at) once the answer
+    # is over: the connection is in step, and imap.py asks imapclient for that message
+    assert [(m.uid, m.data) for m in got] == [(6, b"cd")]
+    assert err.value.heads == [data.split(b"{2}")[0]]

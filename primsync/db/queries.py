@@ -237,15 +237,19 @@ def finish_run(
     *,
     status: str,
     error: str | None = None,
+    note: str | None = None,
     **counts: int,
 ) -> None:
-    """Close a ``sync_run`` row with its counts, its status and (for failures) the reason."""
+    """Close a ``sync_run`` row with its counts, its status, (for failures) the reason and a
+    ``note`` (what the user should know: messages gone from a folder, a server that waited)."""
     with write_session(engine) as session:
         run = session.get(SyncRun, run_id)
         if run is None:
             return
         run.status = status
         run.error = error
+        if note:
+            run.note = note[:4000]
         run.finished_at = datetime.now(UTC)
         for name, value in counts.items():
             setattr(run, name, int(value))
