@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from primsync import frame as F
 from primsync.db.engine import check_schema, init_db, open_engine, safe_url
-from primsync.errors import DatabaseError, PrimsyncError, ServiceError
+from primsync.errors import ConfigurationError, DatabaseError, PrimsyncError, ServiceError
 from primsync.options import SyncOption
 
 if TYPE_CHECKING:
@@ -130,6 +130,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--select", choices=["green", "all"], default="green")
     p.add_argument("--accessible-to", required=True, help="security group of the imported mail")
     p.add_argument("--user", help="importing user (default: the account's owner)")
+
+    p = sub.add_parser("account", help="register, list, test or remove mail accounts")
+    what = p.add_subparsers(dest="action", required=True)
+    a = what.add_parser("add", help="register a mail account (presets by provider or domain)")
+    _add_db(a)
+    a.add_argument("address", metavar="ADDRESS")
+    a.add_argument("--owner", required=True, help="login of the user who owns the account")
+    a.add_argument(
+        "--provider",
+        help="gmail, microsoft, yahoo, icloud, fastmail, gmx, zoho, ovh, aol or imap "
+        "(default: from the address's domain)",
+    )
+    a.add_argument("--host")
+    a.add_argument("--port", type=int)
+    a.add_argument("--security", help="ssl, starttls or none (none: loopback only)")
+    a.add_argument("--username", help="login name (default: the address)")
+    a.add_argument("--auth", help="password or xoauth2")
+    a.add_argument("--ca-file", help="CA certificates to trust (a private server's)")
+    a = what.add_parser("list", help="the registered accounts")
+    _add_db(a)
+    a.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    a = what.add_parser("test", help="connect, log in, list folders, say what the server offers")
+    _add_db(a)
+    a.add_argument("address", metavar="ADDRESS")
+    a.add_argument("--password-stdin", action="store_true", help="read the secret from stdin")
+    a = what.add_parser("remove", help="unregister an account")
+    _add_db(a)
+    a.add_argument("address", metavar="ADDRESS")
+    gone = a.add_mutually_exclusive_group()
+    gone.add_argument(
+        "--delete-messages", action="store_true", help="also remove the mail imported from it"
+    )
+    gone.add_argument(
+        "--move-messages-to", metavar="ADDRESS", help="file its imported mail under this account"
+    )
 
     p = sub.add_parser("health", help="per folder: UIDVALIDITY, last UID, last sync, last error")
     _add_db(p)
@@ -332,6 +367,78 @@ def _frame_out(frame: pd.DataFrame, fmt: str, output: str | None = None) -> None
         _write("(none)" if frame.empty else frame.to_string(index=False), output)
 
 
+def cmd_account(args: argparse.Namespace) -> int:
+    from primsync.accounts import account_settings
+    from primsync.db.accounts import is_registered, list_accounts, register_account, remove_account
+
+    if args.action == "add":
+        engine = _engine(args)
+        if is_registered(engine, args.address):
+            raise ConfigurationError(
+                f"{args.address.strip().lower()} is already registered "
+                "(see `primsync account list`)"
+            )
+        settings, provider, note = account_settings(
+            args.address,
+            provider=args.provider,
+            host=args.host,
+            port=args.port,
+            security=args.security,
+            username=args.username,
+            auth=args.auth,
+            ca_file=args.ca_file,
+        )
+        register_account(engine, settings, provider=provider, owner=args.owner)
+        print(
+            f"registered {settings.address}: {settings.host}:{settings.port} ({settings.security}),"
+            f" login {settings.username}, auth {settings.auth}, owner {args.owner}"
+        )
+        if settings.auth == "xoauth2":
+            print(f"next: primsync login {settings.address}")
+        elif note:
+            print(f"password: {note}")
+        return 0
+    if args.action == "list":
+        _frame_out(list_accounts(_engine(args)), args.format)
+        return 0
+    if args.action == "remove":
+        count = remove_account(
+            _engine(args),
+            args.address,
+            delete_messages=args.delete_messages,
+            move_messages_to=args.move_messages_to,
+        )
+        done = (
+            f"; {count} imported messages "
+            + ("deleted" if args.delete_messages else f"moved to {args.move_messages_to}")
+            if count
+            else ""
+        )
+        print(f"removed {args.address.strip().lower()}{done}")
+        return 0
+    return _test_account(args)
+
+
+def _test_account(args: argparse.Namespace) -> int:
+    from primsync.db.queries import account_settings as registered
+    from primsync.review import check_account
+
+    engine = _engine(args)
+    settings = registered(engine, args.address)
+    print(
+        f"server:  {settings.host}:{settings.port} ({settings.security}), "
+        f"login {settings.username}, auth {settings.auth}"
+    )
+    check = check_account(engine, settings.address, secret=_secret(args))
+    print(f"folders: {len(check.folders)}; sent folder: {check.sent_folder or 'none found'}")
+    print(
+        "offers:  "
+        + ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in check.capabilities.items())
+    )
+    print(check.verdict)
+    return 0
+
+
 def cmd_health(args: argparse.Namespace) -> int:
     from primsync.db.queries import health_frame
 
@@ -463,6 +570,7 @@ COMMANDS = {
     "messages": cmd_messages,
     "sync": cmd_sync,
     "health": cmd_health,
+    "account": cmd_account,
     "undo": cmd_undo,
 }
 

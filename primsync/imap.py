@@ -9,9 +9,7 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import socket
 import ssl
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import closing
@@ -24,7 +22,7 @@ import imapclient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 from tqdm.auto import tqdm
 
-from primsync.accounts import ConnectionSettings
+from primsync.accounts import ConnectionSettings, is_loopback
 from primsync.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -129,16 +127,6 @@ def is_sent_folder(folder: Folder) -> bool:
     if folder.special_use and folder.special_use.lower() == "\\sent":
         return True
     return folder.parts[-1].strip().casefold() in _SENT_NAMES
-
-
-def is_loopback(host: str) -> bool:
-    """Whether every address ``host`` resolves to is a loopback address."""
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError:
-        return False
-    addrs = {str(info[4][0]) for info in infos}
-    return bool(addrs) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addrs)
 
 
 def _decode(value: bytes | str) -> str:

@@ -26,7 +26,15 @@ from primsync.options import SyncOption, parse_option, search_plan
 from primsync.parallel import header_frames
 from primsync.parse import Body, parse_message
 
-__all__ = ["ReviewResult", "list_folders", "open_mailbox", "read_message", "review_mailbox"]
+__all__ = [
+    "AccountCheck",
+    "ReviewResult",
+    "check_account",
+    "list_folders",
+    "open_mailbox",
+    "read_message",
+    "review_mailbox",
+]
 
 
 @dataclass(frozen=True)
@@ -129,6 +137,47 @@ def read_message(
         for raw in box.fetch_full([int(uid)]):
             return parse_message(raw.data)
     raise FolderError(f"message {uid} is no longer in the folder", account=account, folder=folder)
+
+
+WATCHED_CAPABILITIES = ("CONDSTORE", "QRESYNC", "COMPRESS=DEFLATE", "SPECIAL-USE", "X-GM-EXT-1")
+
+
+@dataclass(frozen=True)
+class AccountCheck:
+    """What ``primsync account test`` found: the login worked, the folders, the sent folder,
+    the capabilities that matter to primsync."""
+
+    address: str
+    folders: list[Folder]
+    sent_folder: str | None
+    capabilities: dict[str, bool]
+
+    @property
+    def verdict(self) -> str:
+        if self.sent_folder is None:
+            return (
+                f"OK, with a warning: logged in and listed {len(self.folders)} folders, but found "
+                "no sent folder (no \\Sent flag, no usual name): mail sent from this mailbox is "
+                "reviewed only from the folders you name"
+            )
+        return (
+            f"OK: logged in, listed {len(self.folders)} folders, sent folder {self.sent_folder!r}"
+        )
+
+
+def check_account(
+    engine: Engine,
+    account: str,
+    *,
+    secret: str | TokenProvider | None = None,
+    prompt: Callable[[str], str] | None = None,
+) -> AccountCheck:
+    """Connect to a registered account, log in and list its folders (read-only)."""
+    with open_mailbox(engine, account, secret=secret, prompt=prompt) as box:
+        folders = box.list_folders()
+        capabilities = {name: name in box.capabilities for name in WATCHED_CAPABILITIES}
+    sent = next((f.name for f in folders if f.is_sent and f.selectable), None)
+    return AccountCheck(account, folders, sent, capabilities)
 
 
 def _scan_folders(

@@ -66,7 +66,12 @@ def open_session(
         atexit.register(server.stop)
         return NotebookSession(engine, DEMO_ACCOUNT, user or "ana", DEMO_PASSWORD, server)
     engine = open_engine(db)
-    check_schema(engine)
-    auth = queries.account_settings(engine, account).auth
-    secret = resolve_secret(account, auth=auth, prompt=prompt)
-    return NotebookSession(engine, account, user or queries.owner_login(engine, account), secret)
+    try:
+        check_schema(engine)
+        auth = queries.account_settings(engine, account).auth
+        secret = resolve_secret(account, auth=auth, prompt=prompt)
+        login = user or queries.owner_login(engine, account)
+    except BaseException:
+        engine.dispose()  # no connection left behind by a session that did not open
+        raise
+    return NotebookSession(engine, account, login, secret)

@@ -21,46 +21,78 @@ def lit(data: bytes) -> bytes:
 
 
 SHAPES = {
-    "dovecot": b"* 1 FETCH (UID 7 FLAGS (\\Seen) INTERNALDATE " + DATE + b" RFC822.SIZE 2140 "
-    + FIELDS + b" " + lit(HDR) + b")\r\n",
+    "dovecot": b"* 1 FETCH (UID 7 FLAGS (\\Seen) INTERNALDATE "
+    + DATE
+    + b" RFC822.SIZE 2140 "
+    + FIELDS
+    + b" "
+    + lit(HDR)
+    + b")\r\n",
     # Gmail: UID last, its own items, MODSEQ; labels quoted, one of them a literal
     "gmail": b"* 2 FETCH (X-GM-THRID 1781234567890123456 X-GM-MSGID 1781234567890123457 "
     b'X-GM-LABELS ("\\\\Important" ' + lit(b"Clients (2026)") + b' "UID 5") FLAGS (\\Seen) '
-    b"INTERNALDATE " + DATE + b" RFC822.SIZE 2141 " + FIELDS + b" " + lit(HDR)
+    b"INTERNALDATE "
+    + DATE
+    + b" RFC822.SIZE 2141 "
+    + FIELDS
+    + b" "
+    + lit(HDR)
     + b" UID 42 MODSEQ (987654))\r\n",
     # Exchange / Outlook: UID first, then size, flags and date in its own order
     "exchange": b"* 3 FETCH (UID 43 RFC822.SIZE 2142 FLAGS (\\Seen \\Answered) INTERNALDATE "
-    + DATE + b" " + FIELDS + b" " + lit(HDR) + b")\r\n",
+    + DATE
+    + b" "
+    + FIELDS
+    + b" "
+    + lit(HDR)
+    + b")\r\n",
     # Cyrus: FLAGS before UID, EXISTS and RECENT in the middle of the answer
-    "cyrus": b"* 4 EXISTS\r\n* 1 RECENT\r\n* 4 FETCH (FLAGS () UID 44 INTERNALDATE " + DATE
-    + b" RFC822.SIZE 2143 " + FIELDS + b" " + lit(HDR) + b")\r\n",
+    "cyrus": b"* 4 EXISTS\r\n* 1 RECENT\r\n* 4 FETCH (FLAGS () UID 44 INTERNALDATE "
+    + DATE
+    + b" RFC822.SIZE 2143 "
+    + FIELDS
+    + b" "
+    + lit(HDR)
+    + b")\r\n",
     # Yahoo: the header names of the section quoted
-    "yahoo": b'* 5 FETCH (UID 45 RFC822.SIZE 2144 INTERNALDATE ' + DATE + b" FLAGS () "
+    "yahoo": b"* 5 FETCH (UID 45 RFC822.SIZE 2144 INTERNALDATE " + DATE + b" FLAGS () "
     b'BODY[HEADER.FIELDS ("FROM" "SUBJECT")] ' + lit(HDR) + b")\r\n",
     # lower-case item names and command name (legal: IMAP atoms are case-insensitive)
-    "lower-case": b"* 6 fetch (uid 46 flags (\\Seen) internaldate " + DATE
-    + b" rfc822.size 2145 body[header.fields (from subject)] " + lit(HDR) + b")\r\n",
+    "lower-case": b"* 6 fetch (uid 46 flags (\\Seen) internaldate "
+    + DATE
+    + b" rfc822.size 2145 body[header.fields (from subject)] "
+    + lit(HDR)
+    + b")\r\n",
     # Zoho / partial: an origin after the section
     "partial": b"* 7 FETCH (UID 47 FLAGS () INTERNALDATE " + DATE + b" RFC822.SIZE 2146 "
     b"BODY[]<0> " + lit(HDR) + b")\r\n",
     # the body as a quoted string, and as NIL
-    "quoted": b'* 8 FETCH (UID 48 FLAGS () INTERNALDATE ' + DATE + b' RFC822.SIZE 11 '
+    "quoted": b"* 8 FETCH (UID 48 FLAGS () INTERNALDATE " + DATE + b" RFC822.SIZE 11 "
     b'BODY[] "a \\"quoted\\" b")\r\n',
     "nil": b"* 9 FETCH (UID 49 FLAGS () INTERNALDATE " + DATE + b" RFC822.SIZE 0 BODY[] NIL)\r\n",
     # a keyword list and a string holding "UID <n>" before the real UID
     "uid-in-text": b'* 10 FETCH (FLAGS ($Forwarded UID) X-GM-LABELS (UID 5 "UID 6") '
-    b"INTERNALDATE " + DATE + b" RFC822.SIZE 2147 " + FIELDS + b" " + lit(HDR)
-    + b" UID 50)\r\n",
+    b"INTERNALDATE " + DATE + b" RFC822.SIZE 2147 " + FIELDS + b" " + lit(HDR) + b" UID 50)\r\n",
     # one message's items in two FETCH responses (RFC 3501 7.4.2), UID in both
     "split": b"* 11 FETCH (UID 51 " + FIELDS + b" " + lit(HDR) + b")\r\n* 11 FETCH (UID 51 "
     b"FLAGS (\\Seen) INTERNALDATE " + DATE + b" RFC822.SIZE 2148)\r\n",
     # ... and the first piece without a UID (an unsolicited flag change, then the answer)
     "split-flags-first": b"* 12 FETCH (FLAGS (\\Flagged))\r\n* 12 FETCH (UID 52 INTERNALDATE "
-    + DATE + b" RFC822.SIZE 2149 " + FIELDS + b" " + lit(HDR) + b")\r\n",
+    + DATE
+    + b" RFC822.SIZE 2149 "
+    + FIELDS
+    + b" "
+    + lit(HDR)
+    + b")\r\n",
     # unsolicited EXPUNGE and FETCH (another message's flags) in the middle of the answer
     "unsolicited": b"* 30 EXPUNGE\r\n* 31 FETCH (FLAGS (\\Deleted))\r\n* 13 FETCH (UID 53 "
-    b"FLAGS () INTERNALDATE " + DATE + b" RFC822.SIZE 2150 MODSEQ (12) " + FIELDS + b" "
-    + lit(HDR) + b")\r\n",
+    b"FLAGS () INTERNALDATE "
+    + DATE
+    + b" RFC822.SIZE 2150 MODSEQ (12) "
+    + FIELDS
+    + b" "
+    + lit(HDR)
+    + b")\r\n",
 }
 
 

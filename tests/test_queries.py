@@ -59,8 +59,9 @@ def test_folder_states_and_health(seeded):
         session.add(FolderState(account_id=1, folder="INBOX", uidvalidity=7, last_uid=41,
                                 highestmodseq=900, last_sync_at=when))  # fmt: skip
     assert queries.folder_states(seeded, 1) == {
-        "INBOX": queries.SyncState(uidvalidity=7, last_uid=41, highestmodseq=900,
-                                   last_sync_at=when)  # fmt: skip
+        "INBOX": queries.SyncState(
+            uidvalidity=7, last_uid=41, highestmodseq=900, last_sync_at=when
+        )  # fmt: skip
     }
     assert queries.folder_states(seeded, 99) == {}
     with write_session(seeded) as session:

@@ -29,7 +29,10 @@ def test_no_secret_anywhere_asks_the_prompt(db, monkeypatch):
     with pytest.raises(ConfigurationError, match="no password"):
         open_session(account=DEMO_ACCOUNT, db=str(db.url), prompt=None)
     asked = open_session(account=DEMO_ACCOUNT, db=str(db.url), prompt=lambda q: "typed")
-    assert asked.secret == "typed"
+    try:
+        assert asked.secret == "typed"
+    finally:
+        asked.close()
 
 
 def test_a_wrong_database_path_says_init_and_creates_nothing(tmp_path):

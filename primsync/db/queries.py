@@ -35,7 +35,8 @@ from primsync.errors import ConfigurationError
 
 def get_account(session: Session, address: str) -> MailAccount:
     """The registered account with this address; only registered accounts can be synced."""
-    account = session.scalar(select(MailAccount).where(MailAccount.address == address.strip()))
+    wanted = address.strip().lower()
+    account = session.scalar(select(MailAccount).where(func.lower(MailAccount.address) == wanted))
     if account is None:
         raise ConfigurationError(f"no registered mail account {address!r}", account=address)
     return account

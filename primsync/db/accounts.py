@@ -1,0 +1,165 @@
+"""Registered mail accounts: add, list, remove (``primsync account ...`` and the notebook's
+Account step). Secrets are never here: only how to reach the server and who owns the account.
+
+>>> register_account(engine, settings, provider="gmail", owner="ana")   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from primsync.accounts import ConnectionSettings
+from primsync.db.engine import write_session
+from primsync.db.models import (
+    AppUser,
+    Attachment,
+    FolderState,
+    ImportedMessage,
+    MailAccount,
+    SyncRun,
+)
+from primsync.db.queries import get_account, get_user
+from primsync.errors import ConfigurationError
+
+__all__ = [
+    "ACCOUNT_COLUMNS",
+    "is_registered",
+    "list_accounts",
+    "register_account",
+    "remove_account",
+]
+
+ACCOUNT_COLUMNS = [
+    "address",
+    "provider",
+    "host",
+    "port",
+    "security",
+    "auth",
+    "username",
+    "owner",
+    "imported",
+    "last_sync",
+]
+
+
+def is_registered(engine: Engine, address: str) -> bool:
+    """Whether ``address`` is a registered account (compared as ``get_account`` does)."""
+    try:
+        with Session(engine) as session:
+            get_account(session, address)
+    except ConfigurationError:
+        return False
+    return True
+
+
+def register_account(
+    engine: Engine, settings: ConnectionSettings, *, provider: str, owner: str
+) -> None:
+    """Register a mail account owned by the user ``owner``; an address already registered is
+    an error (one line), never a second row."""
+    with write_session(engine) as session:
+        user = get_user(session, owner)
+        taken = session.scalar(
+            select(MailAccount.id).where(MailAccount.address == settings.address)
+        )
+        if taken is not None:
+            raise ConfigurationError(
+                f"{settings.address} is already registered (see `primsync account list`)"
+            )
+        session.add(
+            MailAccount(
+                address=settings.address,
+                provider=provider,
+                host=settings.host,
+                port=settings.port,
+                security=settings.security,
+                username=settings.username,
+                auth=settings.auth,
+                ca_file=settings.ca_file,
+                owner_id=user.id,
+            )
+        )
+
+
+def list_accounts(engine: Engine) -> pd.DataFrame:
+    """Every registered account with its owner, how many messages were imported from it and
+    when it was last synchronized."""
+    imported = (
+        select(ImportedMessage.account_id, func.count().label("n"))
+        .group_by(ImportedMessage.account_id)
+        .subquery()
+    )
+    synced = (
+        select(FolderState.account_id, func.max(FolderState.last_sync_at).label("at"))
+        .group_by(FolderState.account_id)
+        .subquery()
+    )
+    query = (
+        select(
+            MailAccount.address,
+            MailAccount.provider,
+            MailAccount.host,
+            MailAccount.port,
+            MailAccount.security,
+            MailAccount.auth,
+            MailAccount.username,
+            AppUser.login,
+            func.coalesce(imported.c.n, 0),
+            synced.c.at,
+        )
+        .join(AppUser, AppUser.id == MailAccount.owner_id)
+        .outerjoin(imported, imported.c.account_id == MailAccount.id)
+        .outerjoin(synced, synced.c.account_id == MailAccount.id)
+        .order_by(MailAccount.address)
+    )
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(query).all(), columns=ACCOUNT_COLUMNS)
+    frame["last_sync"] = pd.to_datetime(frame["last_sync"], utc=True)
+    return frame
+
+
+def remove_account(
+    engine: Engine,
+    address: str,
+    *,
+    delete_messages: bool = False,
+    move_messages_to: str | None = None,
+) -> int:
+    """Unregister ``address``; returns how many imported messages were deleted or moved.
+
+    While imported messages point at the account it refuses, unless told what to do with them:
+    ``delete_messages`` removes them (and their attachments) from their records;
+    ``move_messages_to`` files them under another registered account. Its folders' sync state
+    goes with it; its runs stay in the history, no longer linked to an account.
+    """
+    if delete_messages and move_messages_to:
+        raise ConfigurationError("choose --delete-messages or --move-messages-to, not both")
+    with write_session(engine) as session:
+        account = get_account(session, address)
+        stored = ImportedMessage.account_id == account.id
+        count = int(session.scalar(select(func.count()).where(stored)) or 0)
+        if count and not (delete_messages or move_messages_to):
+            raise ConfigurationError(
+                f"{count} imported messages point at {account.address}: add "
+                "--delete-messages to remove them from their records, or --move-messages-to "
+                "ADDRESS to file them under another registered account",
+                account=account.address,
+            )
+        if move_messages_to:
+            target = get_account(session, move_messages_to)
+            if target.id == account.id:
+                raise ConfigurationError("--move-messages-to names the account being removed")
+            session.execute(update(ImportedMessage).where(stored).values(account_id=target.id))
+        elif count:
+            ids = select(ImportedMessage.id).where(stored)
+            session.execute(delete(Attachment).where(Attachment.message_id.in_(ids)))
+            session.execute(delete(ImportedMessage).where(stored))
+        session.execute(delete(FolderState).where(FolderState.account_id == account.id))
+        session.execute(
+            update(SyncRun).where(SyncRun.account_id == account.id).values(account_id=None)
+        )
+        session.delete(account)
+    return count
