@@ -166,6 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--move-messages-to", metavar="ADDRESS", help="file its imported mail under this account"
     )
 
+    p = sub.add_parser("login", help="sign a Gmail or Microsoft 365 account in (OAuth2), once")
+    _add_db(p)
+    p.add_argument("address", metavar="ADDRESS")
+
     p = sub.add_parser("health", help="per folder: UIDVALIDITY, last UID, last sync, last error")
     _add_db(p)
     p.add_argument("--account", required=True)
@@ -439,6 +443,29 @@ def _test_account(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_login(args: argparse.Namespace) -> int:
+    from primsync.db import queries
+    from primsync.signin import sign_in
+
+    engine = _engine(args)
+    settings = queries.account_settings(engine, args.address)
+    if settings.auth != "xoauth2":
+        raise ConfigurationError(
+            f"{settings.address} signs in with a password (auth password): nothing to do; "
+            "its password comes from the keyring, $PRIMSYNC_PASSWORD or --password-stdin",
+            account=settings.address,
+        )
+    provider = queries.account_provider(engine, settings.address)
+    token = sign_in(settings.address, provider, show=lambda text: print(text, flush=True))
+    queries.set_token_expiry(engine, settings.address, token.expires_at)
+    until = f" (this access token until {token.expires_at:%H:%M} UTC)" if token.expires_at else ""
+    print(
+        f"signed in: {settings.address}{until}; the sign-in is kept in the system keyring and "
+        "each run gets a fresh access token by itself"
+    )
+    return 0
+
+
 def cmd_health(args: argparse.Namespace) -> int:
     from primsync.db.queries import health_frame
 
@@ -571,6 +598,7 @@ COMMANDS = {
     "sync": cmd_sync,
     "health": cmd_health,
     "account": cmd_account,
+    "login": cmd_login,
     "undo": cmd_undo,
 }
 

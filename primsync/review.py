@@ -25,6 +25,7 @@ from primsync.oauth import AccessToken, TokenProvider, token_source
 from primsync.options import SyncOption, parse_option, search_plan
 from primsync.parallel import header_frames
 from primsync.parse import Body, parse_message
+from primsync.signin import stored_provider
 
 __all__ = [
     "AccountCheck",
@@ -104,6 +105,9 @@ def open_mailbox(
 
         source = token_source(secret, on_token=record_expiry)
     elif secret is None:
+        signed_in = stored_provider(settings.address) if settings.auth == "xoauth2" else None
+        if signed_in is not None:  # `primsync login` kept a sign-in: tokens come from it
+            return open_mailbox(engine, account, secret=signed_in)
         source = resolve_secret(settings.address, auth=settings.auth, prompt=prompt)
     else:
         source = secret

@@ -20,7 +20,9 @@ from sqlalchemy import Engine
 from primsync.credentials import resolve_secret
 from primsync.db import queries
 from primsync.db.engine import check_schema, open_engine
+from primsync.oauth import TokenProvider
 from primsync.servers import PymapServer
+from primsync.signin import stored_provider
 
 __all__ = ["NotebookSession", "open_session", "project_root"]
 
@@ -30,7 +32,7 @@ class NotebookSession:
     engine: Engine
     account: str
     user: str
-    secret: str = field(repr=False)
+    secret: str | TokenProvider = field(repr=False)  # a password, a token, or a sign-in
     demo_server: PymapServer | None = field(default=None, repr=False)
 
     def close(self) -> None:
@@ -69,7 +71,8 @@ def open_session(
     try:
         check_schema(engine)
         auth = queries.account_settings(engine, account).auth
-        secret = resolve_secret(account, auth=auth, prompt=prompt)
+        signed_in = stored_provider(account) if auth == "xoauth2" else None
+        secret = signed_in or resolve_secret(account, auth=auth, prompt=prompt)
         login = user or queries.owner_login(engine, account)
     except BaseException:
         engine.dispose()  # no connection left behind by a session that did not open

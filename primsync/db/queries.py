@@ -75,6 +75,12 @@ def account_settings(engine: Engine, address: str) -> ConnectionSettings:
         return connection_settings(get_account(session, address))
 
 
+def account_provider(engine: Engine, address: str) -> str:
+    """What ``mail_account.provider`` records of a registered account (gmail, outlook, imap)."""
+    with Session(engine) as session:
+        return str(get_account(session, address).provider)
+
+
 def account_ids(engine: Engine, address: str) -> tuple[int, int]:
     """(account id, owner's user id) of a registered account."""
     with Session(engine) as session:

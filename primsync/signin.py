@@ -1,0 +1,348 @@
+"""OAuth2 sign-in that lasts, for Gmail and Microsoft 365 / Outlook.com (IMAP with XOAUTH2).
+
+``primsync login ADDRESS`` (or the notebook's Sign in button) signs the user in once:
+
+- Microsoft: an ``msal`` public client, device-code flow (a link and a code to type), scope
+  ``https://outlook.office.com/IMAP.AccessAsUser.All`` (MSAL adds ``offline_access`` itself);
+- Google: ``google-auth-oauthlib``'s installed-app flow, PKCE, a redirect to a server on
+  loopback (the address to open is shown), scope ``https://mail.google.com/``.
+
+What lasts is kept in the system keyring (service ``primsync``, user ``oauth:ADDRESS``): MSAL's
+token cache, or Google's refresh token. Never in the database, a log or a notebook. Every run
+(review, import, sync, notebook) builds a token provider from it (:func:`stored_provider`): a
+fresh access token by itself, refreshed once when the server refuses one. A revoked or expired
+consent is an :class:`~primsync.errors.AuthenticationError` that says to sign in again.
+
+The organisation's own app registration is configuration, in the environment:
+
+- ``PRIMSYNC_MS_CLIENT_ID`` (required for Microsoft), ``PRIMSYNC_MS_TENANT`` (default
+  ``organizations``), ``PRIMSYNC_MS_AUTHORITY`` (default
+  ``https://login.microsoftonline.com/<tenant>``; another host, such as a sovereign cloud,
+  skips Microsoft's instance discovery);
+- ``PRIMSYNC_GOOGLE_CLIENT_SECRETS``: the path of the "Desktop app" OAuth client's JSON file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from primsync.credentials import KEYRING_SERVICE
+from primsync.errors import AuthenticationError, ConfigurationError
+from primsync.oauth import OUTLOOK_IMAP_SCOPE, AccessToken
+
+__all__ = [
+    "GMAIL_SCOPE",
+    "OAuthConfig",
+    "forget_sign_in",
+    "has_sign_in",
+    "sign_in",
+    "stored_provider",
+]
+
+GMAIL_SCOPE = "https://mail.google.com/"
+_MICROSOFT_HOSTS = ("login.microsoftonline.com",)
+
+
+def _again(address: str) -> str:
+    return f"run `primsync login {address}` again"
+
+
+@dataclass(frozen=True)
+class OAuthConfig:
+    """The organisation's app registration (see the module's docstring)."""
+
+    microsoft_client_id: str | None = None
+    microsoft_authority: str = "https://login.microsoftonline.com/organizations"
+    google_client_secrets: str | None = None
+
+    @classmethod
+    def from_env(cls) -> OAuthConfig:
+        tenant = os.environ.get("PRIMSYNC_MS_TENANT") or "organizations"
+        return cls(
+            microsoft_client_id=os.environ.get("PRIMSYNC_MS_CLIENT_ID") or None,
+            microsoft_authority=os.environ.get("PRIMSYNC_MS_AUTHORITY")
+            or f"https://login.microsoftonline.com/{tenant}",
+            google_client_secrets=os.environ.get("PRIMSYNC_GOOGLE_CLIENT_SECRETS") or None,
+        )
+
+    def google_client(self) -> dict[str, Any]:
+        """The ``installed`` section of the Google client secrets file."""
+        if not self.google_client_secrets:
+            raise ConfigurationError(
+                "set PRIMSYNC_GOOGLE_CLIENT_SECRETS to your organisation's Google OAuth client "
+                "file (README: Connect your mailbox)"
+            )
+        try:
+            data = json.loads(open(self.google_client_secrets, encoding="utf-8").read())
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(
+                f"cannot read the Google client secrets file {self.google_client_secrets} "
+                f"({type(exc).__name__})"
+            ) from exc
+        client = data.get("installed") or data.get("web")
+        if not isinstance(client, dict) or "client_id" not in client:
+            raise ConfigurationError(
+                f"{self.google_client_secrets} is not a Google OAuth client file "
+                "(no installed.client_id)"
+            )
+        return client
+
+
+# --- the keyring ---------------------------------------------------------------------------
+
+
+def _key(address: str) -> str:
+    return f"oauth:{address.strip().lower()}"
+
+
+def _keyring() -> Any:
+    try:
+        import keyring
+        from keyring.backends import fail
+    except ImportError as exc:  # pragma: no cover - keyring is a dependency
+        raise ConfigurationError("the keyring package is missing") from exc
+    if isinstance(keyring.get_keyring(), fail.Keyring):
+        raise ConfigurationError(
+            "no system keyring to keep the sign-in in: on a desktop, unlock or install one; on "
+            "a server, install keyrings.alt and set PYTHON_KEYRING_BACKEND (README: Connect "
+            "your mailbox)"
+        )
+    return keyring
+
+
+def _load(address: str) -> dict[str, Any] | None:
+    try:
+        raw = _keyring().get_password(KEYRING_SERVICE, _key(address))
+    except ConfigurationError:
+        return None
+    return json.loads(raw) if raw else None
+
+
+def _save(address: str, value: dict[str, Any]) -> None:
+    _keyring().set_password(KEYRING_SERVICE, _key(address), json.dumps(value))
+
+
+def has_sign_in(address: str) -> bool:
+    """Whether ``primsync login`` has stored a sign-in for ``address``."""
+    return _load(address) is not None
+
+
+def forget_sign_in(address: str) -> None:
+    """Remove the stored sign-in of ``address`` (nothing if there is none)."""
+    keyring = _keyring()
+    if keyring.get_password(KEYRING_SERVICE, _key(address)) is not None:
+        keyring.delete_password(KEYRING_SERVICE, _key(address))
+
+
+# --- Microsoft -----------------------------------------------------------------------------
+
+
+def _msal_app(config: OAuthConfig, cache: Any) -> Any:
+    import msal
+
+    if not config.microsoft_client_id:
+        raise ConfigurationError(
+            "set PRIMSYNC_MS_CLIENT_ID to your organisation's app registration "
+            "(README: Connect your mailbox)"
+        )
+    host = config.microsoft_authority.split("/")[2]
+    return msal.PublicClientApplication(
+        config.microsoft_client_id,
+        authority=config.microsoft_authority,
+        token_cache=cache,
+        instance_discovery=host in _MICROSOFT_HOSTS,
+    )
+
+
+def _from_msal(result: dict[str, Any]) -> AccessToken:
+    expires = datetime.now(UTC) + timedelta(seconds=int(result.get("expires_in", 0)))
+    return AccessToken(result["access_token"], expires)
+
+
+def _microsoft_sign_in(
+    address: str, config: OAuthConfig, show: Callable[[str], None]
+) -> AccessToken:
+    import msal
+
+    cache = msal.SerializableTokenCache()
+    app = _msal_app(config, cache)
+    flow = app.initiate_device_flow(scopes=[OUTLOOK_IMAP_SCOPE])
+    if "user_code" not in flow:
+        raise AuthenticationError(
+            f"Microsoft refused to start the sign-in ({flow.get('error', 'no device code')})",
+            account=address,
+        )
+    show(flow["message"])
+    result = app.acquire_token_by_device_flow(flow)
+    if "access_token" not in result:
+        raise AuthenticationError(
+            f"the sign-in did not complete ({result.get('error', 'no token')})", account=address
+        )
+    _save(address, {"provider": "microsoft", "msal_cache": cache.serialize()})
+    return _from_msal(result)
+
+
+class _MsalProvider:
+    """Access tokens from the stored MSAL cache, written back when MSAL changes it."""
+
+    def __init__(self, address: str, config: OAuthConfig, stored: dict[str, Any]):
+        import msal
+
+        self.address, self.cache = address, msal.SerializableTokenCache()
+        self.cache.deserialize(stored["msal_cache"])
+        self.app = _msal_app(config, self.cache)
+
+    def access_token(self, *, force_refresh: bool = False) -> AccessToken:
+        accounts = self.app.get_accounts()
+        result = None
+        if accounts:
+            result = self.app.acquire_token_silent_with_error(
+                [OUTLOOK_IMAP_SCOPE], account=accounts[0], force_refresh=force_refresh
+            )
+        if not result or "access_token" not in result:
+            raise AuthenticationError(
+                f"the sign-in was revoked or has expired: {_again(self.address)}",
+                account=self.address,
+            )
+        if self.cache.has_state_changed:
+            _save(self.address, {"provider": "microsoft", "msal_cache": self.cache.serialize()})
+        return _from_msal(result)
+
+
+# --- Google --------------------------------------------------------------------------------
+
+
+def _google_sign_in(address: str, config: OAuthConfig, show: Callable[[str], None]) -> AccessToken:
+    from google_auth_oauthlib.flow import InstalledAppFlow
+
+    flow = InstalledAppFlow.from_client_config(
+        {"installed": config.google_client()}, scopes=[GMAIL_SCOPE]
+    )
+
+    original = sys.stdout
+
+    class _Shown(io.StringIO):  # run_local_server prints the address to open: to ``show``
+        def write(self, text: str) -> int:
+            if text.strip():
+                with contextlib.redirect_stdout(original):  # ``show`` may print
+                    show(text.strip())
+            return len(text)
+
+    with contextlib.redirect_stdout(_Shown()):
+        credentials = flow.run_local_server(
+            host="localhost",
+            port=0,
+            open_browser=False,
+            authorization_prompt_message="Open this address in a browser and allow access: {url}",
+            success_message="primsync is signed in. You can close this tab.",
+        )
+    if not credentials.refresh_token:
+        raise AuthenticationError("Google gave no refresh token", account=address)
+    _save(address, {"provider": "google", "refresh_token": credentials.refresh_token})
+    return _google_token(credentials)
+
+
+def _google_token(credentials: Any) -> AccessToken:
+    expiry = credentials.expiry
+    if expiry is not None and expiry.tzinfo is None:
+        expiry = expiry.replace(tzinfo=UTC)  # google-auth keeps naive UTC datetimes
+    return AccessToken(credentials.token, expiry)
+
+
+class _GoogleProvider:
+    """Access tokens refreshed with the stored refresh token, at the token endpoint of the
+    organisation's client secrets file (configuration, not the keyring)."""
+
+    def __init__(self, address: str, config: OAuthConfig, stored: dict[str, Any]):
+        from google.oauth2.credentials import Credentials
+
+        client = config.google_client()
+        self.address = address
+        self.credentials = Credentials(
+            token=None,
+            refresh_token=stored["refresh_token"],
+            token_uri=client.get("token_uri", "https://oauth2.googleapis.com/token"),
+            client_id=client["client_id"],
+            client_secret=client.get("client_secret"),
+            scopes=[GMAIL_SCOPE],
+        )
+
+    def access_token(self, *, force_refresh: bool = False) -> AccessToken:
+        from google.auth.exceptions import RefreshError, TransportError
+        from google.auth.transport.requests import Request
+
+        if force_refresh or not self.credentials.valid:
+            try:
+                self.credentials.refresh(Request())
+            except RefreshError as exc:
+                raise AuthenticationError(
+                    f"the sign-in was revoked or has expired: {_again(self.address)}",
+                    account=self.address,
+                ) from exc
+            except TransportError as exc:
+                raise AuthenticationError(
+                    f"Google's token endpoint could not be reached ({type(exc).__name__})",
+                    account=self.address,
+                ) from exc
+        return _google_token(self.credentials)
+
+
+# --- what the rest of primsync calls ------------------------------------------------------
+
+
+def sign_in(
+    address: str,
+    provider: str,
+    *,
+    show: Callable[[str], None] = print,
+    config: OAuthConfig | None = None,
+) -> AccessToken:
+    """Sign ``address`` in with its provider ("gmail" or "outlook", as ``mail_account``
+    records it) and keep what lasts in the keyring; ``show`` receives what the user must
+    open or type. Returns the first access token."""
+    config = config or OAuthConfig.from_env()
+    _keyring()  # say there is no keyring before the user signs in, not after
+    if provider == "outlook":
+        return _microsoft_sign_in(address, config, show)
+    if provider == "gmail":
+        return _google_sign_in(address, config, show)
+    raise ConfigurationError(
+        f"sign-in is for Gmail and Microsoft 365 accounts; {address} is a {provider} account "
+        "(its password comes from the keyring, $PRIMSYNC_PASSWORD or --password-stdin)",
+        account=address,
+    )
+
+
+def stored_provider(address: str, *, config: OAuthConfig | None = None) -> Any | None:
+    """A token provider for ``address`` from its stored sign-in, or None if it never signed
+    in (or there is no keyring)."""
+    stored = _load(address)
+    if stored is None:
+        return None
+    key = (address.strip().lower(), json.dumps(stored, sort_keys=True))
+    known = _PROVIDERS.get(key[0])
+    if known is not None and known[0] == key[1]:
+        return known[1]  # one provider a process: its access token serves every connection
+    config = config or OAuthConfig.from_env()
+    provider: _MsalProvider | _GoogleProvider
+    if stored.get("provider") == "microsoft":
+        provider = _MsalProvider(address, config, stored)
+    elif stored.get("provider") == "google":
+        provider = _GoogleProvider(address, config, stored)
+    else:
+        raise AuthenticationError(
+            f"the stored sign-in is not readable: {_again(address)}", account=address
+        )
+    _PROVIDERS[key[0]] = (key[1], provider)
+    return provider
+
+
+_PROVIDERS: dict[str, tuple[str, Any]] = {}  # address -> (its stored sign-in, its provider)

@@ -1,0 +1,228 @@
+"""OAuth2 sign-in with the real msal and google-auth-oauthlib libraries, against a local
+identity provider over HTTPS (a private CA, tests/idp.py) whose access tokens Dovecot's oauth2
+passdb checks: sign in once, then runs that need nothing more, even after the access token has
+expired; a revoked consent ends a run with exit 3 and one line of advice. Each step is the
+command line a person types."""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from sqlalchemy import func
+from sqlalchemy import select as sql_select
+from sqlalchemy.orm import Session
+
+from primsync.db.models import ImportedMessage
+from primsync.demo import seed_database
+from primsync.imap import ConnectionSettings, connect
+from primsync.testing import DovecotServer
+from tests.idp import IdentityProvider
+
+pytest.importorskip("msal")
+pytest.importorskip("google_auth_oauthlib")
+pytest.importorskip("keyrings.alt")
+
+M365 = "ana@contoso.example"
+GMAIL = "ana.martin@gmail.com"
+MESSAGE = (
+    b"From: Lea Dubois <lea.dubois@mail.example>\r\nTo: ana@contoso.example\r\n"
+    b"Subject: Availability\r\nMessage-ID: <signin.1@mail.example>\r\n\r\nHello\r\n"
+)
+
+
+@pytest.fixture(scope="module")
+def idp(tmp_path_factory):
+    with IdentityProvider(tmp_path_factory.mktemp("idp")) as provider:
+        yield provider
+
+
+@pytest.fixture(scope="module")
+def oauth_imap(idp):
+    if DovecotServer.binary() is None:
+        if os.environ.get("CI"):
+            pytest.fail("dovecot is not installed: .ci/run must install dovecot-imapd")
+        pytest.skip("dovecot is not installed (apt-get install dovecot-imapd)")
+    with DovecotServer(
+        {"ana": "plain-pw"}, oauth2_introspection_url=idp.introspection_url
+    ) as server:
+        settings = ConnectionSettings(address=M365, host=server.host, port=server.port,
+                                      username="ana", security="none")  # fmt: skip
+        with connect(settings, "plain-pw") as box:
+            box.append("INBOX", MESSAGE)
+        yield server
+
+
+@pytest.fixture
+def person(engine, idp, oauth_imap, tmp_path):
+    """The environment of a person who set up the app registration (README) and a file keyring
+    (a server without a desktop keyring); the accounts registered with the command line."""
+    seed_database(engine, host="127.0.0.1", port=1, username="nobody")
+    env = {
+        **os.environ,
+        "PRIMSYNC_DB": engine.url.render_as_string(hide_password=False),
+        "REQUESTS_CA_BUNDLE": str(idp.ca_file),
+        "PRIMSYNC_MS_CLIENT_ID": "11111111-2222-3333-4444-555555555555",
+        "PRIMSYNC_MS_AUTHORITY": idp.authority,
+        "PRIMSYNC_GOOGLE_CLIENT_SECRETS": str(idp.google_client_secrets()),
+        "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
+        "XDG_DATA_HOME": str(tmp_path / "keyring"),
+    }
+    env.pop("PRIMSYNC_TOKEN", None)
+    env.pop("PRIMSYNC_PASSWORD", None)
+    for address, provider in ((M365, "microsoft"), (GMAIL, "gmail")):
+        done = run(env, "account", "add", address, "--owner", "ana", "--provider", provider,
+                   "--host", "127.0.0.1", "--port", str(oauth_imap.port), "--security", "none",
+                   "--username", "ana")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    idp.state.lifetime = 3600
+    return env
+
+
+def run(env, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "primsync.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+def login(env, address: str, act) -> tuple[int, str]:
+    """`primsync login ADDRESS`, with ``act(line)`` playing the person on each line it prints."""
+    command = [sys.executable, "-m", "primsync.cli", "login", address]
+    out = []
+    with subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([process.stdout], [], [], 1)
+            if ready:
+                line = process.stdout.readline()
+                if not line:
+                    break
+                out.append(line)
+                act(line)
+        process.wait(timeout=30)
+    return process.returncode, "".join(out)
+
+
+def https(idp):
+    context = ssl.create_default_context(cafile=str(idp.ca_file))
+
+    class Stay(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None  # the test follows the redirect itself, as a browser would
+
+    return urllib.request.build_opener(Stay, urllib.request.HTTPSHandler(context=context))
+
+
+def approve_device_code(idp):
+    def act(line):
+        code = re.search(r"enter the code (\w+)", line)
+        if code:
+            with https(idp).open(f"{idp.base}/device?user_code={code.group(1)}") as page:
+                page.read()
+
+    return act
+
+
+def follow_google_link(idp):
+    def act(line):
+        link = re.search(r"allow access: (https://\S+)", line)
+        if link:
+            with pytest.raises(urllib.error.HTTPError) as answer:
+                https(idp).open(link.group(1))
+            assert answer.value.code == 302
+            back = answer.value.headers["Location"]
+            answer.value.close()
+            assert back.startswith("http://localhost:")  # the loopback redirect
+            with urllib.request.urlopen(back) as page:
+                assert b"primsync is signed in" in page.read()
+
+    return act
+
+
+def imported(engine) -> int:
+    with Session(engine) as session:
+        return session.scalar(sql_select(func.count()).select_from(ImportedMessage))
+
+
+def issued_secrets(idp) -> list[str]:
+    return [*idp.state.access, *idp.state.refresh]
+
+
+def sync(env, address):
+    return run(env, "sync", "--account", address, "--folder", "INBOX", "--option", "all",
+               "--select", "all", "--accessible-to", "Recruiters", "--user", "ana")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("address", "act"), [(M365, approve_device_code), (GMAIL, follow_google_link)]
+)
+def test_sign_in_once_then_runs_last_past_the_token_and_a_revocation_says_so(
+    person, idp, engine, address, act, tmp_path
+):
+    idp.state.lifetime = 2  # the access token of the sign-in lives two seconds
+    code, said = login(person, address, act(idp))
+    assert code == 0, said
+    assert f"signed in: {address}" in said and "kept in the system keyring" in said
+    time.sleep(3)  # it has expired: the next run must get a fresh one by itself
+    idp.state.lifetime = 3600
+    refreshes = idp.state.requests.count("POST /token refresh_token")
+    done = sync(person, address)
+    assert done.returncode == 0, "\n".join([done.stderr, *idp.state.requests])
+    assert imported(engine) == 1
+    assert idp.state.requests.count("POST /token refresh_token") == refreshes + 1
+    health = run(person, "health", "--account", address, "--format", "json")
+    assert health.returncode == 0 and "token_expires_at" in health.stdout
+
+    # the server refuses a token the library still believes in: refreshed once, and on
+    with idp.state.lock:
+        for info in idp.state.access.values():
+            info["exp"] = 0
+    again = sync(person, address)  # nothing new to import, and no question asked
+    assert again.returncode == 0, again.stderr
+    assert idp.state.requests.count("POST /token refresh_token") == refreshes + 2
+
+    idp.state.revoke_all()  # the user (or an admin) withdrew the consent
+    refused = sync(person, address)
+    assert refused.returncode == 3
+    (line,) = refused.stderr.strip().splitlines()[-1:]
+    assert f"run `primsync login {address}` again" in line
+    assert imported(engine) == 1  # nothing half-imported
+
+    # no token or refresh token in the database, the output, or the logs
+    everything = said + done.stdout + done.stderr + again.stderr + refused.stderr + health.stdout
+    if engine.dialect.name == "sqlite":
+        from pathlib import Path
+
+        database = Path(engine.url.database).read_bytes()
+        wal = Path(engine.url.database + "-wal")
+        database += wal.read_bytes() if wal.exists() else b""
+    else:
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT * FROM mail_account").all()
+            rows += conn.exec_driver_sql("SELECT * FROM sync_run").all()
+        database = repr(rows).encode()
+    for secret in issued_secrets(idp):
+        assert secret not in everything
+        assert secret.encode() not in database
+
+
+def test_login_speaks_plainly_when_something_is_missing(person, idp):
+    no_client = {**person, "PRIMSYNC_MS_CLIENT_ID": ""}
+    done = run(no_client, "login", M365)
+    assert done.returncode == 2
+    assert "set PRIMSYNC_MS_CLIENT_ID to your organisation's app registration" in done.stderr
+    no_keyring = {**person, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    done = run(no_keyring, "login", GMAIL)
+    assert done.returncode == 2 and "no system keyring to keep the sign-in in" in done.stderr
+    never = run(person, "sync", "--account", M365, "--folder", "INBOX", "--accessible-to",
+                "Recruiters")  # fmt: skip
+    assert never.returncode == 2 and "no access token" in never.stderr
