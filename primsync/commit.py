@@ -32,7 +32,7 @@ from primsync.errors import (
     PermissionDenied,
     PrimsyncError,
 )
-from primsync.imap import Mailbox, Progress
+from primsync.imap import Mailbox, Progress, waited_note
 from primsync.oauth import TokenProvider
 from primsync.parallel import parsed_messages
 from primsync.parse import Body
@@ -293,6 +293,7 @@ def import_selected(
         option=review.option.value,
     )
     ids = {"account_id": account_id, "group_id": group_id, "user_id": user_id, "run_id": run_id}
+    waited = 0.0
     try:
         todo = rows[outcome[REASON].isna()]
         items: list[_Item] = []
@@ -301,6 +302,7 @@ def import_selected(
             try:
                 items, missing = _fetch(box, todo, progress)
             finally:
+                waited = box.waited
                 if mailbox is None:
                     box.close()
             for index, why in missing.items():
@@ -334,6 +336,7 @@ def import_selected(
         shown=len(review.frame),
         imported=summary.imported,
         skipped=summary.skipped,
+        note=waited_note(waited) if waited else None,
     )
     return summary
 

@@ -10,7 +10,9 @@
 from __future__ import annotations
 
 import logging
+import re
 import ssl
+import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
@@ -43,6 +45,8 @@ __all__ = [
     "Mailbox",
     "RawMessage",
     "connect",
+    "default_folders",
+    "waited_note",
     "fast_path_available",
     "is_loopback",
     "is_sent_folder",
@@ -92,11 +96,25 @@ class Folder:
 
     @property
     def special_use(self) -> str | None:
-        known = ("\\sent", "\\drafts", "\\trash", "\\junk", "\\archive", "\\all", "\\flagged")
         for flag in self.flags:
-            if flag.lower() in known:
+            if flag.lower() in _SPECIAL_USE:
                 return flag
         return None
+
+    @property
+    def noisy(self) -> bool:
+        """A folder that holds copies of other folders' mail, or mail nobody wants filed
+        (Gmail's All Mail, Important, Starred; trash; spam): never ticked by default."""
+        use = (self.special_use or "").lower()
+        return use in ("\\all", "\\important", "\\flagged", "\\trash", "\\junk")
+
+    @property
+    def label(self) -> str:
+        """Its last name part, with what its special use means in words."""
+        meaning = _SPECIAL_USE.get((self.special_use or "").lower())
+        if meaning is None and self.is_sent:
+            meaning = "sent"
+        return f"{self.parts[-1]} ({meaning})" if meaning else self.parts[-1]
 
     @property
     def parts(self) -> list[str]:
@@ -120,6 +138,27 @@ class FolderStatus:
     uidnext: int | None
     exists: int
     highestmodseq: int | None
+
+
+_SPECIAL_USE = {  # RFC 6154 and RFC 8457 special uses, in the words the picker shows
+    "\\sent": "sent",
+    "\\drafts": "drafts",
+    "\\trash": "trash",
+    "\\junk": "spam",
+    "\\archive": "archive",
+    "\\all": "every message, copies of the other folders",
+    "\\flagged": "starred, copies",
+    "\\important": "important, copies",
+}
+
+
+def default_folders(folders: Sequence[Folder]) -> list[str]:
+    """The folders ticked when the picker opens: the inbox and the sent folder, never a
+    folder of copies (All Mail, Important, Starred) nor trash or spam."""
+    chosen = [f.name for f in folders if f.name.upper() == "INBOX" and f.selectable]
+    sent = [f for f in folders if f.is_sent and f.selectable and not f.noisy]
+    sent.sort(key=lambda f: f.special_use is None)  # the \Sent folder before a "Sent" name
+    return chosen + [sent[0].name] if sent else chosen
 
 
 def is_sent_folder(folder: Folder) -> bool:
@@ -150,8 +189,46 @@ def _batches(
         yield chunk
 
 
+# how long to wait, try after try, when a server says it is busy (Gmail's [THROTTLED] and
+# [UNAVAILABLE], Microsoft's "Request is throttled", too many connections): 30 s in all
+THROTTLE_WAITS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 15.0)
+_THROTTLED = re.compile(
+    r"\[THROTTLED\]|\[UNAVAILABLE\]|request is throttled|too many (simultaneous )?connections|"
+    r"server busy|try again later",
+    re.IGNORECASE,
+)
+
+
+def is_throttled(reason: object) -> bool:
+    """Whether a server's refusal says "later", not "no"."""
+    return bool(_THROTTLED.search(_decode(str(reason))))
+
+
+def wait_out(address: str, what: str, reason: object, attempt: int) -> float:
+    """Wait before try ``attempt + 2`` after a busy answer; says so in the log. Returns the
+    seconds waited."""
+    delay = THROTTLE_WAITS[attempt]
+    logger.warning(
+        "%s: the server is busy (%s): %s; waiting %g s (try %d of %d)",
+        address,
+        _decode(str(reason))[:120],
+        what,
+        delay,
+        attempt + 2,
+        len(THROTTLE_WAITS) + 1,
+    )
+    time.sleep(delay)
+    return delay
+
+
+def waited_note(seconds: float) -> str:
+    """What a run says of the time it waited for a busy server."""
+    return f"waited {seconds:g} s for the server (busy: it asked to try later)"
+
+
 class Mailbox:
-    """An open IMAP session on one account; use :func:`connect` to get one."""
+    """An open IMAP session on one account; use :func:`connect` to get one. ``waited`` says
+    how long it waited for a busy server, in seconds."""
 
     def __init__(
         self,
@@ -160,8 +237,10 @@ class Mailbox:
         *,
         reopen: Callable[[], imapclient.IMAPClient] | None = None,
         max_reconnects: int = 3,
+        waited: float = 0.0,
     ):
         self.settings = settings
+        self.waited = waited
         self.folder: str | None = None
         self.status: FolderStatus | None = None
         self._reopen = reopen
@@ -189,12 +268,17 @@ class Mailbox:
     def _call(self, what: str, command: Callable[[imapclient.IMAPClient], T]) -> T:
         """Run ``command``; when the connection drops, reconnect (a bounded number of times),
         reopen the folder and run it again. Commands sent here are idempotent reads."""
+        attempt = 0
         while True:
             try:
                 return command(self._client)
             except (IMAPClientAbortError, OSError) as exc:
                 self._recover(what, exc)
             except IMAPClientError as exc:
+                if is_throttled(exc) and attempt < len(THROTTLE_WAITS):
+                    self.waited += wait_out(self.settings.address, what, exc, attempt)
+                    attempt += 1
+                    continue
                 raise self._error(what, exc) from exc
 
     def _recover(self, what: str, exc: BaseException) -> None:
@@ -370,6 +454,7 @@ class Mailbox:
             bar = tqdm(total=total, unit="msg", desc=self.folder or "fetch", leave=False)
         received: set[int] = set()
         queue = list(chunks)
+        busy = 0  # busy answers in a row
         try:
             while queue:
                 chunk = queue[0]
@@ -406,7 +491,15 @@ class Mailbox:
                             received.add(message.uid)
                             yield message
                 except (FetchFailed, IMAPClientError) as exc:
-                    raise self._error(what, exc) from exc
+                    if not is_throttled(exc) or busy >= len(THROTTLE_WAITS):
+                        raise self._error(what, exc) from exc
+                    self.waited += wait_out(self.settings.address, what, exc, busy)
+                    busy += 1
+                    queue[0] = [uid for uid in chunk if uid not in received]
+                    if not queue[0]:
+                        queue.pop(0)
+                    continue
+                busy = 0
                 report_progress(bar, progress, len(received), total)
         finally:
             if bar is not None:
@@ -577,12 +670,14 @@ def connect(settings: ConnectionSettings, secret: Secret, *, max_reconnects: int
     The session reconnects by itself (up to ``max_reconnects`` times) when the connection drops
     in the middle of a read.
     """
-    client = _open_client(settings, secret)
+    waits: list[float] = []
+    client = _open_client(settings, secret, waits)
     return Mailbox(
         client,
         settings,
-        reopen=lambda: _open_client(settings, secret),
+        reopen=lambda: _open_client(settings, secret, waits),
         max_reconnects=max_reconnects,
+        waited=sum(waits),
     )
 
 
@@ -644,7 +739,24 @@ def _login(client: imapclient.IMAPClient, settings: ConnectionSettings, secret: 
         raise MailboxError(f"login to {target} failed: {type(exc).__name__}", **where) from exc
 
 
-def _open_client(settings: ConnectionSettings, secret: Secret) -> imapclient.IMAPClient:
+def _open_client(
+    settings: ConnectionSettings, secret: Secret, waits: list[float] | None = None
+) -> imapclient.IMAPClient:
+    """Connect and log in; a busy server ("try later", too many connections) is waited out
+    (the seconds go into ``waits``)."""
+    for attempt in range(len(THROTTLE_WAITS) + 1):
+        try:
+            return _open_client_once(settings, secret)
+        except (AuthenticationError, MailboxError) as exc:
+            if not is_throttled(exc.message) or attempt == len(THROTTLE_WAITS):
+                raise
+            waited = wait_out(settings.address, "login", exc.message, attempt)
+            if waits is not None:
+                waits.append(waited)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _open_client_once(settings: ConnectionSettings, secret: Secret) -> imapclient.IMAPClient:
     """Connect and log in. A token source is asked again, with refresh=True, once the server
     has refused its first token; a second refusal is final."""
     client = _transport(settings)
@@ -653,7 +765,9 @@ def _open_client(settings: ConnectionSettings, secret: Secret) -> imapclient.IMA
         return client
     try:
         _login(client, settings, secret(False))
-    except AuthenticationError:
+    except AuthenticationError as first:
+        if is_throttled(first.message):
+            raise  # busy, not a refused token: waited out by the caller
         client = _transport(settings)
         try:
             _login(client, settings, secret(True))

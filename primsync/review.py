@@ -20,7 +20,7 @@ from primsync.db import queries
 from primsync.enrich import enrich, shown
 from primsync.errors import ConfigurationError, FolderError, PrimsyncError
 from primsync.frame import build_frame
-from primsync.imap import Folder, Mailbox, Progress, Secret, connect
+from primsync.imap import Folder, Mailbox, Progress, Secret, connect, waited_note
 from primsync.oauth import AccessToken, TokenProvider, token_source
 from primsync.options import SyncOption, parse_option, search_plan
 from primsync.parallel import header_frames
@@ -48,6 +48,7 @@ class FolderScan:
     uids: list[int]
     note: str = ""
     gone: list[int] = field(default_factory=list)  # found by SEARCH, not read by FETCH
+    noisy: bool = False  # a folder of copies (Gmail's All Mail...): its rows yield to others
 
 
 def gone_note(folder: str, gone: Sequence[int]) -> str:
@@ -72,6 +73,7 @@ class ReviewResult:
     all_rows: pd.DataFrame
     scans: list[FolderScan] = field(default_factory=list)
     run_id: int | None = None
+    waited: float = 0.0  # seconds spent waiting out a busy server
     frame: pd.DataFrame = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -184,6 +186,29 @@ def check_account(
     return AccountCheck(account, folders, sent, capabilities)
 
 
+def one_row_per_message(rows: pd.DataFrame, scans: Sequence[FolderScan]) -> pd.DataFrame:
+    """Gmail's folders are labels: one message under INBOX, a label and All Mail is one
+    message. Keep one row for it — from a folder of its own rather than a folder of copies, in
+    the order the folders were asked — and say in its evidence where else it is."""
+    if rows.empty:
+        return rows
+    rank = {scan.folder: (scan.noisy, i) for i, scan in enumerate(scans)}
+    order = sorted(range(len(rows)), key=lambda i: rank.get(rows[F.FOLDER].iat[i], (True, 99)))
+    ranked = rows.iloc[order]
+    keep = ~ranked[F.DEDUPE_KEY].duplicated()
+    elsewhere = ranked.groupby(F.DEDUPE_KEY, sort=False)[F.FOLDER].agg(list)
+    kept = ranked[keep.to_numpy()].sort_index().copy()
+    also = [
+        ", ".join(f for f in elsewhere[key] if f != folder)
+        for key, folder in zip(kept[F.DEDUPE_KEY], kept[F.FOLDER], strict=True)
+    ]
+    kept[F.EVIDENCE] = [
+        f"{evidence}; also in {where} (Gmail labels: one message)" if where else evidence
+        for evidence, where in zip(kept[F.EVIDENCE], also, strict=True)
+    ]
+    return kept.reset_index(drop=True)
+
+
 def _scan_folders(
     box: Mailbox,
     folders: Sequence[str],
@@ -246,7 +271,11 @@ def _scan_folders(
                     frames.append(enrich_piece(piece))
         gone = sorted(set(uids) - read)  # every UID of the search is a row, or named here
         note = "; ".join(n for n in (plan.note, gone_note(name, gone) if gone else "") if n)
-        scans.append(FolderScan(name, status.uidvalidity, status.highestmodseq, uids, note, gone))
+        scans.append(
+            FolderScan(
+                name, status.uidvalidity, status.highestmodseq, uids, note, gone, folder.noisy
+            )
+        )
     return frames, scans
 
 
@@ -326,6 +355,7 @@ def review_mailbox(
                 enrich_piece=_piece_enricher(engine),
             )
         finally:
+            waited = box.waited
             if mailbox is None:
                 box.close()
         if not frames:
@@ -334,15 +364,18 @@ def review_mailbox(
             rows = frames[0]
         else:
             rows = pd.concat(frames, ignore_index=True)
+        if queries.account_provider(engine, account) == "gmail" and len(scans) > 1:
+            rows = one_row_per_message(rows, scans)
     except PrimsyncError as exc:
         queries.finish_run(engine, run_id, status="failed", error=str(exc))
         raise
     except Exception as exc:
         queries.finish_run(engine, run_id, status="failed", error=f"{type(exc).__name__}: {exc}")
         raise
-    result = ReviewResult(account, opt, rows, scans, run_id)
+    result = ReviewResult(account, opt, rows, scans, run_id, waited)
     shown_rows = len(result.frame)
     notes = [gone_note(s.folder, s.gone) for s in scans if s.gone]
+    notes += [waited_note(waited)] if waited else []
     queries.finish_run(
         engine, run_id, status="ok", fetched=len(rows), shown=shown_rows, note="; ".join(notes)
     )

@@ -54,6 +54,22 @@ namespace inbox {{
   mailbox Trash {{
     special_use = \\Trash
   }}
+  # a mailbox laid out as Gmail's (the tests' "gmail" user)
+  mailbox "[Gmail]/All Mail" {{
+    special_use = \\All
+  }}
+  mailbox "[Gmail]/Sent Mail" {{
+    special_use = \\Sent
+  }}
+  mailbox "[Gmail]/Starred" {{
+    special_use = \\Flagged
+  }}
+  mailbox "[Gmail]/Spam" {{
+    special_use = \\Junk
+  }}
+  mailbox "[Gmail]/Trash" {{
+    special_use = \\Trash
+  }}
 }}
 {oauth2_passdb}passdb {{
   driver = passwd-file

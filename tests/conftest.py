@@ -25,6 +25,7 @@ USERS = {
     "reset": "reset-test-pw",
     "canary": CANARY,
     "hostile": "hostile-test-pw",
+    "gmail": "gmail-test-pw",
 }
 PASSWORD = USERS["ana"]
 

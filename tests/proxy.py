@@ -1,4 +1,5 @@
-"""A loopback TCP proxy that cuts or stalls connections after N bytes from the server."""
+"""A loopback TCP proxy that cuts or stalls connections after N bytes from the server, or
+answers some commands itself as a busy server does (NO [THROTTLED] ...)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ class FaultyProxy:
         self._times = 0
         self._mode = "cut"
         self._lock = threading.Lock()
+        self._busy: dict[bytes, list[bytes]] = {}  # command -> the answers still to give
+        self.busy_answers = 0
         self._closed = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", self.port))
         threading.Thread(target=self._accept, daemon=True).start()
@@ -38,6 +41,21 @@ class FaultyProxy:
     def stall_after(self, nbytes: int, *, times: int = 1) -> None:
         with self._lock:
             self._mode, self._nbytes, self._budget, self._times = "stall", nbytes, nbytes, times
+
+    def busy(self, command: str, *answers: str) -> None:
+        """Answer the next ``len(answers)`` commands ``command`` (e.g. "UID FETCH") with these
+        tagged answers (e.g. "NO [THROTTLED] Request is throttled") instead of the server."""
+        with self._lock:
+            self._busy[command.upper().encode()] = [a.encode() for a in answers]
+
+    def _busy_answer(self, line: bytes) -> bytes | None:
+        tag, _, rest = line.partition(b" ")
+        with self._lock:
+            for command, answers in self._busy.items():
+                if answers and rest.upper().startswith(command):
+                    self.busy_answers += 1
+                    return tag + b" " + answers.pop(0) + b"\r\n"
+        return None
 
     def close(self) -> None:
         self._closed.set()
@@ -71,11 +89,24 @@ class FaultyProxy:
             return head, mode
 
     def _pipe(self, src: socket.socket, dst: socket.socket, from_server: bool) -> None:
+        pending = b""
         try:
             while data := src.recv(65536):
                 fault = None
                 if from_server:
                     data, fault = self._fault(data)
+                else:  # whole command lines: some may be answered here
+                    pending += data
+                    lines, _, pending = pending.rpartition(b"\r\n")
+                    data = b""
+                    for line in (lines.split(b"\r\n") if lines else []):
+                        answer = self._busy_answer(line)
+                        if answer is None:
+                            data += line + b"\r\n"
+                        else:
+                            src.sendall(answer)
+                    if not data:
+                        continue
                 dst.sendall(data)
                 if fault == "stall":
                     deadline = time.monotonic() + 120

@@ -112,6 +112,8 @@ def test_errors_are_shown_and_raised_in_tests(db):
     app.import_button.click()  # nothing reviewed yet: a message, no error
     assert app.status.value == "Synchronize first."
     strict = SyncApp(db, DEMO_ACCOUNT, "ana", secret=PASSWORD, raise_errors=True)
+    assert strict.folders.selected == ["INBOX", "Sent"]  # ticked when the picker opens
+    strict.folders.select([])
     with pytest.raises(Exception, match="choose at least one folder"):
         strict.sync_button.click()
 

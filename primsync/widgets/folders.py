@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import ipywidgets as w
 
 from primsync.errors import ConfigurationError
-from primsync.imap import Folder
+from primsync.imap import Folder, default_folders
 
 __all__ = ["FolderPicker"]
 
@@ -21,13 +21,16 @@ class FolderPicker(w.VBox):
         self.set_folders(folders)
 
     def set_folders(self, folders: Iterable[Folder]) -> None:
+        """Show ``folders``; the inbox and the sent folder start ticked (never a folder of
+        copies, trash or spam)."""
+        folders = list(folders)
+        ticked = set(default_folders(folders))
         self.checkboxes = {}
         children: list[w.Widget] = [w.HTML("<b>Folders</b>")]
         for folder in folders:
-            marks = " (sent)" if folder.is_sent else ""
             box = w.Checkbox(
-                value=False,
-                description=folder.parts[-1] + marks,
+                value=folder.name in ticked,
+                description=folder.label,
                 disabled=not folder.selectable,
                 indent=False,
                 tooltip=folder.name,
