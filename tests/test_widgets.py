@@ -152,3 +152,89 @@ def test_the_details_pane_shows_a_hostile_message_inert(hostile_db):
         assert needle.lower() not in shown, needle
     assert "please see my <b>portfolio</b>." in shown and "../../evil.sh" in shown
     assert app.errors == []
+
+
+def test_the_account_step_tests_switches_and_adds_accounts(hostile_db):
+    app = SyncApp(hostile_db, DEMO_ACCOUNT, "ana", secret=PASSWORD, raise_errors=True)
+    step = app.account_step
+    assert list(step.choice.options) == [HOSTILE_ACCOUNT, DEMO_ACCOUNT]
+    assert step.choice.value == DEMO_ACCOUNT and step.sign_in_button.layout.display == "none"
+    assert step.test() == "OK: logged in, listed 4 folders, sent folder 'Sent'"
+    assert "CONDSTORE yes" in step.status.value
+
+    step.choice.value = HOSTILE_ACCOUNT  # another mailbox: its password is typed here
+    assert "Type the password of hostile@agency.example" in step.status.value
+    assert app.account == DEMO_ACCOUNT  # nothing loaded without a password
+    step.password.value = USERS["hostile"]
+    assert app.account == HOSTILE_ACCOUNT and list(app.folders.checkboxes) == ["INBOX"]
+    assert HOSTILE_ACCOUNT in app.title.value and app.grid.frame.empty
+
+    step.new_address.value = "new@agency.example"
+    step.new_host.value = "mail.agency.example"
+    step.new_port.value = 70000
+    with pytest.raises(Exception, match="port 70000 is out of range"):
+        step.add_button.click()
+    assert "port 70000 is out of range" in step.status.value
+    step.new_port.value = 993
+    assert step.add() == "new@agency.example"
+    assert step.choice.value == "new@agency.example"
+    assert step.status.value == "Added new@agency.example. Type its password."
+    assert app.account == HOSTILE_ACCOUNT  # the grid's account until the password is typed
+    step.errors.clear()
+
+
+def test_signing_in_from_the_notebook(db, tmp_path, monkeypatch):
+    """The Sign in button with the real msal library and a local identity provider: the link
+    and the code appear in the step, the sign-in goes to the keyring, nothing to the notebook."""
+    import re
+    import ssl
+    import threading
+    import time
+    import urllib.request
+
+    keyring = pytest.importorskip("keyring")
+    plaintext = pytest.importorskip("keyrings.alt.file")
+    from tests.conftest import add_account
+    from tests.idp import IdentityProvider
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "keyring"))
+    before = keyring.get_keyring()
+    keyring.set_keyring(plaintext.PlaintextKeyring())
+    nowhere = type("Server", (), {"host": "127.0.0.1", "port": 1})()
+    add_account(db, "ana@contoso.example", nowhere, "ana", provider="outlook", auth="xoauth2")
+    try:
+        with IdentityProvider(tmp_path) as idp:
+            monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(idp.ca_file))
+            monkeypatch.setenv("PRIMSYNC_MS_CLIENT_ID", "client-of-the-test")
+            monkeypatch.setenv("PRIMSYNC_MS_AUTHORITY", idp.authority)
+            app = SyncApp(db, DEMO_ACCOUNT, "ana", secret=PASSWORD)
+            step = app.account_step
+            step.choice.value = "ana@contoso.example"
+            assert step.sign_in_button.layout.display == ""
+            assert "Not signed in yet" in step.status.value
+            shown = []
+
+            def person():  # reads the code off the step, and types it at the provider
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    found = re.search(r"enter the code (\w+)", step.status.value)
+                    if found:
+                        shown.append(step.status.value)
+                        context = ssl.create_default_context(cafile=str(idp.ca_file))
+                        url = f"{idp.base}/device?user_code={found.group(1)}"
+                        with urllib.request.urlopen(url, context=context) as page:
+                            page.read()
+                        return
+                    time.sleep(0.05)
+
+            threading.Thread(target=person, daemon=True).start()
+            step.sign_in_button.click()
+            assert step.status.value == "Signed in: ana@contoso.example."
+            assert f'<a href="{idp.base}/device" target="_blank">' in shown[0]
+            assert app._secret is not None and not isinstance(app._secret, str)
+            stored = keyring.get_password("primsync", "oauth:ana@contoso.example")
+            for token in [*idp.state.access, *idp.state.refresh]:
+                assert token in stored  # in the keyring ...
+                assert token not in step.status.value + "".join(shown)  # ... not on screen
+    finally:
+        keyring.set_keyring(before)

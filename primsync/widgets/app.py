@@ -17,9 +17,11 @@ from primsync import frame as F
 from primsync.commit import ImportSummary, import_selected
 from primsync.db import queries
 from primsync.errors import PrimsyncError
+from primsync.oauth import TokenProvider
 from primsync.preview import AttachmentInfo, render_message
 from primsync.review import ReviewResult, list_folders, read_message, review_mailbox
 from primsync.selection import audience_note, mark_imported, row_details
+from primsync.widgets.account import AccountStep
 from primsync.widgets.folders import FolderPicker
 from primsync.widgets.options import OptionPicker
 from primsync.widgets.review_grid import ReviewGrid
@@ -59,7 +61,7 @@ class SyncApp(w.VBox):
         account: str,
         user: str,
         *,
-        secret: str | None = None,
+        secret: str | TokenProvider | None = None,
         today: date | None = None,
         raise_errors: bool = False,
     ):
@@ -70,6 +72,15 @@ class SyncApp(w.VBox):
         self.result: ReviewResult | None = None
         self.summary: ImportSummary | None = None
 
+        self.account_step = AccountStep(
+            engine,
+            user,
+            account,
+            secret=secret,
+            on_change=self._use_account,
+            raise_errors=raise_errors,
+        )
+        self.title = w.HTML(f"<h3>Email synchronization — {html.escape(account)}</h3>")
         self.folders = FolderPicker()
         self.options = OptionPicker()
         self.sync_button = w.Button(
@@ -102,7 +113,8 @@ class SyncApp(w.VBox):
         self.summary_view = w.HTML()
         super().__init__(
             [
-                w.HTML(f"<h3>Email synchronization — {html.escape(account)}</h3>"),
+                self.title,
+                self.account_step,
                 w.HBox(
                     [
                         self.folders,
@@ -124,6 +136,16 @@ class SyncApp(w.VBox):
         self.grid.on_current(lambda _row: self._show_details())
         self.accessible_to.observe(lambda _c: self._show_audience(), names="value")
         self._show_audience()
+        self.load_folders()
+
+    def _use_account(self, account: str, secret: str | TokenProvider | None) -> None:
+        """Another account was chosen (or signed in): its folders, nothing of the last one's."""
+        self.account, self._secret = account, secret
+        self.title.value = f"<h3>Email synchronization — {html.escape(account)}</h3>"
+        self.result, self.summary = None, None
+        self.grid.show(self.grid.frame.iloc[0:0])
+        self.summary_view.value = self.message_view.value = self.details.value = ""
+        self.status.value = ""
         self.load_folders()
 
     @_guarded
