@@ -226,3 +226,29 @@ def test_login_speaks_plainly_when_something_is_missing(person, idp):
     never = run(person, "sync", "--account", M365, "--folder", "INBOX", "--accessible-to",
                 "Recruiters")  # fmt: skip
     assert never.returncode == 2 and "no access token" in never.stderr
+
+
+def test_a_signed_in_account_in_the_sync_notebook_leaves_no_token_in_it(
+    person, idp, engine, tmp_path, monkeypatch
+):
+    papermill = pytest.importorskip("papermill")
+    from tests.conftest import ROOT
+
+    code, said = login(person, M365, approve_device_code(idp))
+    assert code == 0, said
+    for key in ("PRIMSYNC_DB", "REQUESTS_CA_BUNDLE", "PRIMSYNC_MS_CLIENT_ID",
+                "PRIMSYNC_MS_AUTHORITY", "PYTHON_KEYRING_BACKEND", "XDG_DATA_HOME"):  # fmt: skip
+        monkeypatch.setenv(key, person[key])
+    monkeypatch.delenv("PRIMSYNC_PASSWORD", raising=False)
+    out = tmp_path / "sync.ipynb"
+    papermill.execute_notebook(
+        str(ROOT / "notebooks" / "01_sync.ipynb"), str(out), cwd=str(tmp_path),
+        parameters={"account": M365, "folders": ["INBOX"], "option": "all",
+                    "accessible_to": "Recruiters", "select": "all"},
+        kernel_name="python3", progress_bar=False, log_output=False,
+    )  # fmt: skip
+    written = out.read_text()
+    assert "1 imported, 0 skipped" in written
+    assert imported(engine) == 1
+    for secret in issued_secrets(idp):
+        assert secret not in written
