@@ -97,6 +97,7 @@ REVIEW_COLUMNS = PARSED_COLUMNS + ENRICHED_COLUMNS
 # the grid's headings, in docs/design.md's order
 GRID_COLUMNS = {
     RECEIVED: "Received",
+    FOLDER: "Folder",
     FROM: "From",
     SUBJECT: "Subject",
     IMPORTED_INTO: "Imported into",

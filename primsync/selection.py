@@ -17,39 +17,76 @@ from primsync import frame as F
 from primsync.errors import ConfigurationError
 
 __all__ = [
+    "GRID_CSS",
     "audience_note",
+    "carry_ticks",
     "choose_record",
     "choose_rows",
     "grid_view",
     "mark_imported",
+    "newest_first",
+    "positions_of",
     "row_details",
     "tickable_positions",
     "with_selection",
 ]
 
-COLOURS = {"green": "#c8f7c5", "yellow": "#fff3b0", "imported": "#e0e0e0"}
 
 
 def _cell(text: object, *, grey: bool) -> str:
     value = "" if text is None or (isinstance(text, float) and text != text) else str(text)
     escaped = html.escape(value)  # subjects and names come from strangers' mail
-    return f'<span style="color:#9e9e9e">{escaped}</span>' if grey else escaped
+    style = ' style="color:#757575"' if grey else ""
+    return f'<span title="{escaped}"{style}>{escaped}</span>'  # the whole text on hover
 
 
 def _context_cell(context: str, already: bool) -> str:
     label = "imported" if already else context
-    return (
-        f'<span style="background:{COLOURS[label]};padding:1px 8px;border-radius:3px">'
-        f"{label}</span>"
-    )
+    return f'<span class="primsync-ctx primsync-{label}">{label}</span>'
+
+
+TICK = '<span class="primsync-tick" aria-hidden="true"></span>'
+TICK_COLUMN = "✓"
+
+# The grid's look, as CSS: a box per row that shows the tick (DataTables' selection), each row
+# tinted by its context, ticked or not (the selected row keeps its tint, darker, with a bar on
+# the left, instead of DataTables' blue), long texts wrapped within the width.
+GRID_CSS = """<style>
+.primsync-grid.primsync-grid table.dataTable tbody tr.selected > *,
+.primsync-grid.primsync-grid table.dataTable tbody tr.selected:hover > * {
+  box-shadow: none !important; color: #111 !important; }
+.primsync-grid table.dataTable tbody td { white-space: normal; overflow-wrap: anywhere;
+  vertical-align: top; }
+.primsync-grid table.dataTable tbody tr:has(.primsync-green) > * { background: #e8f5e9; }
+.primsync-grid table.dataTable tbody tr:has(.primsync-yellow) > * { background: #fffde7; }
+.primsync-grid table.dataTable tbody tr:has(.primsync-imported) > * { background: #f2f2f2; }
+.primsync-grid table.dataTable tbody tr.selected:has(.primsync-green) > * {
+  background: #a5d6a7; }
+.primsync-grid table.dataTable tbody tr.selected:has(.primsync-yellow) > * {
+  background: #fff176; }
+.primsync-grid table.dataTable tbody tr.selected > *:first-child {
+  border-left: 4px solid #1b5e20; }
+.primsync-ctx { padding: 1px 8px; border-radius: 3px; font-weight: 600; }
+.primsync-green { background: #43a047; color: #fff; }
+.primsync-yellow { background: #fdd835; color: #111; }
+.primsync-imported { background: #bdbdbd; color: #111; }
+.primsync-tick { display: inline-block; width: 14px; height: 14px; border: 2px solid #555;
+  border-radius: 3px; background: #fff; vertical-align: middle; cursor: pointer; }
+.primsync-grid table.dataTable tbody tr.selected .primsync-tick { background: #1b5e20;
+  border-color: #1b5e20; box-shadow: inset 0 0 0 2px #fff; }
+.primsync-grid table.dataTable tbody tr:has(.primsync-imported) .primsync-tick {
+  visibility: hidden; }
+</style>"""
 
 
 def grid_view(frame: pd.DataFrame) -> pd.DataFrame:
-    """The six columns of the grid as HTML cells: context coloured, imported rows greyed."""
+    """The grid's columns as HTML cells (a tick box first): each escaped, with the whole text
+    on hover; the context as a class that tints the row; imported rows greyed."""
     rows = []
-    for received, sender, subject, into, n, context, annex, already in frame[
+    for received, folder, sender, subject, into, n, context, annex, already in frame[
         [
             F.RECEIVED,
+            F.FOLDER,
             F.FROM,
             F.SUBJECT,
             F.IMPORTED_INTO,
@@ -64,7 +101,9 @@ def grid_view(frame: pd.DataFrame) -> pd.DataFrame:
         target = f"{into} (1 of {len(n)}, choose)" if len(n) > 1 and not grey else into
         rows.append(
             [
+                TICK,
                 _cell(when, grey=grey),
+                _cell(folder, grey=grey),
                 _cell(sender, grey=grey),
                 _cell(subject, grey=grey),
                 _cell(target, grey=grey),
@@ -72,7 +111,39 @@ def grid_view(frame: pd.DataFrame) -> pd.DataFrame:
                 _cell(annex, grey=grey),
             ]
         )
-    return pd.DataFrame(rows, columns=list(F.GRID_COLUMNS.values()))
+    return pd.DataFrame(rows, columns=[TICK_COLUMN, *F.GRID_COLUMNS.values()])
+
+
+def newest_first(frame: pd.DataFrame) -> pd.DataFrame:
+    """The review frame as the grid shows it: newest first (stable for equal dates)."""
+    return frame.sort_values(F.RECEIVED, ascending=False, kind="stable", na_position="last")
+
+
+def carry_ticks(new: pd.DataFrame, old: pd.DataFrame) -> pd.DataFrame:
+    """``new`` with the ticks the user had set on the same messages (folder, UID) in ``old``:
+    a second synchronisation of the same folders keeps them."""
+    if old.empty or new.empty:
+        return new
+    before = dict(
+        zip(zip(old[F.FOLDER], old[F.UID], strict=True), old[F.SELECTED], strict=True)
+    )
+    out = new.copy()
+    keys = list(zip(out[F.FOLDER], out[F.UID], strict=True))
+    out[F.SELECTED] = [
+        bool(before.get(key, ticked)) and not done
+        for key, ticked, done in zip(keys, out[F.SELECTED], out[F.ALREADY_IMPORTED], strict=True)
+    ]
+    return out
+
+
+def positions_of(frame: pd.DataFrame, which: str) -> list[int]:
+    """Positions for the grid's tick actions: "green", "yellow", "all" (not yet imported)."""
+    open_ = ~frame[F.ALREADY_IMPORTED].to_numpy(bool)
+    if which in ("green", "yellow"):
+        open_ &= (frame[F.CONTEXT] == which).to_numpy(bool)
+    elif which != "all":
+        raise ConfigurationError(f"unknown tick action {which!r}")
+    return [int(i) for i in open_.nonzero()[0]]
 
 
 def tickable_positions(frame: pd.DataFrame, positions: Iterable[int]) -> list[int]:

@@ -128,12 +128,34 @@ def drive(page, url):
     def row(subject):
         return rows.filter(has=page.get_by_role("cell", name=subject, exact=True))
 
-    page.get_by_text("3 ticked").wait_for(timeout=10_000)
+    def ticked(n):
+        page.get_by_text(f"{n} ticked").wait_for(timeout=10_000)
+        assert rows.and_(page.locator("tr.selected")).count() == n
+
+    ticked(3)  # the green rows
     shot(page, "browser-2-reviewed")
-    row("Re: Interview on Monday").click(modifiers=["Control"])  # untick a green row
-    page.get_by_text("2 ticked").wait_for(timeout=10_000)
-    row("Candidatura — sviluppatrice").click(modifiers=["Control"])  # tick a yellow row
-    page.get_by_text("3 ticked").wait_for(timeout=10_000)
+    row("Candidatura — sviluppatrice").locator("td").first.click()  # a plain click on a box
+    ticked(4)  # ... adds that yellow row; the green ones stay ticked
+    page.locator(".jp-OutputArea table.dataTable thead th", has_text="From").click()
+    ticked(4)  # sorted by From: the same rows ticked
+    assert "selected" in row("Candidatura — sviluppatrice").get_attribute("class")
+    page.get_by_role("button", name="Untick all").click()
+    ticked(0)
+    page.get_by_role("button", name="Tick all green").click()
+    ticked(3)
+    row("Re: Interview on Monday").click()  # a plain click on a green row unticks it alone
+    ticked(2)
+    row("Candidatura — sviluppatrice").click()
+    ticked(3)
+    # a ticked green row keeps its green: the Context cell's background, read off the screen
+    from io import BytesIO
+
+    from matplotlib.image import imread
+
+    cell = row("RE: Shortlist").locator("td").nth(7)
+    pixels = imread(BytesIO(cell.screenshot()), format="png")
+    red, green, blue = (float(v) for v in pixels[2, 2][:3])
+    assert green > red + 0.1 and green > blue + 0.1, (red, green, blue)
     # least privilege: "Accessible to" starts on Ana's own group, Recruiters
     page.get_by_text("visible to 3 users: Ana Martin, Dora Director, Marc Manager").wait_for(
         timeout=10_000

@@ -41,13 +41,33 @@ def frame() -> pd.DataFrame:
 
 def test_grid_view_escapes_colours_and_greys(frame):
     view = grid_view(frame)
-    assert list(view.columns) == list(F.GRID_COLUMNS.values())
-    assert view.iloc[0]["Received"] == "2026-11-02 09:00" and view.iloc[1]["Received"] == ""
-    assert view.iloc[0]["From"] == "Léa &lt;b&gt;"
-    assert view.iloc[1]["Subject"] == "&lt;script&gt;x&lt;/script&gt;"
-    assert view.iloc[1]["Imported into"] == "Initech (1 of 2, choose)"
-    assert "#c8f7c5" in view.iloc[0]["Context"] and "#fff3b0" in view.iloc[1]["Context"]
-    assert "#e0e0e0" in view.iloc[2]["Context"] and "color:#9e9e9e" in view.iloc[2]["From"]
+    assert list(view.columns) == ["✓", *F.GRID_COLUMNS.values()]
+    assert view.iloc[0]["Received"] == '<span title="2026-11-02 09:00">2026-11-02 09:00</span>'
+    assert view.iloc[1]["Received"] == '<span title=""></span>'
+    assert view.iloc[0]["From"] == '<span title="Léa &lt;b&gt;">Léa &lt;b&gt;</span>'
+    assert ">&lt;script&gt;x&lt;/script&gt;<" in view.iloc[1]["Subject"]
+    assert ">Initech (1 of 2, choose)<" in view.iloc[1]["Imported into"]
+    assert view.iloc[0]["Context"] == (
+        '<span class="primsync-ctx primsync-green">green</span>'
+    )
+    assert "primsync-yellow" in view.iloc[1]["Context"]
+    assert "primsync-imported" in view.iloc[2]["Context"] and "#757575" in view.iloc[2]["From"]
+    assert view.iloc[0]["Folder"] == '<span title="INBOX">INBOX</span>'
+    assert set(view["✓"]) == {'<span class="primsync-tick" aria-hidden="true"></span>'}
+
+
+def test_tick_actions_newest_first_and_ticks_kept_on_a_new_synchronisation(frame):
+    from primsync.selection import carry_ticks, newest_first, positions_of
+
+    assert positions_of(frame, "green") == [0] and positions_of(frame, "yellow") == [1]
+    assert positions_of(frame, "all") == [0, 1]  # never the imported row
+    with pytest.raises(ConfigurationError, match="unknown tick action"):
+        positions_of(frame, "blue")
+    assert newest_first(frame)[F.UID].tolist() == [1, 2, 6]  # no date last
+    before = with_selection(frame, [1])  # the user unticked the green row, ticked the yellow
+    again = frame.copy()  # a new review of the same folders: the defaults again
+    kept = carry_ticks(again, before)
+    assert kept[F.SELECTED].tolist() == [False, True, False]
 
 
 def test_ticks_never_reach_imported_rows(frame):

@@ -71,8 +71,11 @@ def test_synchronize_tick_choose_and_import(app, db):
     assert sorted(green) == [("INBOX", 1), ("INBOX", 2), ("Sent", 1)]
     assert sorted(grid.table.selected_rows) == sorted(position(app, k) for k in green)
     view = grid.table.df
-    assert list(view.columns) == list(F.GRID_COLUMNS.values())
-    assert "#c8f7c5" in view.iloc[position(app, ("INBOX", 1))]["Context"]
+    assert list(view.columns) == ["✓", *F.GRID_COLUMNS.values()]
+    assert "primsync-green" in view.iloc[position(app, ("INBOX", 1))]["Context"]
+    received = list(grid.frame[F.RECEIVED])
+    assert received == sorted(received, reverse=True)  # newest first
+    assert grid.record_choice.layout.display == "none"  # no row needs a choice yet
 
     # untick a green row, tick two yellow ones, file the ambiguous one into Bill's record
     ticked = [position(app, ("INBOX", 1)), position(app, ("Sent", 1))]
@@ -102,7 +105,7 @@ def test_synchronize_tick_choose_and_import(app, db):
     assert grid.frame.loc[done, F.ALREADY_IMPORTED]
     grid.select_positions([done])
     assert grid.table.selected_rows == [] and grid.ticked.empty
-    assert "#e0e0e0" in grid.table.df.iloc[done]["Context"]
+    assert "primsync-imported" in grid.table.df.iloc[done]["Context"]
 
 
 def test_errors_are_shown_and_raised_in_tests(db):

@@ -20,7 +20,7 @@ from primsync.errors import PrimsyncError
 from primsync.oauth import TokenProvider
 from primsync.preview import AttachmentInfo, render_message
 from primsync.review import ReviewResult, list_folders, read_message, review_mailbox
-from primsync.selection import audience_note, mark_imported, row_details
+from primsync.selection import audience_note, carry_ticks, mark_imported, row_details
 from primsync.widgets.account import AccountStep
 from primsync.widgets.folders import FolderPicker
 from primsync.widgets.options import OptionPicker
@@ -161,6 +161,9 @@ class SyncApp(w.VBox):
         """Review the ticked folders with the chosen option and show the grid."""
         self.status.value = "Fetching headers…"
         self.progress.value, self.progress.layout.visibility = 0, "visible"
+        previous, self.result = self.grid.frame, None
+        self.grid.show(previous.iloc[0:0])  # an error must not leave the last grid on screen
+        self.details.value = self.message_view.value = self.summary_view.value = ""
         self.result = review_mailbox(
             self.engine,
             self.account,
@@ -172,7 +175,7 @@ class SyncApp(w.VBox):
             secret=self._secret,
             progress=self._progress,
         )
-        self.grid.show(self.result.frame)
+        self.grid.show(carry_ticks(self.result.frame, previous))
         unmatched = len(self.result.unmatched)
         self.status.value = (
             f"{len(self.result.frame)} messages from known correspondents; "
@@ -242,14 +245,22 @@ class SyncApp(w.VBox):
             secret=self._secret,
         )
         self.grid.show(mark_imported(self.grid.frame, self.summary.rows))
-        self.status.value = (
-            f"Imported {self.summary.imported}, skipped {self.summary.skipped} "
-            f"(run {self.summary.run_id})."
-        )
+        self.status.value = f"Imported {self.summary.imported}, skipped {self.summary.skipped}."
         self.summary_view.value = _summary_html(self.summary.rows)
         return self.summary
 
 
 def _summary_html(rows: pd.DataFrame) -> str:
-    view = rows[[F.FOLDER, F.UID, F.IMPORTED_INTO, F.CONTEXT, F.SUBJECT, "outcome", "reason"]]
+    """What was imported and skipped, in the grid's words (plain headings, no index)."""
+    view = rows[[F.FOLDER, F.SUBJECT, F.IMPORTED_INTO, F.CONTEXT, "outcome", "reason"]]
+    view = view.rename(
+        columns={
+            F.FOLDER: "Folder",
+            F.SUBJECT: "Subject",
+            F.IMPORTED_INTO: "Imported into",
+            F.CONTEXT: "Context",
+            "outcome": "Outcome",
+            "reason": "Why",
+        }
+    )
     return view.fillna("").to_html(index=False, escape=True, border=0)

@@ -1,5 +1,7 @@
-"""ReviewGrid: the review frame in an itables ``ITable`` widget, ticked rows mapped back to the
-frame; already-imported rows cannot be ticked."""
+"""ReviewGrid: the review frame in an itables ``ITable`` widget — a checkbox grid: a click on
+a row (or its box) ticks or unticks that row only (DataTables' "multi" selection), buttons tick
+all green, all yellow, all, or none; ticked rows mapped back to the frame; already-imported
+rows cannot be ticked; rows tinted by their context, ticked or not (``selection.GRID_CSS``)."""
 
 from __future__ import annotations
 
@@ -10,14 +12,26 @@ import pandas as pd
 from itables.widget import ITable
 
 from primsync import frame as F
-from primsync.selection import choose_record, grid_view, tickable_positions, with_selection
+from primsync.selection import (
+    GRID_CSS,
+    TICK_COLUMN,
+    choose_record,
+    grid_view,
+    newest_first,
+    positions_of,
+    tickable_positions,
+    with_selection,
+)
 
 __all__ = ["ReviewGrid"]
 
 _COLUMN_DEFS: list[dict[str, object]] = [
-    {"targets": [4], "className": "dt-center"},
+    {"targets": [0], "orderable": False, "className": "dt-center", "width": "24px"},
+    {"targets": [1], "width": "120px"},
+    {"targets": [7], "className": "dt-center"},
     {"targets": "_all", "orderable": True},
 ]
+_SELECT = {"style": "multi"}  # a click toggles that row only
 
 
 class ReviewGrid(w.VBox):
@@ -25,8 +39,9 @@ class ReviewGrid(w.VBox):
 
     def __init__(self) -> None:
         self.table = ITable(
-            pd.DataFrame(columns=list(F.GRID_COLUMNS.values())),
-            select=True,
+            pd.DataFrame(columns=[TICK_COLUMN, *F.GRID_COLUMNS.values()]),
+            select=_SELECT,
+            order=[],  # the rows come newest first; a click on a heading sorts
             allow_html=True,
             maxBytes=0,
             pageLength=25,
@@ -34,8 +49,28 @@ class ReviewGrid(w.VBox):
             showIndex=False,
         )
         self.record_choice = w.Dropdown(description="Import into", disabled=True)
+        self.record_choice.layout.display = "none"  # shown for a row that needs a choice
         self.counts = w.HTML()
-        super().__init__([self.counts, self.table, self.record_choice])
+        self.tick_buttons = {
+            which: w.Button(description=label, layout=w.Layout(width="auto"))
+            for which, label in (
+                ("green", "Tick all green"),
+                ("yellow", "Tick all yellow"),
+                ("all", "Tick all"),
+                ("none", "Untick all"),
+            )
+        }
+        for which, button in self.tick_buttons.items():
+            button.on_click(lambda _b, which=which: self.tick(which))
+        super().__init__(
+            [
+                w.HTML(GRID_CSS),
+                w.HBox([self.counts, *self.tick_buttons.values()]),
+                self.table,
+                self.record_choice,
+            ]
+        )
+        self.add_class("primsync-grid")
         self.frame = pd.DataFrame(columns=F.REVIEW_COLUMNS)
         self.current: int | None = None
         self._on_current: list[Callable[[pd.Series | None], None]] = []
@@ -48,8 +83,8 @@ class ReviewGrid(w.VBox):
         self._on_current.append(callback)
 
     def show(self, frame: pd.DataFrame) -> None:
-        """Display a review frame; its ``selected`` column gives the initial ticks."""
-        self.frame = frame.reset_index(drop=True)
+        """Display a review frame, newest first; its ``selected`` column gives the ticks."""
+        self.frame = newest_first(frame).reset_index(drop=True)
         ticked = [i for i, s in enumerate(self.frame[F.SELECTED]) if s]
         self._refresh(ticked)
         self._set_current(None)
@@ -60,6 +95,8 @@ class ReviewGrid(w.VBox):
             self.table.update(
                 grid_view(self.frame),
                 selected_rows=ticked,
+                select=_SELECT,
+                order=[],
                 columnDefs=_COLUMN_DEFS,  # itables drops them on update unless passed again
                 allow_html=True,
                 maxBytes=0,
@@ -105,13 +142,19 @@ class ReviewGrid(w.VBox):
                 )
                 self.record_choice.value = int(row[F.RECORD_ID])
                 self.record_choice.disabled = False
+                self.record_choice.layout.display = ""
             else:
                 self.record_choice.options = []
                 self.record_choice.disabled = True
+                self.record_choice.layout.display = "none"
         finally:
             self._updating = False
         for callback in self._on_current:
             callback(row)
+
+    def tick(self, which: str) -> None:
+        """Tick all "green" rows, all "yellow" ones, "all", or "none" (imported rows never)."""
+        self.select_positions([] if which == "none" else positions_of(self.frame, which))
 
     def select_positions(self, positions: list[int]) -> None:
         """Tick exactly these rows (as a click in the browser would)."""
