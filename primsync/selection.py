@@ -32,7 +32,6 @@ __all__ = [
 ]
 
 
-
 def _cell(text: object, *, grey: bool) -> str:
     value = "" if text is None or (isinstance(text, float) and text != text) else str(text)
     escaped = html.escape(value)  # subjects and names come from strangers' mail
@@ -124,9 +123,7 @@ def carry_ticks(new: pd.DataFrame, old: pd.DataFrame) -> pd.DataFrame:
     a second synchronisation of the same folders keeps them."""
     if old.empty or new.empty:
         return new
-    before = dict(
-        zip(zip(old[F.FOLDER], old[F.UID], strict=True), old[F.SELECTED], strict=True)
-    )
+    before = dict(zip(zip(old[F.FOLDER], old[F.UID], strict=True), old[F.SELECTED], strict=True))
     out = new.copy()
     keys = list(zip(out[F.FOLDER], out[F.UID], strict=True))
     out[F.SELECTED] = [
