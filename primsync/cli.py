@@ -510,9 +510,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "PRIMSYNC_ACCOUNT": DEMO_ACCOUNT,
             "PRIMSYNC_DB": db,
             "PRIMSYNC_PASSWORD": DEMO_PASSWORD,
+            "PRIMSYNC_HOME": str(root),
         }
         if not args.no_lab:
-            lab = _start_lab(root / "notebooks", env, port=args.port)
+            lab = _start_lab(_fresh_notebooks(root), env, port=args.port)
         else:
             print(
                 "\nThe demo mailbox runs until Ctrl-C. In another shell:\n  "
@@ -530,6 +531,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 lab.kill()
         server.stop()
+
+
+def _fresh_notebooks(root: Path) -> Path:
+    """A working copy of the shipped notebooks under ``data/notebooks``, made anew for each
+    demo: JupyterLab saves outputs there, never into the tracked notebooks, and the next demo
+    opens on clean ones."""
+    import shutil
+
+    from primsync.errors import ConfigurationError
+
+    shipped = root / "notebooks"
+    if not shipped.is_dir():
+        raise ConfigurationError(
+            f"no notebooks/ folder under {root}: run `primsync demo` from the project's folder"
+        )
+    copy = root / "data" / "notebooks"
+    shutil.rmtree(copy, ignore_errors=True)
+    copy.mkdir(parents=True)
+    for notebook in sorted(shipped.glob("*.ipynb")):
+        shutil.copyfile(notebook, copy / notebook.name)
+    return copy
 
 
 def _start_lab(folder: Path, env: dict[str, str], *, port: int | None) -> subprocess.Popen:

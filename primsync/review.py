@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -91,6 +92,7 @@ def open_mailbox(
     *,
     secret: str | TokenProvider | None = None,
     prompt: Callable[[str], str] | None = None,
+    record: bool = True,
 ) -> Mailbox:
     """Connect to a registered account. ``secret`` is a password, an access token or a
     :class:`~primsync.oauth.TokenProvider`; when None it comes from keyring, environment or
@@ -102,14 +104,14 @@ def open_mailbox(
 
         def record_expiry(token: AccessToken) -> None:
             # only in this process: a forked fetch helper must not use the parent's engine
-            if os.getpid() == owner:
+            if record and os.getpid() == owner:
                 queries.set_token_expiry(engine, account, token.expires_at)
 
         source = token_source(secret, on_token=record_expiry)
     elif secret is None:
         signed_in = stored_provider(settings.address) if settings.auth == "xoauth2" else None
         if signed_in is not None:  # `primsync login` kept a sign-in: tokens come from it
-            return open_mailbox(engine, account, secret=signed_in)
+            return open_mailbox(engine, account, secret=signed_in, record=record)
         source = resolve_secret(settings.address, auth=settings.auth, prompt=prompt)
     else:
         source = secret
@@ -322,26 +324,37 @@ def review_mailbox(
     prompt: Callable[[str], str] | None = None,
     progress: Progress = False,
     mailbox: Mailbox | None = None,
+    record: bool = True,
 ) -> ReviewResult:
     """Search and fetch the headers of ``folders``, then match them against the database.
 
     Nothing is flagged on the server (read-only SELECT, ``BODY.PEEK``). A ``sync_run`` row of
     kind "review" records who, what and how many; a failure is recorded there with its reason.
+    With ``record=False`` (a notebook that only reads) nothing at all is written.
     """
     opt = parse_option(option)
     if not folders:
         raise ConfigurationError("choose at least one folder", account=account)
     account_id, owner_id = queries.account_ids(engine, account)
-    run_id = queries.start_run(
-        engine,
-        kind="review",
-        account_id=account_id,
-        user_id=owner_id,
-        folders=list(folders),
-        option=opt.value,
-    )
+    run_id = None
+    if record:
+        run_id = queries.start_run(
+            engine,
+            kind="review",
+            account_id=account_id,
+            user_id=owner_id,
+            folders=list(folders),
+            option=opt.value,
+        )
+
+    def finish(**outcome: Any) -> None:
+        if run_id is not None:
+            queries.finish_run(engine, run_id, **outcome)
+
     try:
-        box = mailbox or open_mailbox(engine, account, secret=secret, prompt=prompt)
+        box = mailbox or open_mailbox(
+            engine, account, secret=secret, prompt=prompt, record=record
+        )
         try:
             frames, scans = _scan_folders(
                 box,
@@ -367,16 +380,14 @@ def review_mailbox(
         if queries.account_provider(engine, account) == "gmail" and len(scans) > 1:
             rows = one_row_per_message(rows, scans)
     except PrimsyncError as exc:
-        queries.finish_run(engine, run_id, status="failed", error=str(exc))
+        finish(status="failed", error=str(exc))
         raise
     except Exception as exc:
-        queries.finish_run(engine, run_id, status="failed", error=f"{type(exc).__name__}: {exc}")
+        finish(status="failed", error=f"{type(exc).__name__}: {exc}")
         raise
     result = ReviewResult(account, opt, rows, scans, run_id, waited)
     shown_rows = len(result.frame)
     notes = [gone_note(s.folder, s.gone) for s in scans if s.gone]
     notes += [waited_note(waited)] if waited else []
-    queries.finish_run(
-        engine, run_id, status="ok", fetched=len(rows), shown=shown_rows, note="; ".join(notes)
-    )
+    finish(status="ok", fetched=len(rows), shown=shown_rows, note="; ".join(notes))
     return result

@@ -42,7 +42,12 @@ class NotebookSession:
 
 
 def project_root() -> Path:
-    """The folder holding ``data/``: the parent of ``notebooks/`` when run from there."""
+    """The folder holding ``data/``: ``$PRIMSYNC_HOME`` (set by ``primsync demo`` for the
+    notebooks it copies under ``data/``), else the parent of ``notebooks/`` when run from
+    there, else the current folder."""
+    home = os.environ.get("PRIMSYNC_HOME")
+    if home:
+        return Path(home)
     cwd = Path.cwd()
     return cwd.parent if cwd.name == "notebooks" else cwd
 

@@ -34,6 +34,16 @@ def imported_count(engine) -> int:
         return session.scalar(select(func.count()).select_from(ImportedMessage))
 
 
+def every_count(engine) -> dict[str, int]:
+    from sqlalchemy import inspect, text
+
+    with engine.connect() as conn:
+        return {
+            table: conn.execute(text(f'SELECT count(*) FROM "{table}"')).scalar_one()
+            for table in inspect(conn).get_table_names()
+        }
+
+
 def html_outputs(nb: dict) -> str:
     return "".join(
         "".join(o.get("data", {}).get("text/html", ""))
@@ -66,13 +76,17 @@ def test_explore_reads_after_an_import_under_the_demo_and_never_writes(tmp_path,
     try:
         for key, value in (("ACCOUNT", DEMO_ACCOUNT), ("DB", url), ("PASSWORD", DEMO_PASSWORD)):
             monkeypatch.setenv(f"PRIMSYNC_{key}", value)
+        empty = every_count(engine)  # nothing imported yet: it says so, and writes nothing
+        first = run("02_explore.ipynb", tmp_path / "first.ipynb", tmp_path)
+        assert "Nothing imported yet" in outputs(first) and every_count(engine) == empty
         run("01_sync.ipynb", tmp_path / "sync.ipynb", tmp_path, folders=["INBOX"],
             option="all", accessible_to="Recruiters", select="all")  # fmt: skip
-        before = imported_count(engine)
-        assert before > 0
+        before = every_count(engine)
+        assert before["imported_message"] > 0
         explore = run("02_explore.ipynb", tmp_path / "explore.ipynb", tmp_path)
-        assert imported_count(engine) == before
+        assert every_count(engine) == before  # it only reads: not a row written anywhere
         assert "image/png" in outputs(explore)  # the weekly chart
+        assert "Warning" not in outputs(explore)  # no pink box above it
         assert 'class="primsync-message"' in html_outputs(explore)  # the newest message, read
     finally:
         server.stop()

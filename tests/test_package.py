@@ -72,10 +72,12 @@ def test_demo_exit_prints_the_review(tmp_path):
     assert "3 pre-ticked (green)" in out.stdout
 
 
-def test_readme_main_job_serves_jupyterlab_and_stops_on_ctrl_c(tmp_path):
+def demo_until_ctrl_c(project, check) -> None:
+    """README's main job (`primsync demo`) run in ``project``; ``check(base_url, token)`` while
+    JupyterLab runs; then Ctrl-C."""
     demo = subprocess.Popen(
-        [sys.executable, "-m", "primsync.cli", "demo", "--db", f"sqlite:///{tmp_path / 'd.db'}"],
-        stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "primsync.cli", "demo", "--db", f"sqlite:///{project / 'd.db'}"],
+        stdout=subprocess.PIPE, text=True, cwd=project,
     )  # fmt: skip
     try:
         url = None
@@ -87,6 +89,7 @@ def test_readme_main_job_serves_jupyterlab_and_stops_on_ctrl_c(tmp_path):
         assert url is not None, "primsync demo printed no JupyterLab address"
         with urllib.request.urlopen(url, timeout=30) as answer:
             assert answer.status == 200
+        check(url.split("/lab/")[0], url.rsplit("token=", 1)[1])
         demo.send_signal(signal.SIGINT)
         rest, _ = demo.communicate(timeout=60)
         assert demo.returncode == 0
@@ -95,6 +98,47 @@ def test_readme_main_job_serves_jupyterlab_and_stops_on_ctrl_c(tmp_path):
         if demo.poll() is None:
             demo.kill()
         demo.stdout.close()
+
+
+def test_readme_main_job_serves_clean_notebooks_twice_and_stops_on_ctrl_c(tmp_path):
+    import json
+    import shutil
+
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "notebooks", project / "notebooks")
+    served = []
+
+    def dirty_the_working_copy(base, token):
+        with urllib.request.urlopen(f"{base}/api/contents/01_sync.ipynb?token={token}") as page:
+            served.append(json.loads(page.read())["content"])
+        # as JupyterLab saves a run: outputs in the working copy under data/
+        copy = project / "data" / "notebooks" / "01_sync.ipynb"
+        notebook = json.loads(copy.read_text())
+        notebook["cells"][1]["outputs"] = [{"output_type": "stream", "name": "stdout",
+                                            "text": ["old run\n"]}]  # fmt: skip
+        copy.write_text(json.dumps(notebook))
+
+    demo_until_ctrl_c(project, dirty_the_working_copy)
+    demo_until_ctrl_c(project, dirty_the_working_copy)
+    for content in served:  # each demo opened on the shipped notebook, without outputs
+        assert not any(c.get("outputs") for c in content["cells"] if c["cell_type"] == "code")
+    assert (project / "notebooks" / "01_sync.ipynb").read_text() == (
+        ROOT / "notebooks" / "01_sync.ipynb"
+    ).read_text()  # the tracked notebooks are never written
+
+
+def test_tracked_notebooks_carry_no_outputs_and_the_demo_copies_are_ignored():
+    import json
+
+    for notebook in (ROOT / "notebooks").glob("*.ipynb"):
+        cells = json.loads(notebook.read_text())["cells"]
+        assert not [c for c in cells if c["cell_type"] == "code" and c.get("outputs")], notebook
+        assert all(c.get("execution_count") is None for c in cells if c["cell_type"] == "code")
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", "data/notebooks/01_sync.ipynb"], cwd=ROOT
+    )
+    if (ROOT / ".git").exists():
+        assert ignored.returncode == 0  # `git status` stays clean after a demo
 
 
 def test_init_creates_the_contract(tmp_path):
