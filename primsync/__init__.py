@@ -43,6 +43,8 @@ __all__ = [
     "choose_rows",
     "export_frame",
     "health_frame",
+    "health_table",
+    "html_table",
     "import_selected",
     "init_db",
     "list_folders",
@@ -52,6 +54,7 @@ __all__ = [
     "project_root",
     "recent_runs",
     "review_mailbox",
+    "runs_table",
     "save_attachment",
     "sync_account",
     "undo_run",
@@ -66,6 +69,8 @@ _WHERE = {
     "choose_rows": "primsync.selection",
     "export_frame": "primsync.export",
     "health_frame": "primsync.db.queries",
+    "health_table": "primsync.report",
+    "html_table": "primsync.report",
     "import_selected": "primsync.commit",
     "init_db": "primsync.db.engine",
     "list_folders": "primsync.review",
@@ -75,6 +80,7 @@ _WHERE = {
     "project_root": "primsync.session",
     "recent_runs": "primsync.db.queries",
     "review_mailbox": "primsync.review",
+    "runs_table": "primsync.report",
     "save_attachment": "primsync.preview",
     "sync_account": "primsync.sync",
     "undo_run": "primsync.commit",
@@ -119,6 +125,7 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from primsync.export import export_frame
     from primsync.options import SyncOption
     from primsync.preview import message_preview, save_attachment
+    from primsync.report import health_table, html_table, runs_table
     from primsync.review import ReviewResult, list_folders, review_mailbox
     from primsync.selection import choose_rows
     from primsync.session import open_session, project_root

@@ -111,10 +111,13 @@ class Folder:
     @property
     def label(self) -> str:
         """Its last name part, with what its special use means in words."""
+        name = self.parts[-1]
         meaning = _SPECIAL_USE.get((self.special_use or "").lower())
         if meaning is None and self.is_sent:
             meaning = "sent"
-        return f"{self.parts[-1]} ({meaning})" if meaning else self.parts[-1]
+        if not meaning or meaning.split(",")[0].split()[0] in name.casefold():
+            return name  # "Sent", "Sent Mail", "Trash", "Starred" say it themselves
+        return f"{name} ({meaning})"
 
     @property
     def parts(self) -> list[str]:

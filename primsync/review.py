@@ -352,9 +352,7 @@ def review_mailbox(
             queries.finish_run(engine, run_id, **outcome)
 
     try:
-        box = mailbox or open_mailbox(
-            engine, account, secret=secret, prompt=prompt, record=record
-        )
+        box = mailbox or open_mailbox(engine, account, secret=secret, prompt=prompt, record=record)
         try:
             frames, scans = _scan_folders(
                 box,

@@ -41,7 +41,8 @@ def gmail_mailbox(dovecot):
         address=GMAIL, host=dovecot.host, port=dovecot.port, username="gmail", security="none"
     )
     with connect(settings, USERS["gmail"]) as box:
-        for folder in ("Clients", "[Gmail]/All Mail", "[Gmail]/Sent Mail", "[Gmail]/Starred"):
+        for folder in ("Clients", "[Gmail]/All Mail", "[Gmail]/Sent Mail", "[Gmail]/Starred",
+                       "[Gmail]/Spam"):  # fmt: skip
             box.create_folder(folder)
         for folder in ("INBOX", "Clients", "[Gmail]/All Mail", "[Gmail]/Starred"):
             box.append(folder, REPLY)
@@ -62,8 +63,9 @@ def test_gmail_folders_are_labelled_and_the_copies_not_ticked(gmail_db):
     assert (
         folders["[Gmail]/All Mail"].label == "All Mail (every message, copies of the other folders)"
     )
-    assert folders["[Gmail]/Starred"].label == "Starred (starred, copies)"
-    assert folders["[Gmail]/Sent Mail"].label == "Sent Mail (sent)"
+    assert folders["[Gmail]/Starred"].label == "Starred"  # the name says it
+    assert folders["[Gmail]/Sent Mail"].label == "Sent Mail"
+    assert folders["[Gmail]/Spam"].label == "Spam"
     assert folders["[Gmail]/All Mail"].noisy and not folders["Clients"].noisy
     assert default_folders(list(folders.values())) == ["INBOX", "[Gmail]/Sent Mail"]
 

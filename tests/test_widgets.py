@@ -116,8 +116,13 @@ def test_errors_are_shown_and_raised_in_tests(db):
     assert app.status.value == "Synchronize first."
     strict = SyncApp(db, DEMO_ACCOUNT, "ana", secret=PASSWORD, raise_errors=True)
     assert strict.folders.selected == ["INBOX", "Sent"]  # ticked when the picker opens
+    strict.options.dropdown.value = "range"
+    with pytest.raises(Exception, match='Choose the first day \\("From"\\)'):
+        strict.sync_button.click()
+    assert "--since" not in strict.status.value and "&quot;From&quot;" in strict.status.value
+    strict.options.dropdown.value = "all"
     strict.folders.select([])
-    with pytest.raises(Exception, match="choose at least one folder"):
+    with pytest.raises(Exception, match="Tick at least one folder"):
         strict.sync_button.click()
 
 

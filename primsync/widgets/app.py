@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from primsync import frame as F
 from primsync.commit import ImportSummary, import_selected
 from primsync.db import queries
-from primsync.errors import PrimsyncError
+from primsync.errors import ConfigurationError, PrimsyncError
 from primsync.oauth import TokenProvider
 from primsync.preview import AttachmentInfo, render_message
 from primsync.review import ReviewResult, list_folders, read_message, review_mailbox
@@ -159,6 +159,9 @@ class SyncApp(w.VBox):
     @_guarded
     def synchronize(self) -> ReviewResult:
         """Review the ticked folders with the chosen option and show the grid."""
+        self.options.check()
+        if not self.folders.selected:
+            raise ConfigurationError("Tick at least one folder.")
         self.status.value = "Fetching headers…"
         self.progress.value, self.progress.layout.visibility = 0, "visible"
         previous, self.result = self.grid.frame, None

@@ -6,6 +6,7 @@ from datetime import date
 
 import ipywidgets as w
 
+from primsync.errors import ConfigurationError
 from primsync.options import SyncOption
 
 __all__ = ["OptionPicker"]
@@ -29,6 +30,17 @@ class OptionPicker(w.VBox):
 
     def _toggle_dates(self, _change: object = None) -> None:
         self.dates.layout.display = "" if self.dropdown.value == SyncOption.RANGE else "none"
+
+    def check(self) -> None:
+        """Say, in the words of this screen, what is missing for "Between two dates"."""
+        if self.option is not SyncOption.RANGE:
+            return
+        if self.since is None:
+            raise ConfigurationError('Choose the first day ("From") for "Between two dates".')
+        if self.until is not None and self.until < self.since:
+            raise ConfigurationError(
+                f'The last day ("To", {self.until}) comes before the first ("From", {self.since}).'
+            )
 
     @property
     def option(self) -> SyncOption:
