@@ -87,6 +87,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--exit", action="store_true", help="print the demo's review, then stop the servers"
     )
     p.add_argument("--port", type=int, help="JupyterLab's port (default: a free one)")
+    p.add_argument(
+        "--app", action="store_true", help="open the sync screen as an app (Voila), not JupyterLab"
+    )
+
+    p = sub.add_parser("app", help="the sync notebook as an app for recruiters (Voila, no code)")
+    _add_db(p)
+    p.add_argument(
+        "--account", help="the account it opens on (default: $PRIMSYNC_ACCOUNT, else the first)"
+    )
+    p.add_argument("--user", help="whose screen (default: the account's owner)")
+    p.add_argument("--port", type=int, help="the app's port (default: a free one)")
 
     p = sub.add_parser("folders", help="the folder tree of an account")
     _add_db(p)
@@ -512,7 +523,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "PRIMSYNC_PASSWORD": DEMO_PASSWORD,
             "PRIMSYNC_HOME": str(root),
         }
-        if not args.no_lab:
+        if args.app and not args.no_lab:
+            lab = _start_app(_fresh_notebooks(root), env, port=args.port)
+        elif not args.no_lab:
             lab = _start_lab(_fresh_notebooks(root), env, port=args.port)
         else:
             print(
@@ -531,6 +544,38 @@ def cmd_demo(args: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 lab.kill()
         server.stop()
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    from primsync.db.accounts import list_accounts
+    from primsync.session import project_root
+
+    engine = _engine(args)
+    accounts = list(list_accounts(engine)["address"])
+    account = (
+        args.account or os.environ.get("PRIMSYNC_ACCOUNT") or (accounts[0] if accounts else None)
+    )
+    if account is None:
+        raise ConfigurationError("no mail account is registered: `primsync account add` first")
+    if account.strip().lower() not in accounts:
+        raise ConfigurationError(f"no registered mail account {account!r}", account=account)
+    root = project_root()
+    env = {
+        "PRIMSYNC_ACCOUNT": account.strip().lower(),
+        "PRIMSYNC_DB": engine.url.render_as_string(hide_password=False),
+        "PRIMSYNC_HOME": str(root),
+        **({"PRIMSYNC_USER": args.user} if args.user else {}),
+    }
+    app = _start_app(_fresh_notebooks(root), env, port=args.port)
+    try:
+        _wait_forever()
+    finally:
+        app.terminate()
+        try:
+            app.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            app.kill()
+    return 0
 
 
 def _fresh_notebooks(root: Path) -> Path:
@@ -556,43 +601,87 @@ def _fresh_notebooks(root: Path) -> Path:
 
 def _start_lab(folder: Path, env: dict[str, str], *, port: int | None) -> subprocess.Popen:
     """JupyterLab on loopback, opened on the sync notebook, with the demo's settings."""
+    return _serve(
+        "JupyterLab",
+        "jupyterlab",
+        folder,
+        env,
+        port=port,
+        command=["jupyter", "lab", f"--ServerApp.root_dir={folder}", "--LabApp.news_url=None"],
+        path="/lab/tree/01_sync.ipynb",
+        token_flag="--IdentityProvider.token",
+    )
+
+
+def _start_app(folder: Path, env: dict[str, str], *, port: int | None) -> subprocess.Popen:
+    """The sync notebook as a Voilà app (widgets only, no code) on loopback."""
+    return _serve(
+        "The app",
+        "voila",
+        folder,
+        env,
+        port=port,
+        command=[
+            "voila",
+            str(folder / "01_sync.ipynb"),
+            "--Voila.ip=127.0.0.1",
+            "--strip_sources=True",
+            "--show_tracebacks=False",
+        ],
+        path="/",
+        token_flag="--token",
+    )
+
+
+def _serve(
+    name: str,
+    package: str,
+    folder: Path,
+    env: dict[str, str],
+    *,
+    port: int | None,
+    command: list[str],
+    path: str,
+    token_flag: str,
+) -> subprocess.Popen:
+    """A notebook server on loopback only, behind a fresh token; its address printed."""
     import secrets
 
     from primsync.servers import free_port, wait_for_port
 
-    if importlib.util.find_spec("jupyterlab") is None:
+    if importlib.util.find_spec(package) is None:
         raise ServiceError(
-            "JupyterLab is not installed: python3 -m pip install -e '.[notebook]' "
-            "(or run `primsync demo --no-lab`)"
+            f"{'JupyterLab' if package == 'jupyterlab' else 'Voila'} is not installed: "
+            "python3 -m pip install -e '.[notebook]' (or run `primsync demo --no-lab`)"
         )
     port = port or free_port()
     token = secrets.token_hex(16)
-    lab = subprocess.Popen(
+    process = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "jupyter",
-            "lab",
+            *command,
             "--no-browser",
-            "--ip=127.0.0.1",
             f"--port={port}",
-            f"--ServerApp.root_dir={folder}",
-            f"--IdentityProvider.token={token}",
-            *(["--allow-root"] if os.geteuid() == 0 else []),
+            *(["--ip=127.0.0.1"] if package == "jupyterlab" else []),
+            f"{token_flag}={token}",
+            *(["--allow-root"] if package == "jupyterlab" and os.geteuid() == 0 else []),
         ],
         env={**os.environ, **env},
+        cwd=folder,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        start_new_session=True,  # Ctrl-C reaches primsync, which stops JupyterLab itself
+        start_new_session=True,  # Ctrl-C reaches primsync, which stops the server itself
     )
     try:
-        wait_for_port(port, timeout=60, process=lab, name="JupyterLab")
+        wait_for_port(port, timeout=60, process=process, name=name)
     except ServiceError:
-        lab.kill()
+        process.kill()
         raise
-    print(f"\nJupyterLab: http://127.0.0.1:{port}/lab/tree/01_sync.ipynb?token={token}")
-    print("Ctrl-C stops JupyterLab and the demo mailbox.", flush=True)
-    return lab
+    label = "JupyterLab" if package == "jupyterlab" else "App"
+    print(f"\n{label}: http://127.0.0.1:{port}{path}?token={token}")
+    print("Ctrl-C stops it all.", flush=True)
+    return process
 
 
 def _demo_folders(engine: Engine, account: str, password: str) -> list[Folder]:
@@ -621,6 +710,7 @@ COMMANDS = {
     "health": cmd_health,
     "account": cmd_account,
     "login": cmd_login,
+    "app": cmd_app,
     "undo": cmd_undo,
 }
 

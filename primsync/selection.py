@@ -65,7 +65,7 @@ GRID_CSS = """<style>
   background: #fff176; }
 .primsync-grid table.dataTable tbody tr.selected > *:first-child {
   border-left: 4px solid #1b5e20; }
-.primsync-ctx { padding: 1px 8px; border-radius: 3px; font-weight: 600; }
+.primsync-ctx { padding: 1px 8px; border-radius: 3px; font-weight: 600; white-space: nowrap; }
 .primsync-green { background: #43a047; color: #fff; }
 .primsync-yellow { background: #fdd835; color: #111; }
 .primsync-imported { background: #bdbdbd; color: #111; }

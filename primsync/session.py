@@ -32,7 +32,7 @@ class NotebookSession:
     engine: Engine
     account: str
     user: str
-    secret: str | TokenProvider = field(repr=False)  # a password, a token, or a sign-in
+    secret: str | TokenProvider | None = field(repr=False)  # a password, a token, a sign-in
     demo_server: PymapServer | None = field(default=None, repr=False)
 
     def close(self) -> None:
@@ -52,6 +52,18 @@ def project_root() -> Path:
     return cwd.parent if cwd.name == "notebooks" else cwd
 
 
+def _secret_or_none(
+    account: str, auth: str, prompt: Callable[[str], str] | None
+) -> str | None:
+    """The secret from the keyring, the environment or ``prompt``. Where nothing can be asked
+    (an app without a text input: Voila's kernels raise NotImplementedError), None: the
+    Account step then asks for it on screen."""
+    try:
+        return resolve_secret(account, auth=auth, prompt=prompt)
+    except NotImplementedError:
+        return None
+
+
 def open_session(
     *,
     account: str | None = None,
@@ -65,6 +77,7 @@ def open_session(
     session's repr so that it never lands in a notebook's output.
     """
     account = account or os.environ.get("PRIMSYNC_ACCOUNT") or None
+    user = user or os.environ.get("PRIMSYNC_USER") or None
     if account is None:
         from primsync.demo import DEMO_ACCOUNT, DEMO_PASSWORD, start_demo
 
@@ -77,7 +90,7 @@ def open_session(
         check_schema(engine)
         auth = queries.account_settings(engine, account).auth
         signed_in = stored_provider(account) if auth == "xoauth2" else None
-        secret = signed_in or resolve_secret(account, auth=auth, prompt=prompt)
+        secret = signed_in or _secret_or_none(account, auth, prompt)
         login = user or queries.owner_login(engine, account)
     except BaseException:
         engine.dispose()  # no connection left behind by a session that did not open

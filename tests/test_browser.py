@@ -6,6 +6,7 @@ import contextlib
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -233,3 +234,59 @@ def test_a_hostile_message_is_inert_in_the_details_pane_and_the_explore_notebook
                                                        "data:", "blob:"))]  # fmt: skip
     assert away == []
     assert not list(tmp_path.rglob("evil.sh"))  # shown, never saved unless asked
+
+
+def test_the_same_walk_in_the_app_has_no_code_on_the_page(db, tmp_path):
+    """`primsync app`: the sync notebook in Voilà, widgets only, for a recruiter."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    pytest.importorskip("voila")
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "notebooks", project / "notebooks")
+    env = {**os.environ, "PRIMSYNC_PASSWORD": PASSWORD, "PRIMSYNC_DB": str(db.url)}
+    env.pop("PRIMSYNC_ACCOUNT", None)
+    app = subprocess.Popen(
+        [sys.executable, "-m", "primsync.cli", "app", "--account", DEMO_ACCOUNT],
+        cwd=project, env=env, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        url = None
+        for _ in range(100):
+            line = app.stdout.readline()
+            if line.startswith("App: "):
+                url = line.split(": ", 1)[1].strip()
+                break
+        assert url and url.startswith("http://127.0.0.1:") and "token=" in url
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            try:
+                page.goto(url)
+                page.wait_for_selector(".primsync-folder", timeout=120_000)
+                assert page.locator(".jp-InputArea-editor, .cm-editor, .CodeMirror").count() == 0
+                assert "import" not in page.locator("body").inner_text().split("Email sync")[0]
+                page.locator(".widget-dropdown", has_text="Option").locator("select").select_option(
+                    label="All messages"
+                )
+                page.get_by_role("button", name="Synchronize").click()
+                page.get_by_text("7 messages: 3 green, 4 yellow").wait_for(timeout=60_000)
+                rows = page.locator("table.dataTable tbody tr")
+                rows.filter(
+                    has=page.get_by_role("cell", name="Candidatura — sviluppatrice", exact=True)
+                ).click()
+                page.get_by_text("4 ticked").wait_for(timeout=10_000)
+                shot(page, "app-1-ticked")
+                page.locator("button.widget-button[title='Import']").click()
+                page.get_by_text("Imported 4, skipped 0").wait_for(timeout=60_000)
+                shot(page, "app-2-imported")
+            finally:
+                shot(page, "app-final")
+    finally:
+        app.send_signal(signal.SIGINT)
+        try:
+            app.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            app.kill()
+        app.stdout.close()
+    with Session(db) as session:
+        stored = {(m.folder, m.uid) for m in session.scalars(select(ImportedMessage))}
+    assert stored == {("INBOX", 1), ("INBOX", 2), ("Sent", 1), ("INBOX", 3)}
