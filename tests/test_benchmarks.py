@@ -21,3 +21,24 @@ def test_benchmarks_run_at_a_tiny_size(dovecot, tmp_path):
                  "import 20 messages in full", "peak memory"):  # fmt: skip
         assert goal in out.stdout
     assert "| goal | figure |" in results.read_text()
+
+
+def test_the_grid_benchmark_runs_at_a_tiny_size():
+    """benchmarks/grid.py end to end (JupyterLab in Chromium) on 60 messages: figures, no limit."""
+    import os
+    from pathlib import Path
+
+    import pytest
+
+    if not Path("/usr/bin/chromium").exists():
+        if os.environ.get("CI"):
+            pytest.fail("Debian's chromium is not installed: .ci/run must install it")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "grid.py"), "--messages", "60"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    for figure in ("review, in-process (baseline)", "Synchronize -> first rows painted",
+                   "a tick (plain click) shown", "Tick all yellow shown"):  # fmt: skip
+        assert figure in out.stdout

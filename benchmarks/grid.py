@@ -1,0 +1,179 @@
+"""The review grid in a browser, as a recruiter meets it: a folder of N messages (5,000 by
+default) reviewed in the sync notebook in JupyterLab, in headless Chromium.
+
+    python3 benchmarks/grid.py [--messages 5000]
+
+Prints, beside the in-process review of the same folder (the library call, the baseline of
+this run): the time from the click on Synchronize to the first painted rows, the time a tick
+(a plain click on a row) takes to show in the counts, and "Tick all yellow". Figures, never
+asserted (these machines are shared and noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import imaplib
+import json
+import os
+import pwd
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.mailbox import build_messages, seed_contacts, write_maildir  # noqa: E402
+from primsync.db.engine import open_engine  # noqa: E402
+from primsync.review import review_mailbox  # noqa: E402
+from primsync.selection import grid_view  # noqa: E402
+from primsync.servers import free_port, wait_for_port  # noqa: E402
+from primsync.testing import DovecotServer  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCOUNT, USER, PASSWORD = "ana@agency.example", "bench", "bench-pw"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def load_mailbox(dovecot: DovecotServer, n: int, db_url: str) -> None:
+    messages, people, crm_ids = build_messages(n)
+    owner = None
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        owner = (nobody.pw_uid, nobody.pw_gid)
+    mail = dovecot.root / "mail" / USER
+    write_maildir(mail, messages, owner=owner)  # the INBOX of a LAYOUT=fs Maildir
+    if owner:
+        os.chown(mail, *owner)
+    imap = imaplib.IMAP4(dovecot.host, dovecot.port)
+    imap.login(USER, PASSWORD)
+    imap.select("INBOX")  # read-write: Dovecot builds its index now
+    imap.logout()
+    seed_contacts(
+        open_engine(db_url, create=True),
+        host=dovecot.host,
+        port=dovecot.port,
+        people=people,
+        crm_ids=crm_ids,
+    )
+
+
+def start_lab(folder: Path, db_url: str) -> tuple[subprocess.Popen, str]:
+    shutil.copy(ROOT / "notebooks" / "01_sync.ipynb", folder / "01_sync.ipynb")
+    config = folder / "jupyter-config" / "labconfig"
+    config.mkdir(parents=True)
+    (config / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
+    )
+    port, token = free_port(), secrets.token_hex(8)
+    env = {
+        **os.environ,
+        "PRIMSYNC_ACCOUNT": ACCOUNT,
+        "PRIMSYNC_DB": db_url,
+        "PRIMSYNC_PASSWORD": PASSWORD,
+        "JUPYTER_CONFIG_DIR": str(folder / "jupyter-config"),
+    }
+    lab = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--ServerApp.root_dir={folder}",
+            f"--IdentityProvider.token={token}",
+            "--allow-root",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(port, timeout=90, process=lab, name="JupyterLab")
+    return lab, f"http://127.0.0.1:{port}/lab/tree/01_sync.ipynb?token={token}"
+
+
+def in_browser(url: str, n: int) -> dict[str, float]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(url)
+        page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        page.wait_for_selector(".primsync-folder", timeout=120_000)
+        page.locator(".widget-dropdown", has_text="Option").locator("select").select_option(
+            label="All messages"
+        )
+        rows = page.locator(".jp-OutputArea table.dataTable tbody tr")
+        started = time.perf_counter()
+        page.get_by_role("button", name="Synchronize").click()
+        page.get_by_text(f"{n} messages:").wait_for(timeout=600_000)
+        rows.first.wait_for(timeout=60_000)
+        first_rows = time.perf_counter() - started
+        counts = page.get_by_text(re.compile(r"\d+ ticked")).first
+        ticked = int(re.search(r"(\d+) ticked", counts.inner_text()).group(1))
+        yellow = rows.filter(has=page.locator(".primsync-yellow")).first
+        started = time.perf_counter()
+        yellow.click()
+        page.get_by_text(re.compile(rf"(^|\D){ticked + 1} ticked")).wait_for(timeout=60_000)
+        tick = time.perf_counter() - started
+        started = time.perf_counter()
+        page.get_by_role("button", name="Tick all yellow").click()
+        page.wait_for_function(
+            f"() => !document.body.innerText.includes('{ticked + 1} ticked')", timeout=600_000
+        )
+        tick_all = time.perf_counter() - started
+        browser.close()
+    return {"first_rows": first_rows, "tick": tick, "tick_all": tick_all}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=5000)
+    n = parser.parse_args(argv).messages
+    if not Path(CHROMIUM).exists():
+        print("Debian's chromium is not installed: nothing measured", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as tmp, DovecotServer({USER: PASSWORD}) as dovecot:
+        db_url = f"sqlite:///{tmp}/grid.db"
+        load_mailbox(dovecot, n, db_url)
+        engine = open_engine(db_url)
+        started = time.perf_counter()
+        review = review_mailbox(engine, ACCOUNT, ["INBOX"], option="all", secret=PASSWORD)
+        library = time.perf_counter() - started
+        started = time.perf_counter()
+        grid_view(review.frame)
+        cells = time.perf_counter() - started
+        shown = len(review.frame)
+        lab, url = start_lab(Path(tmp), db_url)
+        try:
+            figures = in_browser(url, shown)
+        finally:
+            lab.terminate()
+            lab.wait(timeout=30)
+    print(f"grid of {shown:,} rows ({n:,} messages), JupyterLab in headless Chromium")
+    print(f"  review, in-process (baseline)      {library:6.2f} s")
+    print(f"  grid cells built (grid_view)       {cells:6.2f} s")
+    print(
+        f"  Synchronize -> first rows painted  {figures['first_rows']:6.2f} s  "
+        f"({figures['first_rows'] / library:.1f}x the in-process review)"
+    )
+    print(f"  a tick (plain click) shown         {figures['tick'] * 1000:6.0f} ms")
+    print(f"  Tick all yellow shown              {figures['tick_all'] * 1000:6.0f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
