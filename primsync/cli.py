@@ -20,18 +20,18 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
-
-from primsync import frame as F
-from primsync.db.engine import check_schema, init_db, open_engine, safe_url
 from primsync.errors import ConfigurationError, DatabaseError, PrimsyncError, ServiceError
 from primsync.options import SyncOption
 
 if TYPE_CHECKING:
+    import pandas as pd
+    from sqlalchemy import Engine
+
     from primsync.imap import Folder
     from primsync.review import ReviewResult
+
+# pandas, SQLAlchemy, Alembic and imapclient are imported by the commands that use them, so that
+# `primsync --help` and a mistyped command answer at once
 
 __all__ = ["main"]
 
@@ -210,6 +210,10 @@ def _secret(args: argparse.Namespace) -> str | None:
 
 def table(frame: pd.DataFrame) -> str:
     """The grid as text: the review columns of docs/design.md with tick, folder and UID."""
+    import pandas as pd
+
+    from primsync import frame as F
+
     if frame.empty:
         return "(no messages)"
     view = pd.DataFrame(
@@ -240,12 +244,18 @@ def _write(text: str, output: str | None) -> None:
 
 def _engine(args: argparse.Namespace) -> Engine:
     """The database of every command but ``init`` and ``demo``: it must exist, at the schema."""
+    from primsync.db.engine import check_schema, open_engine
+
     engine = open_engine(args.db)
     check_schema(engine)
     return engine
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from primsync.db.engine import check_schema, init_db, open_engine, safe_url
+
     engine = open_engine(args.db, create=True)
     try:
         created = init_db(engine)
@@ -289,6 +299,10 @@ def _review(args: argparse.Namespace) -> ReviewResult:
 
 
 def cmd_review(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from primsync import frame as F
+
     result = _review(args)
     frame = result.all_rows[~result.all_rows[F.EXCLUDED]] if args.unmatched else result.frame
     if args.format == "json":
@@ -373,6 +387,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def _frame_out(frame: pd.DataFrame, fmt: str, output: str | None = None) -> None:
+    from primsync import frame as F
+
     if fmt == "json":
         records = F.frame_to_records(frame, list(frame.columns))
         _write(json.dumps(records, ensure_ascii=False, indent=1), output)
@@ -493,6 +509,7 @@ def cmd_undo(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from primsync import frame as F
     from primsync.demo import DEMO_ACCOUNT, DEMO_PASSWORD, start_demo
     from primsync.review import review_mailbox
     from primsync.session import project_root

@@ -190,3 +190,17 @@ def test_constraints_pin_every_dependency_within_its_range():
         )
         if os.environ.get("CI"):  # CI installs with the constraints: the suite tests the pins
             assert version(name) == pins[name], (name, version(name), pins[name])
+
+
+def test_the_command_line_starts_without_the_heavy_libraries():
+    """`primsync --help` (or a mistyped command) loads no pandas, SQLAlchemy, Alembic or
+    imapclient: the commands import what they use (measured: 0.9 s -> 0.13 s)."""
+    probe = (
+        "import sys, primsync.cli\n"
+        "try:\n    primsync.cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('pandas', 'sqlalchemy', 'alembic', 'imapclient', 'numpy')"
+        " if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
