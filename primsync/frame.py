@@ -232,15 +232,33 @@ def _seen(flags: tuple[str, ...]) -> bool:
 
 
 def frame_to_records(frame: pd.DataFrame, columns: list[str] | None = None) -> list[dict]:
-    """Plain JSON-ready dicts (ISO dates, lists, None for missing) of a review frame."""
+    """Plain JSON-ready dicts (ISO dates, lists, None for missing) of a review frame, built
+    column by column (a conversion per cell cost three times the review on 50,000 rows)."""
     cols = [c for c in (columns or JSON_COLUMNS) if c in frame.columns]
-    out = []
-    for row in frame[cols].itertuples(index=False, name=None):
-        item = {}
-        for col, value in zip(cols, row, strict=True):
-            item[col] = _plain(value)
-        out.append(item)
-    return out
+    values = [_plain_column(frame[c]) for c in cols]
+    return [dict(zip(cols, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def _plain_column(column: pd.Series) -> list[object]:
+    """A column's values as :func:`_plain` makes them, the common dtypes at once."""
+    if isinstance(column.dtype, pd.DatetimeTZDtype) and str(column.dt.tz) == "UTC":
+        whole = column.dt.strftime("%Y-%m-%dT%H:%M:%S").tolist()
+        micro = column.dt.microsecond.tolist()
+        return [  # as Timestamp.isoformat() writes them
+            None
+            if text is None or text != text
+            else f"{text}.{int(us):06d}+00:00"
+            if us
+            else f"{text}+00:00"
+            for text, us in zip(whole, micro, strict=True)
+        ]
+    if isinstance(column.dtype, pd.DatetimeTZDtype):
+        return [None if pd.isna(t) else t.isoformat() for t in column]
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "iub":
+        return column.tolist()  # Python ints and bools (numpy's own: no missing values)
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind == "f":
+        return [None if v != v else v for v in column.tolist()]
+    return [v if v is None or type(v) is str else _plain(v) for v in column.tolist()]
 
 
 def _plain(value: object) -> object:

@@ -58,3 +58,31 @@ def test_records_are_plain_json():
         "message_id": "<lea.1@mail.example>",
     }  # fmt: skip
     assert json.loads(json.dumps(record)) == record
+
+
+def test_records_column_by_column_equal_the_plain_values_of_each_cell():
+    import numpy as np
+
+    from primsync.frame import _plain
+
+    frame = pd.DataFrame(
+        {
+            "received": pd.to_datetime(
+                ["2026-11-02 08:05", None, "2026-01-01 10:00:00.123456"], utc=True
+            ),
+            "local": pd.to_datetime(["2026-11-02 08:05"] * 3).tz_localize("Europe/Paris"),
+            "uid": np.array([1, 2, 3]),
+            "record_id": pd.array([7, None, 9], dtype="Int64"),
+            "size": [1.5, np.nan, 2.0],
+            "message_id": ["<a@b>", None, "<c@d>"],
+            "candidates": [[1, 2], [], [3]],
+            "seen": [True, False, True],
+        }
+    )
+    cells = [
+        {c: _plain(v) for c, v in zip(frame.columns, row, strict=True)}
+        for row in frame.itertuples(index=False, name=None)
+    ]
+    assert frame_to_records(frame, list(frame.columns)) == cells
+    assert cells[1]["received"] is None and cells[2]["received"].endswith(".123456+00:00")
+    assert cells[1]["record_id"] is None and cells[1]["size"] is None
