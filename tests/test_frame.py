@@ -68,7 +68,9 @@ def test_records_column_by_column_equal_the_plain_values_of_each_cell():
     frame = pd.DataFrame(
         {
             "received": pd.to_datetime(
-                ["2026-11-02 08:05", None, "2026-01-01 10:00:00.123456"], utc=True
+                ["2026-11-02 08:05:00", None, "2026-01-01 10:00:00.123456"],
+                utc=True,
+                format="ISO8601",
             ),
             "local": pd.to_datetime(["2026-11-02 08:05"] * 3).tz_localize("Europe/Paris"),
             "uid": np.array([1, 2, 3]),
