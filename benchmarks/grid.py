@@ -12,10 +12,8 @@ asserted (these machines are shared and noisy).
 from __future__ import annotations
 
 import argparse
-import imaplib
 import json
 import os
-import pwd
 import re
 import secrets
 import shutil
@@ -27,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.mailbox import build_messages, seed_contacts, write_maildir  # noqa: E402
+from benchmarks.mailbox import build_messages, load_into_dovecot, seed_contacts  # noqa: E402
 from primsync.db.engine import open_engine  # noqa: E402
 from primsync.review import review_mailbox  # noqa: E402
 from primsync.selection import grid_view  # noqa: E402
@@ -41,18 +39,7 @@ CHROMIUM = "/usr/bin/chromium"
 
 def load_mailbox(dovecot: DovecotServer, n: int, db_url: str) -> None:
     messages, people, crm_ids = build_messages(n)
-    owner = None
-    if os.geteuid() == 0:
-        nobody = pwd.getpwnam("nobody")
-        owner = (nobody.pw_uid, nobody.pw_gid)
-    mail = dovecot.root / "mail" / USER
-    write_maildir(mail, messages, owner=owner)  # the INBOX of a LAYOUT=fs Maildir
-    if owner:
-        os.chown(mail, *owner)
-    imap = imaplib.IMAP4(dovecot.host, dovecot.port)
-    imap.login(USER, PASSWORD)
-    imap.select("INBOX")  # read-write: Dovecot builds its index now
-    imap.logout()
+    load_into_dovecot(dovecot, USER, PASSWORD, "INBOX", messages)
     seed_contacts(
         open_engine(db_url, create=True),
         host=dovecot.host,

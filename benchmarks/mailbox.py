@@ -99,6 +99,31 @@ def write_maildir(folder: Path, messages, *, owner: tuple[int, int] | None = Non
         os.chown(folder, *owner)
 
 
+def load_into_dovecot(
+    dovecot, user: str, password: str, folder: str, messages, *, warm: bytes | None = None
+) -> None:
+    """Write ``messages`` into ``folder`` of ``user``'s Maildir on a private Dovecot (as the
+    unprivileged mail user when run as root), then open it read-write so that Dovecot builds
+    its index now; ``warm``: FETCH these items once to fill its cache."""
+    import imaplib
+    import pwd
+
+    owner = None
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        owner = (nobody.pw_uid, nobody.pw_gid)
+    mail = dovecot.root / "mail" / user
+    write_maildir(mail if folder == "INBOX" else mail / folder, messages, owner=owner)
+    if owner:
+        os.chown(mail, *owner)
+    imap = imaplib.IMAP4(dovecot.host, dovecot.port)
+    imap.login(user, password)
+    imap.select(folder)
+    if warm is not None:
+        imap.uid("FETCH", "1:*", warm)
+    imap.logout()
+
+
 def seed_contacts(engine: Engine, *, host: str, port: int, people, crm_ids, extra: int = 0) -> None:
     """Groups, a user, the account, one record per correspondent (plus ``extra`` contacts that
     never write), and the CRM messages the replies answer."""

@@ -14,7 +14,6 @@ import imaplib
 import json
 import os
 import platform
-import pwd
 import statistics
 import subprocess
 import sys
@@ -29,7 +28,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.mailbox import build_messages, seed_contacts, write_maildir  # noqa: E402
+from benchmarks.mailbox import build_messages, load_into_dovecot, seed_contacts  # noqa: E402
 from primsync import frame as F  # noqa: E402
 from primsync.commit import import_selected  # noqa: E402
 from primsync.db.engine import open_engine, write_session  # noqa: E402
@@ -192,19 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp, DovecotServer({USER: PASSWORD}) as dovecot:
         started = time.perf_counter()
         messages, people, crm_ids = build_messages(n)
-        owner = None
-        if os.geteuid() == 0:
-            nobody = pwd.getpwnam("nobody")
-            owner = (nobody.pw_uid, nobody.pw_gid)
-        mail = dovecot.root / "mail" / USER
-        write_maildir(mail / FOLDER, messages, owner=owner)
-        if owner:
-            os.chown(mail, *owner)
-        imap = imaplib.IMAP4(dovecot.host, dovecot.port)
-        imap.login(USER, PASSWORD)
-        imap.select(FOLDER)  # read-write: Dovecot builds its index now
-        imap.uid("FETCH", "1:*", HEADER_ITEMS)  # and warms its cache
-        imap.logout()
+        load_into_dovecot(dovecot, USER, PASSWORD, FOLDER, messages, warm=HEADER_ITEMS)
         url = f"sqlite:///{tmp}/bench.db"
         engine = open_engine(url, create=True)
         seed_contacts(engine, host=dovecot.host, port=dovecot.port, people=people, crm_ids=crm_ids)
