@@ -142,6 +142,11 @@ def drive(page, url):
     assert "selected" in row("Candidatura — sviluppatrice").get_attribute("class")
     page.get_by_role("button", name="Untick all").click()
     ticked(0)
+    header_box = page.locator(".primsync-grid .widget-checkbox input")
+    header_box.check()  # the header checkbox: every row
+    ticked(7)
+    header_box.uncheck()
+    ticked(0)
     page.get_by_role("button", name="Tick all green").click()
     ticked(3)
     row("Re: Interview on Monday").click()  # a plain click on a green row unticks it alone

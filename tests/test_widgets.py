@@ -246,3 +246,21 @@ def test_signing_in_from_the_notebook(db, tmp_path, monkeypatch):
                 assert token not in step.status.value + "".join(shown)  # ... not on screen
     finally:
         keyring.set_keyring(before)
+
+
+def test_the_header_checkbox_ticks_every_open_row_and_follows_the_ticks(app):
+    app.folders.select(["INBOX"])
+    app.options.dropdown.value = "all"
+    app.sync_button.click()
+    grid = app.grid
+    assert not grid.all_box.value  # only the green rows are ticked
+    grid.all_box.value = True
+    assert grid.frame[F.SELECTED].all() and len(grid.table.selected_rows) == len(grid.frame)
+    grid.select_positions(grid.table.selected_rows[1:])  # untick one row by hand
+    assert not grid.all_box.value
+    grid.tick("all")
+    assert grid.all_box.value
+    grid.all_box.value = False
+    assert grid.ticked.empty and grid.table.selected_rows == []
+    grid.tick("green")
+    assert sorted(grid.frame.loc[grid.frame[F.SELECTED], F.CONTEXT].unique()) == ["green"]

@@ -62,10 +62,14 @@ class ReviewGrid(w.VBox):
         }
         for which, button in self.tick_buttons.items():
             button.on_click(lambda _b, which=which: self.tick(which))
+        # the header checkbox: every row that can be ticked, or none; it shows whether all are
+        self.all_box = w.Checkbox(value=False, description="All", indent=False)
+        self.all_box.layout.width = "auto"
+        self.all_box.observe(self._all_toggled, names="value")
         super().__init__(
             [
                 w.HTML(GRID_CSS),
-                w.HBox([self.counts, *self.tick_buttons.values()]),
+                w.HBox([self.all_box, self.counts, *self.tick_buttons.values()]),
                 self.table,
                 self.record_choice,
             ]
@@ -105,8 +109,18 @@ class ReviewGrid(w.VBox):
             self._updating = False
         self._count()
 
+    def _all_toggled(self, change: dict) -> None:
+        if not self._updating:
+            self.tick("all" if change["new"] else "none")
+
     def _count(self) -> None:
         f = self.frame
+        every = positions_of(f, "all")
+        self._updating, was = True, self._updating
+        try:  # the header box follows the ticks: checked when every open row is ticked
+            self.all_box.value = bool(every) and bool(f[F.SELECTED].to_numpy()[every].all())
+        finally:
+            self._updating = was
         self.counts.value = (
             f"{len(f)} messages: {int((f[F.CONTEXT] == 'green').sum())} green, "
             f"{int((f[F.CONTEXT] == 'yellow').sum())} yellow, "
