@@ -52,9 +52,7 @@ def project_root() -> Path:
     return cwd.parent if cwd.name == "notebooks" else cwd
 
 
-def _secret_or_none(
-    account: str, auth: str, prompt: Callable[[str], str] | None
-) -> str | None:
+def _secret_or_none(account: str, auth: str, prompt: Callable[[str], str] | None) -> str | None:
     """The secret from the keyring, the environment or ``prompt``. Where nothing can be asked
     (an app without a text input: Voila's kernels raise NotImplementedError), None: the
     Account step then asks for it on screen."""
