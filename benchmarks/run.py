@@ -10,6 +10,7 @@ asserts a time: the machines are shared and noisy; read the ratios.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import imaplib
 import json
 import os
@@ -28,6 +29,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.links import PROFILES, ShapedLink, check_shaping  # noqa: E402
 from benchmarks.mailbox import build_messages, load_into_dovecot, seed_contacts  # noqa: E402
 from primsync import frame as F  # noqa: E402
 from primsync.commit import import_selected  # noqa: E402
@@ -56,7 +58,7 @@ def timed(function, repeat: int) -> tuple[float, object]:
     return statistics.median(times), result
 
 
-def raw_fetch(server: DovecotServer, uid_set: str, items: str) -> int:
+def raw_fetch(server: DovecotServer | ShapedLink, uid_set: str, items: str) -> int:
     """imaplib's fetch, unparsed: the baseline a review and an import are compared with."""
     imap = imaplib.IMAP4(server.host, server.port)
     imap.login(USER, PASSWORD)
@@ -179,7 +181,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--import-messages", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--write-results", metavar="FILE", help="write the table as Markdown")
+    parser.add_argument(
+        "--link", choices=sorted(PROFILES),
+        help="measure across a shaped link (lan: 1 ms RTT 1 Gbit/s; office: 20 ms 100 Mbit/s; "
+        "home: 60 ms 20 Mbit/s), every baseline through the same link",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    link = PROFILES[args.link] if args.link else None
+    if link is not None:
+        measured, expected = check_shaping(link)
+        print(f"link {link.name}: 10 MB in {measured:.3f} s, expected {expected:.3f} s", flush=True)
+        if abs(measured - expected) > 0.1 * expected:
+            print(f"the {link.name} link is off by more than 10 %: not measured", file=sys.stderr)
+            return 3
     n, repeat = args.messages, args.repeat
     lines: list[tuple[str, str, str, str, str, str]] = []
 
@@ -188,18 +202,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{goal:<34} {figure:<26} {baseline:<26} {ratio:<10} target {target:<14} "
               f"{'met' if met else 'MISSED'}", flush=True)  # fmt: skip
 
-    with tempfile.TemporaryDirectory() as tmp, DovecotServer({USER: PASSWORD}) as dovecot:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        DovecotServer({USER: PASSWORD}) as dovecot,
+        contextlib.ExitStack() as stack,
+    ):
         started = time.perf_counter()
         messages, people, crm_ids = build_messages(n)
         load_into_dovecot(dovecot, USER, PASSWORD, FOLDER, messages, warm=HEADER_ITEMS)
+        # everything below talks to the server through the link (the baselines too)
+        server = stack.enter_context(ShapedLink(dovecot.port, link)) if link else dovecot
         url = f"sqlite:///{tmp}/bench.db"
         engine = open_engine(url, create=True)
-        seed_contacts(engine, host=dovecot.host, port=dovecot.port, people=people, crm_ids=crm_ids)
+        seed_contacts(engine, host=server.host, port=server.port, people=people, crm_ids=crm_ids)
         print(f"{n} messages from {len(people)} correspondents loaded in "
               f"{time.perf_counter() - started:.1f} s; {machine()}\n", flush=True)  # fmt: skip
 
         # 1. full review vs imaplib's unparsed fetch of the same fields
-        raw_s, _ = timed(lambda: raw_fetch(dovecot, "1:*", HEADER_ITEMS), repeat)
+        raw_s, _ = timed(lambda: raw_fetch(server, "1:*", HEADER_ITEMS), repeat)
         review_s, result = timed(
             lambda: review_mailbox(engine, ACCOUNT, [FOLDER], option="all", secret=PASSWORD), repeat
         )
@@ -246,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         assert len(rows) == m, "every benchmark correspondent is a contact"
         uids = rows[F.UID].tolist()
         full_raw_s, nbytes = timed(
-            lambda: raw_fetch(dovecot, f"{uids[0]}:{uids[-1]}", "(BODY.PEEK[])"), repeat
+            lambda: raw_fetch(server, f"{uids[0]}:{uids[-1]}", "(BODY.PEEK[])"), repeat
         )
         import_times = []
         for _ in range(repeat):

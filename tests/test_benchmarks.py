@@ -23,6 +23,19 @@ def test_benchmarks_run_at_a_tiny_size(dovecot, tmp_path):
     assert "| goal | figure |" in results.read_text()
 
 
+def test_the_benchmarks_measure_across_a_shaped_link(dovecot):
+    """--link: the link checks its own shaping (10 MB within 10 %), then every figure and its
+    baseline go through it."""
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--messages", "120",
+         "--match-rows", "200", "--import-messages", "10", "--repeat", "1", "--link", "home"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.startswith("link home: 10 MB in ")
+    assert "full review throughput" in out.stdout and "import 10 messages" in out.stdout
+
+
 def test_the_grid_benchmark_runs_at_a_tiny_size():
     """benchmarks/grid.py end to end (JupyterLab in Chromium) on 60 messages: figures, no limit."""
     import os
