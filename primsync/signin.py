@@ -55,6 +55,13 @@ def _again(address: str) -> str:
     return f"run `primsync login {address}` again"
 
 
+def _expired(address: str) -> AuthenticationError:
+    """What a run says when the provider refuses the stored sign-in (revoked, expired)."""
+    return AuthenticationError(
+        f"the sign-in was revoked or has expired: {_again(address)}", account=address
+    )
+
+
 @dataclass(frozen=True)
 class OAuthConfig:
     """The organisation's app registration (see the module's docstring)."""
@@ -208,10 +215,7 @@ class _MsalProvider:
                 [OUTLOOK_IMAP_SCOPE], account=accounts[0], force_refresh=force_refresh
             )
         if not result or "access_token" not in result:
-            raise AuthenticationError(
-                f"the sign-in was revoked or has expired: {_again(self.address)}",
-                account=self.address,
-            )
+            raise _expired(self.address)
         if self.cache.has_state_changed:
             _save(self.address, {"provider": "microsoft", "msal_cache": self.cache.serialize()})
         return _from_msal(result)
@@ -283,10 +287,7 @@ class _GoogleProvider:
             try:
                 self.credentials.refresh(Request())
             except RefreshError as exc:
-                raise AuthenticationError(
-                    f"the sign-in was revoked or has expired: {_again(self.address)}",
-                    account=self.address,
-                ) from exc
+                raise _expired(self.address) from exc
             except TransportError as exc:
                 raise AuthenticationError(
                     f"Google's token endpoint could not be reached ({type(exc).__name__})",

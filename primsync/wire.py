@@ -197,7 +197,8 @@ def _usual(
     """The message of an answer of the usual shape (see ``_COMMON``): complete in itself
     (earlier pieces of the same message, if any, add nothing it lacks)."""
     seq, uid, flag_text, when, size, _ = common.groups()
-    partial.pop(int(seq), None)
+    if partial:  # rare: earlier pieces of this message, now superseded
+        partial.pop(int(seq), None)
     flags = _FLAG_SETS.get(flag_text)
     if flags is None:
         flags = tuple(flag_text.decode("ascii", "replace").split())
