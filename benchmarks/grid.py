@@ -12,7 +12,6 @@ asserted (these machines are shared and noisy).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import secrets
@@ -30,7 +29,7 @@ from primsync.db.engine import open_engine  # noqa: E402
 from primsync.review import review_mailbox  # noqa: E402
 from primsync.selection import grid_view  # noqa: E402
 from primsync.servers import free_port, wait_for_port  # noqa: E402
-from primsync.testing import DovecotServer  # noqa: E402
+from primsync.testing import DovecotServer, quiet_lab_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT, USER, PASSWORD = "ana@agency.example", "bench", "bench-pw"
@@ -51,18 +50,13 @@ def load_mailbox(dovecot: DovecotServer, n: int, db_url: str) -> None:
 
 def start_lab(folder: Path, db_url: str) -> tuple[subprocess.Popen, str]:
     shutil.copy(ROOT / "notebooks" / "01_sync.ipynb", folder / "01_sync.ipynb")
-    config = folder / "jupyter-config" / "labconfig"
-    config.mkdir(parents=True)
-    (config / "page_config.json").write_text(
-        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
-    )
     port, token = free_port(), secrets.token_hex(8)
     env = {
         **os.environ,
         "PRIMSYNC_ACCOUNT": ACCOUNT,
         "PRIMSYNC_DB": db_url,
         "PRIMSYNC_PASSWORD": PASSWORD,
-        "JUPYTER_CONFIG_DIR": str(folder / "jupyter-config"),
+        "JUPYTER_CONFIG_DIR": str(quiet_lab_config(folder)),
     }
     lab = subprocess.Popen(
         [

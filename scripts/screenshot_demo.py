@@ -7,7 +7,6 @@ python3 scripts/screenshot_demo.py
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -18,18 +17,10 @@ from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
+from primsync.testing import quiet_lab_config
+
 ROOT = Path(__file__).resolve().parent.parent
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-
-
-def quiet_lab_config() -> str:
-    """A Jupyter configuration folder whose JupyterLab shows no news pop-up."""
-    folder = Path(tempfile.mkdtemp()) / "jupyter-config"
-    (folder / "labconfig").mkdir(parents=True)
-    (folder / "labconfig" / "page_config.json").write_text(
-        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
-    )
-    return str(folder)
 
 
 def demo(*flags: str) -> tuple[subprocess.Popen, str]:
@@ -39,7 +30,7 @@ def demo(*flags: str) -> tuple[subprocess.Popen, str]:
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
-        env={**os.environ, "JUPYTER_CONFIG_DIR": quiet_lab_config()},
+        env={**os.environ, "JUPYTER_CONFIG_DIR": str(quiet_lab_config(Path(tempfile.mkdtemp())))},
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from primsync.db.models import ImportedMessage
 from primsync.demo import DEMO_ACCOUNT
 from primsync.servers import free_port, wait_for_port
+from primsync.testing import quiet_lab_config
 from tests.conftest import HOSTILE_ACCOUNT, PASSWORD, ROOT, USERS, group_id
 from tests.hostile_mail import EVIL_NAME
 from tests.mailbox import LEA_ID, SOFIA_ID
@@ -43,7 +44,7 @@ def running_lab(tmp_path, account: str, db_url: str, password: str, notebooks=("
         "PRIMSYNC_ACCOUNT": account,
         "PRIMSYNC_DB": db_url,
         "PRIMSYNC_PASSWORD": password,
-        "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
+        "JUPYTER_CONFIG_DIR": str(quiet_lab_config(tmp_path)),  # no news pop-up
         "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
     }
     log = open(tmp_path / "lab.log", "wb")  # noqa: SIM115
