@@ -147,8 +147,9 @@ class AccountStep(w.VBox):
 
     def _known_secret(self, address: str) -> Secret | None:
         """A stored sign-in, or a secret from the keyring or the environment; None if none."""
-        if has_sign_in(address):
-            return stored_provider(address)
+        signed_in = stored_provider(address)  # None when it never signed in
+        if signed_in is not None:
+            return signed_in
         auth = queries.account_settings(self.engine, address).auth
         try:
             return resolve_secret(address, auth=auth, prompt=None)
