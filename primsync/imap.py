@@ -24,6 +24,7 @@ import imapclient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 from tqdm.auto import tqdm
 
+from primsync import deflate
 from primsync.accounts import ConnectionSettings, is_loopback
 from primsync.errors import (
     AuthenticationError,
@@ -252,21 +253,48 @@ class Mailbox:
         self._use(client)
 
     def _use(self, client: imapclient.IMAPClient) -> None:
+        """Take ``client`` (logged in) as this session's connection. CONDSTORE is enabled
+        before the first SELECT and compression started before the first FETCH, not here: a
+        re-sync that finds nothing new spends no round trip on either."""
         self._client = client
         self._client.normalise_times = False
         self.capabilities = {_decode(c).upper() for c in client.capabilities()}
-        if {"CONDSTORE", "ENABLE"} <= self.capabilities:
-            # SELECT reports HIGHESTMODSEQ only once CONDSTORE is enabled (before any SELECT)
-            try:
-                client.enable("CONDSTORE")
-            except IMAPClientError as exc:
-                # the review works without it; only HIGHESTMODSEQ goes unrecorded
-                logger.warning(
-                    "%s: the server offers CONDSTORE but refused to enable it (%s): "
-                    "HIGHESTMODSEQ will not be recorded",
-                    self.settings.address,
-                    exc,
-                )
+        self._condstore_asked = False
+        self._compress_asked = False
+        self.compressed = False
+
+    def _enable_condstore(self) -> None:
+        """ENABLE CONDSTORE once a connection, before its first SELECT: only then does SELECT
+        report HIGHESTMODSEQ."""
+        if self._condstore_asked or not {"CONDSTORE", "ENABLE"} <= self.capabilities:
+            return
+        self._condstore_asked = True
+        try:
+            self._client.enable("CONDSTORE")
+        except IMAPClientAbortError:
+            raise
+        except IMAPClientError as exc:
+            # the review works without it; only HIGHESTMODSEQ goes unrecorded
+            logger.warning(
+                "%s: the server offers CONDSTORE but refused to enable it (%s): "
+                "HIGHESTMODSEQ will not be recorded",
+                self.settings.address,
+                exc,
+            )
+
+    def _start_compression(self) -> None:
+        """COMPRESS=DEFLATE (RFC 4978) once a connection, before its first FETCH, where the
+        server offers it and PRIMSYNC_COMPRESS is not 0."""
+        if self._compress_asked:
+            return
+        self._compress_asked = True
+        if "COMPRESS=DEFLATE" not in self.capabilities or not deflate.compression_wanted():
+            return
+        if not fast_path_available(self._client):
+            return
+        self.compressed = deflate.start(self._client._imap, READ_CHUNK)
+        if self.compressed:
+            self._client._imap._primsync_reader = None  # read the inflated stream from now on
 
     def _call(self, what: str, command: Callable[[imapclient.IMAPClient], T]) -> T:
         """Run ``command``; when the connection drops, reconnect (a bounded number of times),
@@ -307,6 +335,7 @@ class Mailbox:
         try:
             self._use(client)
             if self.folder is not None and self.status is not None:
+                self._enable_condstore()
                 info = self._client.select_folder(self.folder, readonly=True)
                 self.expect_uidvalidity(int(info[b"UIDVALIDITY"]), self.status.uidvalidity)
         except (IMAPClientError, OSError) as exc:
@@ -381,7 +410,7 @@ class Mailbox:
         """Open ``folder`` read-only (nothing is ever flagged by primsync)."""
         self.folder, self.status = folder, None
         try:
-            info = self._call("EXAMINE failed", lambda c: c.select_folder(folder, readonly=True))
+            info = self._call("EXAMINE failed", self._examine)
         except MailboxError as exc:
             if isinstance(exc.__cause__, IMAPClientAbortError | OSError):
                 raise
@@ -399,6 +428,11 @@ class Mailbox:
             highestmodseq=int(modseq) if modseq is not None else None,
         )
         return self.status
+
+    def _examine(self, client: imapclient.IMAPClient) -> dict:
+        self._enable_condstore()
+        assert self.folder is not None
+        return client.select_folder(self.folder, readonly=True)
 
     def folder_status(self, folder: str) -> FolderStatus:
         """STATUS of a folder, without opening it (HIGHESTMODSEQ where CONDSTORE is there)."""
@@ -463,6 +497,7 @@ class Mailbox:
                 chunk = queue[0]
                 what = f"FETCH of UIDs {chunk[0]}..{chunk[-1]} failed"
                 try:
+                    self._start_compression()
                     with closing(_stream(self._client, chunk, items)) as stream:
                         for message in stream:
                             if message.uid not in wanted or message.uid in received:
@@ -605,7 +640,7 @@ def _stream(
         yield from _fetch_with_imapclient(client, uids, items)
         return
     imap = client._imap
-    reader = getattr(imap, "_primsync_reader", None)
+    reader = getattr(imap, "_primsync_reader", None)  # reset when compression starts
     if reader is None:
         reader = Reader(partial(imap.file.read1, READ_CHUNK))
         imap._primsync_reader = reader

@@ -79,6 +79,10 @@ userdb {{
   driver = static
   args = uid={uid} gid={gid} home={root}/home/%u
 }}
+protocol imap {{
+  # COMPRESS=DEFLATE (RFC 4978), as Gmail, Fastmail and Cyrus offer it
+  mail_plugins = $mail_plugins zlib imap_zlib
+}}
 service imap-login {{
   inet_listener imap {{
     address = 127.0.0.1

@@ -1,13 +1,29 @@
 """A loopback TCP proxy that cuts or stalls connections after N bytes from the server, or
-answers some commands itself as a busy server does (NO [THROTTLED] ...)."""
+answers some commands itself as a busy server does (NO [THROTTLED] ...).
+
+Bytes are counted as the client reads them: once a connection is compressed (COMPRESS=DEFLATE,
+RFC 4978) the proxy inflates a copy of the server's stream to count, so that a test cuts in
+the same place of a FETCH with compression on or off. A proxy that answers for the server
+(``busy``) cannot write into a compressed stream: it hides COMPRESS=DEFLATE, as a server
+without it (Microsoft's) does."""
 
 from __future__ import annotations
 
 import socket
 import threading
 import time
+import zlib
 
 from primsync.servers import free_port
+
+
+class _Connection:
+    """Whether one proxied connection has switched to DEFLATE, each way."""
+
+    def __init__(self) -> None:
+        self.compress_tag: bytes | None = None  # the tag of the client's COMPRESS command
+        self.client_compressed = False
+        self.inflate: zlib._Decompress | None = None  # the server's stream, once compressed
 
 
 class FaultyProxy:
@@ -42,6 +58,11 @@ class FaultyProxy:
         with self._lock:
             self._mode, self._nbytes, self._budget, self._times = "stall", nbytes, nbytes, times
 
+    @property
+    def answering(self) -> bool:
+        with self._lock:
+            return any(self._busy.values())
+
     def busy(self, command: str, *answers: str) -> None:
         """Answer the next ``len(answers)`` commands ``command`` (e.g. "UID FETCH") with these
         tagged answers (e.g. "NO [THROTTLED] Request is throttled") instead of the server."""
@@ -68,18 +89,20 @@ class FaultyProxy:
             except OSError:
                 return
             server = socket.create_connection(("127.0.0.1", self.target_port))
-            threading.Thread(target=self._pipe, args=(client, server, False), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(server, client, True), daemon=True).start()
+            conn = _Connection()
+            for args in ((client, server, False, conn), (server, client, True, conn)):
+                threading.Thread(target=self._pipe, args=args, daemon=True).start()
 
-    def _fault(self, data: bytes) -> tuple[bytes, str | None]:
-        """What to forward of ``data``, and whether to cut or stall after it."""
+    def _fault(self, data: bytes, weight: int) -> tuple[bytes, str | None]:
+        """What to forward of ``data`` (``weight`` bytes once inflated), and whether to cut or
+        stall after it."""
         with self._lock:
             if self._budget is None or self._times <= 0:
                 return data, None
-            if len(data) < self._budget:
-                self._budget -= len(data)
+            if weight < self._budget:
+                self._budget -= weight
                 return data, None
-            head, mode = data[: self._budget], self._mode
+            head, mode = data[: len(data) * self._budget // max(weight, 1)], self._mode
             self._times -= 1
             self._budget = self._nbytes if self._times > 0 else None
             if mode == "cut":
@@ -88,18 +111,36 @@ class FaultyProxy:
                 self.stalls += 1
             return head, mode
 
-    def _pipe(self, src: socket.socket, dst: socket.socket, from_server: bool) -> None:
+    def _from_server(self, data: bytes, conn: _Connection) -> tuple[bytes, int]:
+        """``data`` as forwarded, and its size as the client will read it."""
+        if conn.inflate is not None:
+            return data, len(conn.inflate.decompress(data))
+        if self.answering:
+            data = data.replace(b" COMPRESS=DEFLATE", b"")
+        if conn.compress_tag is not None and b"\r\n" + conn.compress_tag + b" OK" in b"\r\n" + data:
+            conn.inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+        return data, len(data)
+
+    def _pipe(
+        self, src: socket.socket, dst: socket.socket, from_server: bool, conn: _Connection
+    ) -> None:
         pending = b""
         try:
             while data := src.recv(65536):
                 fault = None
                 if from_server:
-                    data, fault = self._fault(data)
+                    data, weight = self._from_server(data, conn)
+                    data, fault = self._fault(data, weight)
+                elif conn.client_compressed:
+                    pass  # deflated commands: forwarded as they are
                 else:  # whole command lines: some may be answered here
                     pending += data
                     lines, _, pending = pending.rpartition(b"\r\n")
                     data = b""
-                    for line in (lines.split(b"\r\n") if lines else []):
+                    for line in lines.split(b"\r\n") if lines else []:
+                        if line.upper().endswith(b" COMPRESS DEFLATE"):
+                            conn.compress_tag = line.split(b" ", 1)[0]
+                            conn.client_compressed = True  # what follows is deflated
                         answer = self._busy_answer(line)
                         if answer is None:
                             data += line + b"\r\n"

@@ -25,6 +25,7 @@ from primsync.db.models import (
     SecurityGroup,
     SyncRun,
 )
+from primsync.deflate import compression_wanted
 from primsync.demo import DEMO_ACCOUNT
 from primsync.errors import CommitError, MailboxError, PermissionDenied
 from primsync.imap import ConnectionSettings, connect
@@ -253,6 +254,7 @@ def test_a_dropped_connection_is_resumed_and_imports_once(db, mailbox):
             proxy.cut_after(1500, times=2)  # twice, in the middle of the full fetch
             summary = import_selected(db, result, user="ana", accessible_to="Public", mailbox=box)
             assert box.reconnects == 2
+            assert box.compressed is compression_wanted()
     finally:
         proxy.close()
     assert proxy.cuts == 2
