@@ -49,6 +49,8 @@ class ShapedLink:
         self.host, self.port = "127.0.0.1", free_port()
         self._listener = socket.create_server((self.host, self.port))
         self._closed = threading.Event()
+        self.round_trips = 0  # the client's flights: what it sends after hearing the server
+        self.connections = 0
 
     def __enter__(self) -> ShapedLink:
         threading.Thread(target=self._accept, daemon=True).start()
@@ -67,15 +69,28 @@ class ShapedLink:
             server = socket.create_connection(self.target)
             for sock in (client, server):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.connections += 1
+            last = ["server"]  # who spoke last on this connection (the greeting comes first)
             for src, dst in ((client, server), (server, client)):
                 line: queue.Queue[tuple[float, bytes]] = queue.Queue()
-                threading.Thread(target=self._read, args=(src, line), daemon=True).start()
+                args = (src, line, src is client, last)
+                threading.Thread(target=self._read, args=args, daemon=True).start()
                 threading.Thread(target=self._write, args=(dst, line), daemon=True).start()
 
-    def _read(self, src: socket.socket, line: queue.Queue[tuple[float, bytes]]) -> None:
+    def _read(
+        self,
+        src: socket.socket,
+        line: queue.Queue[tuple[float, bytes]],
+        from_client: bool,
+        last: list[str],
+    ) -> None:
         """What arrives is due at the far end one one-way delay later."""
         try:
             while data := src.recv(65536):
+                who = "client" if from_client else "server"
+                if from_client and last[0] != who:
+                    self.round_trips += 1
+                last[0] = who
                 line.put((time.monotonic() + self.profile.one_way, data))
         except OSError:
             pass

@@ -378,11 +378,21 @@ class Mailbox:
         self.close()
 
     def close(self) -> None:
+        """LOGOUT, then close the connection without waiting for the server's answer (a
+        round trip that tells nothing: the session is over either way)."""
+        if not fast_path_available(self._client):
+            try:
+                self._client.logout()
+            except (IMAPClientError, OSError) as exc:  # the server or the link is gone
+                logger.debug("%s: LOGOUT failed (%s)", self.settings.address, exc)
+                _let_go(self._client)
+            return
+        imap = self._client._imap
         try:
-            self._client.logout()
-        except (IMAPClientError, OSError) as exc:  # the server or the link is gone already
-            logger.debug("%s: LOGOUT failed (%s); closing the socket", self.settings.address, exc)
-            _let_go(self._client)
+            imap.send(imap._new_tag() + b" LOGOUT\r\n")
+        except OSError as exc:
+            logger.debug("%s: LOGOUT not sent (%s)", self.settings.address, exc)
+        _let_go(self._client)
 
     def _error(self, what: str, exc: BaseException) -> MailboxError:
         if isinstance(exc, IMAPClientAbortError | OSError):
@@ -439,7 +449,16 @@ class Mailbox:
         what = ["UIDVALIDITY", "UIDNEXT", "MESSAGES"]
         if "CONDSTORE" in self.capabilities:
             what.append("HIGHESTMODSEQ")
-        info = self._call("STATUS failed", lambda c: c.folder_status(folder, what))
+        try:
+            info = self._call("STATUS failed", lambda c: c.folder_status(folder, what))
+        except MailboxError as exc:
+            if isinstance(exc.__cause__, IMAPClientAbortError | OSError):
+                raise
+            raise FolderError(
+                f"cannot read the folder's status: {exc.message}",
+                account=self.settings.address,
+                folder=folder,
+            ) from exc
         modseq = info.get(b"HIGHESTMODSEQ")
         return FolderStatus(
             name=folder,

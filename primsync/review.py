@@ -223,15 +223,19 @@ def _scan_folders(
     progress: Progress,
     enrich_piece: Callable[[pd.DataFrame], pd.DataFrame],
 ) -> tuple[list[pd.DataFrame], list[FolderScan]]:
-    """The enriched frames of the folders' messages, in pieces, and what was seen."""
-    tree = {f.name: f for f in box.list_folders()}
-    frames: list[pd.DataFrame] = []
-    scans: list[FolderScan] = []
-    for name in folders:
-        folder = tree.get(name)
+    """The enriched frames of the folders' messages, in pieces, and what was seen.
+
+    A folder synced before is first asked STATUS (one round trip); when nothing new has come,
+    that is all it costs: no LIST, no SELECT, no SEARCH."""
+    listed: dict[str, Folder] = {}
+
+    def folder_named(name: str) -> Folder:
+        if not listed:  # LIST once, when a folder is to be opened or a name is unknown
+            listed.update({f.name: f for f in box.list_folders()})
+        folder = listed.get(name)
         if folder is None:
             raise ConfigurationError(
-                "no such folder; the folders are: " + ", ".join(sorted(tree)),
+                "no such folder; the folders are: " + ", ".join(sorted(listed)),
                 account=box.settings.address,
                 folder=name,
             )
@@ -241,10 +245,19 @@ def _scan_folders(
                 account=box.settings.address,
                 folder=name,
             )
+        return folder
+
+    frames: list[pd.DataFrame] = []
+    scans: list[FolderScan] = []
+    for name in folders:
         state = states.get(name)
         if option is SyncOption.SINCE_LAST and state is not None:
             # nothing new? STATUS says so without opening the folder (one round trip)
-            quick = box.folder_status(name)
+            try:
+                quick = box.folder_status(name)
+            except FolderError:
+                folder_named(name)  # names the folders when this one does not exist
+                raise
             if (
                 quick.uidvalidity == state.uidvalidity
                 and quick.uidnext is not None
@@ -254,6 +267,7 @@ def _scan_folders(
                     FolderScan(name, quick.uidvalidity, quick.highestmodseq, [], "nothing new")
                 )
                 continue
+        folder = folder_named(name)
         status = box.select(name)
         plan = search_plan(
             option,
