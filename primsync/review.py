@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,11 +19,10 @@ from primsync.credentials import resolve_secret
 from primsync.db import queries
 from primsync.enrich import enrich, shown
 from primsync.errors import ConfigurationError, FolderError, PrimsyncError
-from primsync.frame import build_frame
+from primsync.frame import FetchedFolder, build_frame, gc_paused
 from primsync.imap import Folder, Mailbox, Progress, Secret, connect, waited_note
 from primsync.oauth import AccessToken, TokenProvider, token_source
 from primsync.options import SyncOption, parse_option, search_plan
-from primsync.parallel import header_frames
 from primsync.parse import Body, parse_message
 from primsync.signin import stored_provider
 
@@ -100,11 +98,9 @@ def open_mailbox(
     settings = queries.account_settings(engine, account)
     source: Secret
     if isinstance(secret, TokenProvider):
-        owner = os.getpid()
 
         def record_expiry(token: AccessToken) -> None:
-            # only in this process: a forked fetch helper must not use the parent's engine
-            if record and os.getpid() == owner:
+            if record:
                 queries.set_token_expiry(engine, account, token.expires_at)
 
         source = token_source(secret, on_token=record_expiry)
@@ -280,11 +276,16 @@ def _scan_folders(
         uids = [u for u in box.search(plan.criteria) if u > plan.min_uid]
         read: set[int] = set()
         if uids:
-            pieces = header_frames(box, name, status.uidvalidity, folder.is_sent, uids, progress)
-            for piece in pieces:
-                read.update(piece[F.UID].tolist())
-                if not piece.empty:
-                    frames.append(enrich_piece(piece))
+            # one streaming FETCH: each header block is parsed as it arrives, while the
+            # server goes on sending (the cyclic GC paused: 50,000 rows make no cycles)
+            messages = box.fetch_headers(uids, progress=progress)
+            with gc_paused():
+                piece = build_frame(
+                    [FetchedFolder(name, status.uidvalidity, folder.is_sent, messages)]
+                )
+            read.update(piece[F.UID].tolist())
+            if not piece.empty:
+                frames.append(enrich_piece(piece))
         gone = sorted(set(uids) - read)  # every UID of the search is a row, or named here
         note = "; ".join(n for n in (plan.note, gone_note(name, gone) if gone else "") if n)
         scans.append(

@@ -223,3 +223,18 @@ def test_every_uid_of_the_search_is_a_row_or_named_in_the_run(db, mailbox):
         "INBOX: 2 messages found by the search but not read (gone from the folder since, "
         "or unreadable): UIDs 901, 902"
     )
+
+
+def test_uid_sets_cover_every_uid_within_the_line_limit():
+    import random
+
+    from primsync.imap import _uid_sets, uid_ranges
+
+    rng = random.Random(7)
+    for limit in (20, 100, 8000):
+        for uids in (sorted(rng.sample(range(1, 10**7), 30000)), list(range(1, 60001)),
+                     sorted({rng.randint(1, 4000) for _ in range(3000)})):  # fmt: skip
+            runs = list(_uid_sets(uids, limit=limit))
+            assert [uid for run in runs for uid in run] == uids
+            assert max(len(uid_ranges(run)) for run in runs) <= limit
+    assert len(list(_uid_sets(list(range(1, 50001))))) == 1  # a folder: one FETCH

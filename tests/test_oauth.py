@@ -153,27 +153,3 @@ def test_providers_report_what_went_wrong():
 
     with pytest.raises(AuthenticationError, match="Google refused to refresh"):
         GoogleTokenProvider(Broken("x"), request=object()).access_token(force_refresh=True)
-
-
-def test_a_fetch_helper_never_writes_the_token_expiry(oauth_db, monkeypatch, tmp_path):
-    import os
-
-    from primsync import parallel
-    from primsync.db import queries
-
-    if not parallel.helper_enabled():
-        pytest.skip("needs fork and 2 cores")
-    monkeypatch.setattr(parallel, "HELPER_MIN", 1)  # the one message goes to the helper
-    writers = tmp_path / "writers"
-    real = queries.set_token_expiry
-
-    def recorded(*args, **kwargs):
-        with open(writers, "a") as out:  # a file: the helper's memory is not ours
-            out.write(f"{os.getpid()}\n")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(queries, "set_token_expiry", recorded)
-    provider = MsalTokenProvider(MsalApp(GOOD), account={"username": "ana"})
-    result = review_mailbox(oauth_db, ACCOUNT, ["INBOX"], option="all", secret=provider)
-    assert len(result.all_rows) == 1
-    assert set(writers.read_text().split()) == {str(os.getpid())}
