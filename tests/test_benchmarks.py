@@ -17,9 +17,13 @@ def test_benchmarks_run_at_a_tiny_size(dovecot, tmp_path):
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
-    for goal in ("full review throughput", "re-sync, nothing new", "match 500 rows",
-                 "import 20 messages in full", "peak memory"):  # fmt: skip
+    for goal in ("review 150 messages, compressed", "review 150 messages, not compressed",
+                 "primsync review --format json", "primsync --help", "re-sync, nothing new",
+                 "match 500 rows", "import 20 messages in full, compressed",
+                 "peak memory"):  # fmt: skip
         assert goal in out.stdout
+    resync = next(line for line in out.stdout.splitlines() if line.startswith("re-sync"))
+    assert " met" in resync.split("target")[1]  # round trips are counted, not timed
     assert "| goal | figure |" in results.read_text()
 
 
@@ -33,7 +37,8 @@ def test_the_benchmarks_measure_across_a_shaped_link(dovecot):
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.startswith("link home: 10 MB in ")
-    assert "full review throughput" in out.stdout and "import 10 messages" in out.stdout
+    assert "review 120 messages, compressed" in out.stdout and "import 10 messages" in out.stdout
+    assert "match" not in out.stdout  # no network in it: measured on loopback only
 
 
 def test_the_grid_benchmark_runs_at_a_tiny_size():
