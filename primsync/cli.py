@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import importlib.util
-import json
 import os
 import signal
 import subprocess
@@ -306,7 +305,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     result = _review(args)
     frame = result.all_rows[~result.all_rows[F.EXCLUDED]] if args.unmatched else result.frame
     if args.format == "json":
-        text = json.dumps(F.frame_to_records(frame), ensure_ascii=False, indent=1)
+        text = F.records_json(F.frame_to_records(frame))
     elif args.format == "csv":
         records = pd.DataFrame(F.frame_to_records(frame), columns=F.JSON_COLUMNS)
         text = records.to_csv(index=False)
@@ -391,7 +390,7 @@ def _frame_out(frame: pd.DataFrame, fmt: str, output: str | None = None) -> None
 
     if fmt == "json":
         records = F.frame_to_records(frame, list(frame.columns))
-        _write(json.dumps(records, ensure_ascii=False, indent=1), output)
+        _write(F.records_json(records), output)
     elif fmt == "csv":
         _write(frame.to_csv(index=False), output)
     else:

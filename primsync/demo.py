@@ -95,6 +95,7 @@ class DemoMail:
     references: list[str] = field(default_factory=list)
     attachments: list[tuple[str, str, bytes]] = field(default_factory=list)
     seen: bool = False
+    headers: dict[str, str] = field(default_factory=dict)  # more, e.g. Thread-Index
 
 
 def _address(pair: tuple[str, str]) -> Address:
@@ -118,6 +119,8 @@ def make_message(mail: DemoMail, *, now: datetime) -> bytes:
         msg["In-Reply-To"] = mail.in_reply_to
     if mail.references:
         msg["References"] = " ".join(mail.references)
+    for name, value in mail.headers.items():
+        msg[name] = value
     msg.set_content(mail.body)
     for filename, ctype, data in mail.attachments:
         maintype, _, subtype = ctype.partition("/")

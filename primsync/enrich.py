@@ -95,6 +95,7 @@ class _Crm:
     record_name: str
     record_kind: str
     record_excluded: bool
+    learned: bool = False  # an id the server gave the CRM message, learned from its Sent copy
 
 
 def default_record(records: Iterable[_Record]) -> _Record:
@@ -120,15 +121,18 @@ def _find_crm(
     n = len(references)
     for pos, mid in enumerate(reversed(references)):
         if mid in crm:
-            if pos == 0:
-                return crm[mid], f"References names {mid} (its newest id)"
-            return crm[
-                mid
-            ], f"References names {mid} (id {pos + 1} of {n}, counting from the newest)"
+            where = (
+                "its newest id" if pos == 0 else f"id {pos + 1} of {n}, counting from the newest"
+            )
+            return crm[mid], f"References names {mid} ({where}){_learned(crm[mid])}"
     for mid in in_reply_to:
         if mid in crm:
-            return crm[mid], f"In-Reply-To names {mid}"
+            return crm[mid], f"In-Reply-To names {mid}{_learned(crm[mid])}"
     return None, ""
+
+
+def _learned(crm: _Crm) -> str:
+    return ", the id the server gave the CRM message (learned from its Sent copy)" * crm.learned
 
 
 def _unique(items: Iterable) -> list:
@@ -154,10 +158,15 @@ def enrich(
     excluded_addresses = set(address[contacts["excluded"].astype(bool).to_numpy()].tolist())
     shared = set(address[address.duplicated(keep=False).to_numpy()].tolist())
     crm_columns = ["crm_id", "message_id", "record_id", "subject", "sent_at", "name", "kind"]
+    learned = (
+        crm_messages["learned"].astype(bool).tolist()
+        if "learned" in crm_messages.columns
+        else [False] * len(crm_messages)
+    )
     crm = {
-        mid: _Crm(int(cid), mid, int(rid), subject or "", sent, name, kind, bool(excluded))
-        for cid, mid, rid, subject, sent, name, kind, excluded in zip(
-            *(crm_messages[c].tolist() for c in [*crm_columns, "excluded"]), strict=True
+        mid: _Crm(int(cid), mid, int(rid), subject or "", sent, name, kind, bool(excl), bool(lrn))
+        for cid, mid, rid, subject, sent, name, kind, excl, lrn in zip(
+            *(crm_messages[c].tolist() for c in [*crm_columns, "excluded"]), learned, strict=True
         )
     }
 
@@ -418,6 +427,7 @@ def _empty_review() -> pd.DataFrame:
                 F.ALREADY_IMPORTED: bool,
                 F.MATCHED: bool,
                 F.EXCLUDED: bool,
+                F.CONFIDENCE: "float64",
             }
         )
     )
@@ -444,6 +454,8 @@ def _assemble(
     result[F.ANNEXED_TO_ID] = result[F.ANNEXED_TO_ID].astype("Int64")
     for col in (F.SELECTED, F.ALREADY_IMPORTED, F.MATCHED, F.EXCLUDED):
         result[col] = result[col].astype(bool)
+    # named links are sure; probable replies (primsync.replies) get theirs later
+    result[F.CONFIDENCE] = np.where(result[F.CONTEXT].to_numpy() == "green", 1.0, np.nan)
     return result
 
 

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ REFERENCES = "references"
 SIZE = "size"
 SEEN = "seen"
 DEFECTS = "defects"
+THREAD_INDEX = "thread_index"  # Outlook's Thread-Index header, as given
 # added by enrich
 COUNTERPARTS = "counterparts"
 RECORD_ID = "record_id"
@@ -47,7 +49,8 @@ IMPORTED_INTO = "imported_into"
 RECORD_KIND = "record_kind"
 CANDIDATES = "candidates"
 CANDIDATE_NAMES = "candidate_names"  # names of the candidate records, in the same order
-CONTEXT = "context"  # "green" / "yellow"
+CONTEXT = "context"  # "green" / "yellow" / "probable" (primsync.replies)
+CONFIDENCE = "confidence"  # 1.0 green, 0..1 probable, missing for yellow
 ANNEXED_TO = "annexed_to"
 ANNEXED_TO_ID = "annexed_to_id"
 SELECTED = "selected"
@@ -75,6 +78,7 @@ PARSED_COLUMNS = [
     SIZE,
     SEEN,
     DEFECTS,
+    THREAD_INDEX,
 ]
 ENRICHED_COLUMNS = [
     COUNTERPARTS,
@@ -92,7 +96,7 @@ ENRICHED_COLUMNS = [
     MATCHED,
     EXCLUDED,
 ]
-REVIEW_COLUMNS = PARSED_COLUMNS + ENRICHED_COLUMNS
+REVIEW_COLUMNS = [*PARSED_COLUMNS, *ENRICHED_COLUMNS, CONFIDENCE]
 
 # the grid's headings, in docs/design.md's order
 GRID_COLUMNS = {
@@ -129,6 +133,7 @@ JSON_COLUMNS = [
     EVIDENCE,
     MATCHED,
     EXCLUDED,
+    CONFIDENCE,
 ]
 
 
@@ -216,6 +221,7 @@ def build_frame(folders: Iterable[FetchedFolder]) -> pd.DataFrame:
                 [*h.defects, _NO_INTERNALDATE] if r is None else list(h.defects)
                 for r, h in zip(received, fields, strict=True)
             ],
+            THREAD_INDEX: [h.thread_index for h in fields],
         }
         return pd.DataFrame(columns, columns=PARSED_COLUMNS)
 
@@ -229,6 +235,21 @@ def _seconds(when: datetime | None) -> float:
 
 def _seen(flags: tuple[str, ...]) -> bool:
     return "\\Seen" in flags or any(f.lower() == "\\seen" for f in flags)
+
+
+def records_json(records: list[dict]) -> str:
+    """A JSON array of ``records``, one object a line. Each line goes through the json module's
+    C encoder (``indent`` would send the whole array through its pure-Python one: about 1 s for
+    50,000 rows, half the review).
+
+    >>> print(records_json([{"uid": 1, "from": "Léa"}, {"uid": 2, "from": None}]))
+    [
+    {"uid": 1, "from": "Léa"},
+    {"uid": 2, "from": null}
+    ]
+    """
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    return "[\n" + ",\n".join(map(encode, records)) + "\n]" if records else "[]"
 
 
 def frame_to_records(frame: pd.DataFrame, columns: list[str] | None = None) -> list[dict]:

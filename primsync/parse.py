@@ -54,6 +54,7 @@ REVIEW_HEADERS = (
     "Message-ID",
     "In-Reply-To",
     "References",
+    "Thread-Index",  # Outlook's thread, for replies that lost their ids (primsync.replies)
 )
 
 _BODY_PARSER = BytesParser(policy=compat32)
@@ -75,6 +76,7 @@ class HeaderFields:
     in_reply_to: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
     defects: tuple[str, ...] = field(default=())
+    thread_index: str | None = None
 
 
 def _unsurrogate(value: str, defects: list[str], name: str) -> str:
@@ -405,6 +407,7 @@ def parse_headers(raw: bytes) -> HeaderFields:
         in_reply_to=tuple(parse_id_list(get("in-reply-to"))),
         references=tuple(parse_id_list(get("references"))),
         defects=tuple(defects),
+        thread_index=get("thread-index") or None,
     )
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from primsync import frame as F
 from primsync.credentials import resolve_secret
-from primsync.db import queries
+from primsync.db import links, queries
 from primsync.enrich import enrich, shown
 from primsync.errors import ConfigurationError, FolderError, PrimsyncError
 from primsync.frame import FetchedFolder, build_frame, gc_paused
@@ -24,6 +24,15 @@ from primsync.imap import Folder, Mailbox, Progress, Secret, connect, waited_not
 from primsync.oauth import AccessToken, TokenProvider, token_source
 from primsync.options import SyncOption, parse_option, search_plan
 from primsync.parse import Body, parse_message
+from primsync.replies import (
+    COPY_WINDOW,
+    DEFAULT_THRESHOLD,
+    REPLY_WINDOW,
+    learn_copies,
+    probable_replies,
+    thread_key,
+    thread_subject,
+)
 from primsync.signin import stored_provider
 
 __all__ = [
@@ -297,21 +306,95 @@ def _scan_folders(
 
 
 def enrich_from_db(
-    engine: Engine, parsed: pd.DataFrame, contacts: pd.DataFrame | None = None
+    engine: Engine,
+    parsed: pd.DataFrame,
+    contacts: pd.DataFrame | None = None,
+    learned: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """:func:`primsync.enrich.enrich` with contacts, CRM messages and dedupe keys from the DB.
 
     Rows are enriched independently of each other: a review may enrich its frame in pieces
-    (``contacts``, read once, passed to each)."""
+    (``contacts``, read once, passed to each). ``learned``: CRM rows for ids learned from Sent
+    copies but not stored (a review that writes nothing)."""
     if parsed.empty:  # nothing new: no need to read every contact of the agency
         return enrich(parsed, pd.DataFrame(), pd.DataFrame())
     ids = {i for col in (F.REFERENCES, F.IN_REPLY_TO) for ids in parsed[col] for i in ids}
+    crm = queries.crm_messages_frame(engine, ids)
+    if learned is not None and not learned.empty:
+        crm = pd.concat([crm, learned], ignore_index=True).drop_duplicates("message_id")
     return enrich(
         parsed,
         queries.contacts_frame(engine) if contacts is None else contacts,
-        queries.crm_messages_frame(engine, ids),
+        crm,
         queries.imported_pairs(engine, parsed[F.DEDUPE_KEY]),
     )
+
+
+def learn_from_sent(
+    engine: Engine, rows: pd.DataFrame, account_id: int | None, *, store: bool = True
+) -> tuple[pd.DataFrame, int]:
+    """Link the Sent copies among ``rows`` to their CRM messages (:func:`learn_copies`), keep
+    the links (``store``), and enrich again the rows naming an id learned now: they turn green.
+    Returns the rows and how many ids were learned."""
+    sent = rows[rows[F.DIRECTION].to_numpy() == "out"]
+    sent = sent[sent[F.MESSAGE_ID].notna().to_numpy()]
+    if sent.empty:
+        return rows, 0
+    known = links.known_copies(engine, sent[F.MESSAGE_ID])
+    when = sent[F.RECEIVED].dropna()
+    if when.empty:
+        return rows, 0
+    crm = links.crm_sent_between(engine, when.min() - COPY_WINDOW, when.max() + COPY_WINDOW)
+    recipients = {a for col in (F.TO_ADDRS, F.CC_ADDRS) for addrs in sent[col] for a in addrs}
+    learned = learn_copies(sent, crm, links.addresses_of(engine, recipients), known)
+    if learned.empty:
+        return rows, 0
+    if store:
+        links.store_copies(engine, learned, account_id)
+    fresh = set(learned.loc[learned["how"] == "rewritten", "message_id"])
+    names = rows[F.REFERENCES].map(lambda ids: not fresh.isdisjoint(ids)) | rows[F.IN_REPLY_TO].map(
+        lambda ids: not fresh.isdisjoint(ids)
+    )
+    if not names.any():
+        return rows, len(learned)
+    extra = None
+    if not store:  # not in the database: the CRM rows of the learned ids, built here
+        by_crm = dict(zip(learned["crm_id"], learned["message_id"], strict=True))
+        originals = crm.loc[crm["crm_id"].isin(list(by_crm)), "message_id"]
+        extra = queries.crm_messages_frame(engine, originals)
+        extra["message_id"] = extra["crm_id"].map(by_crm)
+        extra["learned"] = True
+    again = enrich_from_db(engine, rows.loc[names, F.PARSED_COLUMNS], learned=extra)
+    again.index = rows.index[names.to_numpy()]
+    out = rows.copy()
+    out.loc[again.index, again.columns] = again
+    return out, len(learned)
+
+
+def find_probable_replies(
+    engine: Engine, rows: pd.DataFrame, threshold: float = DEFAULT_THRESHOLD
+) -> pd.DataFrame:
+    """Yellow received rows that most likely answer a CRM message become probable replies
+    (:func:`primsync.replies.probable_replies`), with the candidates read from the database."""
+    out = rows
+    yellow = out[
+        (out[F.CONTEXT].to_numpy() == "yellow")
+        & (out[F.DIRECTION].to_numpy() == "in")
+        & ~out[F.EXCLUDED].to_numpy(bool)
+    ]
+    if yellow.empty:
+        return out
+    prefixed = [bool(thread_subject(s)[1]) for s in yellow[F.SUBJECT].tolist()]
+    senders = yellow.loc[prefixed, F.FROM_ADDR]
+    keys = [k for k in map(thread_key, yellow.get(F.THREAD_INDEX, pd.Series(dtype=object))) if k]
+    when = yellow[F.RECEIVED].dropna()
+    if when.empty or (senders.empty and not keys):
+        return out
+    crm = links.reply_candidates(engine, senders, keys, when.min() - REPLY_WINDOW, when.max())
+    if crm.empty:
+        return out
+    addresses = links.addresses_of(engine, yellow[F.FROM_ADDR])
+    return probable_replies(out, crm, addresses, threshold)
 
 
 def _piece_enricher(engine: Engine) -> Callable[[pd.DataFrame], pd.DataFrame]:
@@ -340,8 +423,13 @@ def review_mailbox(
     progress: Progress = False,
     mailbox: Mailbox | None = None,
     record: bool = True,
+    threshold: float = DEFAULT_THRESHOLD,
 ) -> ReviewResult:
     """Search and fetch the headers of ``folders``, then match them against the database.
+
+    Copies of CRM mail in a sent folder teach the ids the server gave them (kept, unless
+    ``record=False``); yellow rows that most likely answer a CRM message become probable
+    replies, ticked from ``threshold`` on (:mod:`primsync.replies`).
 
     Nothing is flagged on the server (read-only SELECT, ``BODY.PEEK``). A ``sync_run`` row of
     kind "review" records who, what and how many; a failure is recorded there with its reason.
@@ -390,6 +478,8 @@ def review_mailbox(
             rows = frames[0]
         else:
             rows = pd.concat(frames, ignore_index=True)
+        rows, learned = learn_from_sent(engine, rows, account_id, store=record)
+        rows = find_probable_replies(engine, rows, threshold)
         if queries.account_provider(engine, account) == "gmail" and len(scans) > 1:
             rows = one_row_per_message(rows, scans)
     except PrimsyncError as exc:
@@ -402,5 +492,6 @@ def review_mailbox(
     shown_rows = len(result.frame)
     notes = [gone_note(s.folder, s.gone) for s in scans if s.gone]
     notes += [waited_note(waited)] if waited else []
+    notes += [f"learned {learned} id(s) of CRM mail from its Sent copies"] if learned else []
     finish(status="ok", fetched=len(rows), shown=shown_rows, note="; ".join(notes))
     return result

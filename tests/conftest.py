@@ -26,6 +26,7 @@ USERS = {
     "canary": CANARY,
     "hostile": "hostile-test-pw",
     "gmail": "gmail-test-pw",
+    "replies": "replies-test-pw",  # benchmarks/replies.py's labelled mailbox
 }
 PASSWORD = USERS["ana"]
 
@@ -173,3 +174,21 @@ def hostile_db(db, hostile_mailbox):
     """``db`` with the hostile mailbox registered as Ana's second account."""
     add_account(db, HOSTILE_ACCOUNT, hostile_mailbox, "hostile")
     return db
+
+
+@pytest.fixture(scope="session")
+def replies_mailbox(dovecot, now):
+    """The labelled mailbox of benchmarks/replies.py (63 cases), appended once per session."""
+    from benchmarks.replies import fill_mailbox
+
+    fill_mailbox(dovecot, USERS["replies"], now)
+    return dovecot
+
+
+@pytest.fixture
+def replies_db(engine, replies_mailbox, now):
+    """A database with the labelled cases' records and CRM messages, and their account."""
+    from benchmarks.replies import seed
+
+    seed(engine, replies_mailbox, now=now)
+    return engine

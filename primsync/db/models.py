@@ -90,6 +90,41 @@ class CrmMessage(Base):
     sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
 
 
+class CrmMessageCopy(Base):
+    """A CRM message's copy in an account's sent folder, with the id the server gave it
+    (migration 0004; ``primsync.replies.learn_copies``)."""
+
+    __tablename__ = "crm_message_copy"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    crm_message_id: Mapped[int] = mapped_column(ForeignKey("crm_message.id"), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("mail_account.id"), nullable=True)
+    message_id: Mapped[str] = mapped_column(String(1000), unique=True)
+    how: Mapped[str] = mapped_column(String(20))  # "same id" / "rewritten"
+    recipients: Mapped[str] = mapped_column(Text, default="", server_default="")
+    thread: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    folder: Mapped[str] = mapped_column(String(1000), default="", server_default="")
+    uid: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    evidence: Mapped[str] = mapped_column(Text, default="", server_default="")
+    learned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class RecordAddressChange(Base):
+    """An address added to a record from the coverage view: who, when, why, and its undo
+    (migration 0004)."""
+
+    __tablename__ = "record_address_change"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("record.id"))
+    address: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(10))  # "add"
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    changed_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    undone_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
+
+
 class SyncRun(Base):
     __tablename__ = "sync_run"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -135,7 +170,7 @@ class ImportedMessage(Base):
     body_html: Mapped[str] = mapped_column(Text, default="")
     size: Mapped[int] = mapped_column(Integer, default=0)
     direction: Mapped[str] = mapped_column(String(3))
-    context: Mapped[str] = mapped_column(String(6))
+    context: Mapped[str] = mapped_column(String(10))  # green / yellow / probable
     accessible_to_id: Mapped[int] = mapped_column(ForeignKey("security_group.id"))
     annexed_to_id: Mapped[int | None] = mapped_column(ForeignKey("crm_message.id"), nullable=True)
     imported_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))

@@ -7,7 +7,7 @@ returns message contents.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +22,7 @@ from primsync.db.engine import write_session
 from primsync.db.models import (
     AppUser,
     CrmMessage,
+    CrmMessageCopy,
     FolderState,
     ImportedMessage,
     MailAccount,
@@ -116,39 +117,48 @@ def contacts_frame(engine: Engine) -> pd.DataFrame:
     return frame
 
 
+CRM_COLUMNS = [
+    "crm_id",
+    "message_id",
+    "record_id",
+    "subject",
+    "sent_at",
+    "name",
+    "kind",
+    "excluded",
+    "learned",
+]
+
+
 def crm_messages_frame(engine: Engine, message_ids: Iterable[str]) -> pd.DataFrame:
-    """The CRM messages among ``message_ids``, with their record's name, kind and exclusion."""
+    """The CRM messages among ``message_ids``, with their record's name, kind and exclusion;
+    an id learned from a Sent copy (``crm_message_copy``) names its CRM message too (one row
+    with that id as ``message_id`` and ``learned`` true)."""
     ids = list(set(_values(message_ids)))
-    rows: Sequence[Any] = []
+    rows: list[Any] = []
     with engine.connect() as conn:
         if ids:
-            rows = conn.execute(
-                select(
-                    CrmMessage.id,
-                    CrmMessage.message_id,
-                    CrmMessage.record_id,
-                    CrmMessage.subject,
-                    CrmMessage.sent_at,
-                    Record.name,
-                    Record.kind,
-                    Record.exclude_from_sync,
-                )
-                .join(Record, Record.id == CrmMessage.record_id)
-                .where(_among(conn, CrmMessage.message_id, ids))
-            ).all()
-    columns = [
-        "crm_id",
-        "message_id",
-        "record_id",
-        "subject",
-        "sent_at",
-        "name",
-        "kind",
-        "excluded",
-    ]
-    frame = pd.DataFrame(rows, columns=columns)
+            fields = (
+                CrmMessage.id,
+                CrmMessage.record_id,
+                CrmMessage.subject,
+                CrmMessage.sent_at,
+                Record.name,
+                Record.kind,
+                Record.exclude_from_sync,
+            )
+            for mid, learned, joined in (
+                (CrmMessage.message_id, False, None),
+                (CrmMessageCopy.message_id, True, CrmMessageCopy),
+            ):
+                query = select(mid, *fields).join(Record, Record.id == CrmMessage.record_id)
+                if joined is not None:
+                    query = query.join(joined, joined.crm_message_id == CrmMessage.id)
+                found = conn.execute(query.where(_among(conn, mid, ids))).all()
+                rows += [(r[1], r[0], *r[2:], learned) for r in found]
+    frame = pd.DataFrame(rows, columns=CRM_COLUMNS).drop_duplicates("message_id")
     frame["sent_at"] = pd.to_datetime(frame["sent_at"], utc=True)
-    return frame
+    return frame.reset_index(drop=True)
 
 
 def imported_pairs(engine: Engine, dedupe_keys: Iterable[str]) -> set[tuple[int, str]]:
