@@ -279,7 +279,15 @@ def _plain_column(column: pd.Series) -> list[object]:
         return column.tolist()  # Python ints and bools (numpy's own: no missing values)
     if isinstance(column.dtype, np.dtype) and column.dtype.kind == "f":
         return [None if v != v else v for v in column.tolist()]
-    return [v if v is None or type(v) is str else _plain(v) for v in column.tolist()]
+    values = column.tolist()
+    for i, v in enumerate(values):
+        kind = type(v)
+        if kind is str or v is None:
+            continue
+        if kind is list and all(type(x) is str or type(x) is int for x in v):
+            continue  # ids, addresses, defects: plain already
+        values[i] = _plain(v)
+    return values
 
 
 def _plain(value: object) -> object:

@@ -153,3 +153,11 @@ def test_two_users_syncing_the_same_thread_from_their_own_mailboxes(db, mailbox,
     assert [run.returncode for run in runs] == [0, 0], outputs
     assert _count(db, record_id=LEA_ID, dedupe_key="<lea.1@mail.example>") == 1
     assert _count(db) == 2
+
+
+def test_the_schema_head_check_schema_expects_is_alembics():
+    from alembic.script import ScriptDirectory
+
+    from primsync.db.engine import MIGRATIONS, SCHEMA_HEAD
+
+    assert ScriptDirectory(str(MIGRATIONS)).get_current_head() == SCHEMA_HEAD

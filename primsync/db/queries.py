@@ -14,7 +14,6 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import ColumnElement, Connection, Engine, String, any_, bindparam, func, select
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from primsync.accounts import ConnectionSettings
@@ -188,6 +187,8 @@ def _among(
     a JSON array read by ``json_each`` on SQLite): one short statement, compiled once, instead
     of a statement and a bound parameter per value."""
     if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
         return column == any_(bindparam("among", values, type_=ARRAY(String)))
     each = func.json_each(bindparam("among", json.dumps(values))).table_valued("value")
     return column.in_(select(each.c.value))
