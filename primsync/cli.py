@@ -69,6 +69,12 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--since", type=_date, help="first day, with --option range")
     p.add_argument("--until", type=_date, help="last day (included), with --option range")
     p.add_argument("--today", type=_date, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--threshold",
+        type=_confidence,
+        default=None,
+        help="tick probable replies from this confidence on (0..1, default 0.8)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -281,7 +287,18 @@ def cmd_folders(args: argparse.Namespace) -> int:
     return 0
 
 
+def _confidence(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"a confidence is between 0 and 1, not {value:g}")
+    return value
+
+
 def _review(args: argparse.Namespace) -> ReviewResult:
+    from primsync.replies import DEFAULT_THRESHOLD
     from primsync.review import review_mailbox
 
     return review_mailbox(
@@ -294,6 +311,7 @@ def _review(args: argparse.Namespace) -> ReviewResult:
         today=args.today,
         secret=_secret(args),
         progress=sys.stderr.isatty(),
+        threshold=DEFAULT_THRESHOLD if args.threshold is None else args.threshold,
     )
 
 
@@ -373,6 +391,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
             accessible_to=args.accessible_to,
             secret=_secret(args),
             today=args.today,
+            since=args.since,
+            until=args.until,
+            **({} if args.threshold is None else {"threshold": args.threshold}),
         )
     except PrimsyncError as exc:
         logging.getLogger("primsync.sync").error(

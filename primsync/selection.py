@@ -39,9 +39,12 @@ def _cell(text: object, *, grey: bool) -> str:
     return f'<span title="{escaped}"{style}>{escaped}</span>'  # the whole text on hover
 
 
-def _context_cell(context: str, already: bool) -> str:
-    label = "imported" if already else context
-    return f'<span class="primsync-ctx primsync-{label}">{label}</span>'
+def _context_cell(context: str, already: bool, confidence: object = None) -> str:
+    kind = "imported" if already else context
+    label = kind
+    if kind == "probable" and isinstance(confidence, float) and confidence == confidence:
+        label = f"probable {confidence:.0%}"  # a reply inferred, not named: how sure
+    return f'<span class="primsync-ctx primsync-{kind}">{label}</span>'
 
 
 TICK = '<span class="primsync-tick" aria-hidden="true"></span>'
@@ -58,16 +61,20 @@ GRID_CSS = """<style>
   vertical-align: top; }
 .primsync-grid table.dataTable tbody tr:has(.primsync-green) > * { background: #e8f5e9; }
 .primsync-grid table.dataTable tbody tr:has(.primsync-yellow) > * { background: #fffde7; }
+.primsync-grid table.dataTable tbody tr:has(.primsync-probable) > * { background: #e3f2fd; }
 .primsync-grid table.dataTable tbody tr:has(.primsync-imported) > * { background: #f2f2f2; }
 .primsync-grid table.dataTable tbody tr.selected:has(.primsync-green) > * {
   background: #a5d6a7; }
 .primsync-grid table.dataTable tbody tr.selected:has(.primsync-yellow) > * {
   background: #fff176; }
+.primsync-grid table.dataTable tbody tr.selected:has(.primsync-probable) > * {
+  background: #90caf9; }
 .primsync-grid table.dataTable tbody tr.selected > *:first-child {
   border-left: 4px solid #1b5e20; }
 .primsync-ctx { padding: 1px 8px; border-radius: 3px; font-weight: 600; white-space: nowrap; }
 .primsync-green { background: #43a047; color: #fff; }
 .primsync-yellow { background: #fdd835; color: #111; }
+.primsync-probable { background: #1565c0; color: #fff; }
 .primsync-imported { background: #bdbdbd; color: #111; }
 .primsync-tick { display: inline-block; width: 14px; height: 14px; border: 2px solid #555;
   border-radius: 3px; background: #fff; vertical-align: middle; cursor: pointer; }
@@ -82,7 +89,9 @@ def grid_view(frame: pd.DataFrame) -> pd.DataFrame:
     """The grid's columns as HTML cells (a tick box first): each escaped, with the whole text
     on hover; the context as a class that tints the row; imported rows greyed."""
     rows = []
-    for received, folder, sender, subject, into, n, context, annex, already in frame[
+    if F.CONFIDENCE not in frame.columns:
+        frame = frame.assign(**{F.CONFIDENCE: float("nan")})
+    for received, folder, sender, subject, into, n, context, annex, already, sure in frame[
         [
             F.RECEIVED,
             F.FOLDER,
@@ -93,6 +102,7 @@ def grid_view(frame: pd.DataFrame) -> pd.DataFrame:
             F.CONTEXT,
             F.ANNEXED_TO,
             F.ALREADY_IMPORTED,
+            F.CONFIDENCE,
         ]
     ].itertuples(index=False, name=None):
         grey = bool(already)
@@ -106,7 +116,7 @@ def grid_view(frame: pd.DataFrame) -> pd.DataFrame:
                 _cell(sender, grey=grey),
                 _cell(subject, grey=grey),
                 _cell(target, grey=grey),
-                _context_cell(context, grey),
+                _context_cell(context, grey, sure),
                 _cell(annex, grey=grey),
             ]
         )
@@ -134,9 +144,10 @@ def carry_ticks(new: pd.DataFrame, old: pd.DataFrame) -> pd.DataFrame:
 
 
 def positions_of(frame: pd.DataFrame, which: str) -> list[int]:
-    """Positions for the grid's tick actions: "green", "yellow", "all" (not yet imported)."""
+    """Positions for the grid's tick actions: "green", "yellow", "probable", "all" (not yet
+    imported)."""
     open_ = ~frame[F.ALREADY_IMPORTED].to_numpy(bool)
-    if which in ("green", "yellow"):
+    if which in ("green", "yellow", "probable"):
         open_ &= (frame[F.CONTEXT] == which).to_numpy(bool)
     elif which != "all":
         raise ConfigurationError(f"unknown tick action {which!r}")

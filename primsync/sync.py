@@ -20,6 +20,7 @@ from primsync.db import queries
 from primsync.db.locks import account_lock
 from primsync.oauth import TokenProvider
 from primsync.options import SyncOption
+from primsync.replies import DEFAULT_THRESHOLD
 from primsync.review import ReviewResult, review_mailbox
 from primsync.selection import choose_rows
 
@@ -62,14 +63,28 @@ def sync_account(
     user: str | None = None,
     secret: str | TokenProvider | None = None,
     today: date | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
     log: Callable[[str], None] = logger.info,
 ) -> SyncReport:
-    """Review ``folders`` and import the ``select``-ed rows ("green" or "all"), holding the
-    account's lock so that overlapping runs never collide (:class:`AccountLocked`)."""
+    """Review ``folders`` and import the ``select``-ed rows ("green": the pre-ticked ones, green
+    and probable replies from ``threshold`` on; or "all"), holding the account's lock so that
+    overlapping runs never collide (:class:`AccountLocked`)."""
     account_id, _ = queries.account_ids(engine, account)
     user = user or queries.owner_login(engine, account)
     with account_lock(engine, account_id, address=account):
-        review = review_mailbox(engine, account, folders, option=option, secret=secret, today=today)
+        review = review_mailbox(
+            engine,
+            account,
+            folders,
+            option=option,
+            secret=secret,
+            today=today,
+            since=since,
+            until=until,
+            threshold=threshold,
+        )
         rows = choose_rows(review.frame, select=select)
         summary = import_selected(
             engine, review, rows, user=user, accessible_to=accessible_to, secret=secret

@@ -231,3 +231,33 @@ def test_the_json_output_gains_a_confidence(replies_db, tmp_path):
     assert by_context["green"] == {1.0}
     assert by_context["probable"] and all(0 < c < 1 for c in by_context["probable"])
     assert by_context.get("yellow", {None}) == {None}
+
+
+def test_the_sync_screen_shows_probable_replies_and_moves_their_ticks_with_the_threshold(
+    replies_db,
+):
+    from primsync.widgets.app import SyncApp
+
+    app = SyncApp(replies_db, ACCOUNT, "ana", secret=PASSWORD, raise_errors=True)
+    app.folders.select(FOLDERS)
+    app.options.dropdown.value = "all"
+    app.sync_button.click()  # a plain click, as in the browser
+    grid = app.grid
+    probable = [i for i, c in enumerate(grid.frame[F.CONTEXT]) if c == "probable"]
+    sure = [i for i in probable if grid.frame[F.CONFIDENCE].iloc[i] >= 0.95]
+    above = [i for i in probable if grid.frame[F.CONFIDENCE].iloc[i] >= DEFAULT_THRESHOLD]
+    assert len(probable) > 25 and 0 < len(sure) < len(above) <= len(probable)
+    ticked = set(grid.table.selected_rows)
+    assert set(above) <= ticked and not (set(probable) - set(above)) & ticked
+    cell = grid.table.df.iloc[above[0]]["Context"]
+    assert "primsync-probable" in cell and ("probable 9" in cell or "probable 8" in cell)
+
+    app.threshold.value = 0.95  # the user wants only the surest
+    ticked = set(grid.table.selected_rows)
+    assert set(sure) <= ticked and not (set(above) - set(sure)) & ticked
+    green = {i for i, c in enumerate(grid.frame[F.CONTEXT]) if c == "green"}
+    assert green <= ticked  # the other ticks stay
+
+    grid.tick_buttons["probable"].click()
+    assert set(probable) <= set(grid.table.selected_rows)
+    assert app.errors == []

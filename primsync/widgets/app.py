@@ -19,6 +19,7 @@ from primsync.db import queries
 from primsync.errors import ConfigurationError, PrimsyncError
 from primsync.oauth import TokenProvider
 from primsync.preview import AttachmentInfo, render_message
+from primsync.replies import DEFAULT_THRESHOLD, apply_threshold
 from primsync.review import ReviewResult, list_folders, read_message, review_mailbox
 from primsync.selection import audience_note, carry_ticks, mark_imported, row_details
 from primsync.widgets.account import AccountStep
@@ -86,6 +87,16 @@ class SyncApp(w.VBox):
         self.sync_button = w.Button(
             description="Synchronize", button_style="primary", icon="refresh"
         )
+        # probable replies (a link inferred, not named) are ticked from this confidence on
+        self.threshold = w.FloatSlider(
+            value=DEFAULT_THRESHOLD,
+            min=0.5,
+            max=1.0,
+            step=0.05,
+            description="Tick probable replies from",
+            readout_format=".0%",
+            style={"description_width": "initial"},
+        )
         self.progress = w.IntProgress(min=0, max=1, description="Fetching")
         self.progress.layout.visibility = "hidden"
         self.grid = ReviewGrid()
@@ -118,7 +129,13 @@ class SyncApp(w.VBox):
                 w.HBox(
                     [
                         self.folders,
-                        w.VBox([self.options, w.HBox([self.sync_button, self.progress])]),
+                        w.VBox(
+                            [
+                                self.options,
+                                self.threshold,
+                                w.HBox([self.sync_button, self.progress]),
+                            ]
+                        ),
                     ]
                 ),
                 self.grid,
@@ -135,6 +152,7 @@ class SyncApp(w.VBox):
         self.show_button.on_click(lambda _b: self.show_message())
         self.grid.on_current(lambda _row: self._show_details())
         self.accessible_to.observe(lambda _c: self._show_audience(), names="value")
+        self.threshold.observe(lambda _c: self._threshold_moved(), names="value")
         self._show_audience()
         self.load_folders()
 
@@ -177,6 +195,7 @@ class SyncApp(w.VBox):
             today=self._today,
             secret=self._secret,
             progress=self._progress,
+            threshold=self.threshold.value,
         )
         self.grid.show(carry_ticks(self.result.frame, previous))
         unmatched = len(self.result.unmatched)
@@ -186,6 +205,11 @@ class SyncApp(w.VBox):
         )
         self.summary_view.value = ""
         return self.result
+
+    def _threshold_moved(self) -> None:
+        """Probable replies ticked anew from the chosen confidence; other ticks stay."""
+        if len(self.grid.frame):
+            self.grid.show(apply_threshold(self.grid.frame, self.threshold.value))
 
     def _show_details(self) -> None:
         position = self.grid.current

@@ -55,6 +55,7 @@ class ReviewGrid(w.VBox):
             which: w.Button(description=label, layout=w.Layout(width="auto"))
             for which, label in (
                 ("green", "Tick all green"),
+                ("probable", "Tick all probable"),
                 ("yellow", "Tick all yellow"),
                 ("all", "Tick all"),
                 ("none", "Untick all"),
@@ -167,7 +168,8 @@ class ReviewGrid(w.VBox):
             callback(row)
 
     def tick(self, which: str) -> None:
-        """Tick all "green" rows, all "yellow" ones, "all", or "none" (imported rows never)."""
+        """Tick all "green" rows, all "probable" or "yellow" ones, "all", or "none" (imported
+        rows never)."""
         self.select_positions([] if which == "none" else positions_of(self.frame, which))
 
     def select_positions(self, positions: list[int]) -> None:
