@@ -203,6 +203,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--search", help="only messages whose subject, sender or text contains this")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("-o", "--output", help="write to this file instead of standard output")
+
+    p = sub.add_parser(
+        "coverage",
+        help="unknown correspondents of some folders, ranked, with a record to add them to",
+    )
+    _add_db(p)
+    _add_selection(p)
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.add_argument("-o", "--output", help="write to this file instead of standard output")
     return parser
 
 
@@ -330,6 +339,28 @@ def cmd_review(args: argparse.Namespace) -> int:
     else:
         text = table(frame)
     _write(text, args.output)
+    return 0
+
+
+def cmd_coverage(args: argparse.Namespace) -> int:
+    """Who the CRM is missing: read only (the review behind it records nothing)."""
+    from primsync.coverage import coverage_of
+    from primsync.review import review_mailbox
+
+    engine = _engine(args)
+    review = review_mailbox(
+        engine,
+        args.account,
+        args.folder,
+        option=args.option,
+        since=args.since,
+        until=args.until,
+        today=args.today,
+        secret=_secret(args),
+        progress=sys.stderr.isatty(),
+        record=False,
+    )
+    _frame_out(coverage_of(engine, review), args.format, args.output)
     return 0
 
 
@@ -743,6 +774,7 @@ COMMANDS = {
     "review": cmd_review,
     "import": cmd_import,
     "messages": cmd_messages,
+    "coverage": cmd_coverage,
     "sync": cmd_sync,
     "health": cmd_health,
     "account": cmd_account,

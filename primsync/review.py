@@ -332,23 +332,24 @@ def enrich_from_db(
 
 def learn_from_sent(
     engine: Engine, rows: pd.DataFrame, account_id: int | None, *, store: bool = True
-) -> tuple[pd.DataFrame, int]:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Link the Sent copies among ``rows`` to their CRM messages (:func:`learn_copies`), keep
     the links (``store``), and enrich again the rows naming an id learned now: they turn green.
-    Returns the rows and how many ids were learned."""
+    Returns the rows and the links learned now."""
     sent = rows[rows[F.DIRECTION].to_numpy() == "out"]
     sent = sent[sent[F.MESSAGE_ID].notna().to_numpy()]
+    nothing = learn_copies(sent.iloc[0:0], pd.DataFrame(), pd.DataFrame())
     if sent.empty:
-        return rows, 0
+        return rows, nothing
     known = links.known_copies(engine, sent[F.MESSAGE_ID])
     when = sent[F.RECEIVED].dropna()
     if when.empty:
-        return rows, 0
+        return rows, nothing
     crm = links.crm_sent_between(engine, when.min() - COPY_WINDOW, when.max() + COPY_WINDOW)
     recipients = {a for col in (F.TO_ADDRS, F.CC_ADDRS) for addrs in sent[col] for a in addrs}
     learned = learn_copies(sent, crm, links.addresses_of(engine, recipients), known)
     if learned.empty:
-        return rows, 0
+        return rows, learned
     if store:
         links.store_copies(engine, learned, account_id)
     fresh = set(learned.loc[learned["how"] == "rewritten", "message_id"])
@@ -356,7 +357,7 @@ def learn_from_sent(
         lambda ids: not fresh.isdisjoint(ids)
     )
     if not names.any():
-        return rows, len(learned)
+        return rows, learned
     extra = None
     if not store:  # not in the database: the CRM rows of the learned ids, built here
         by_crm = dict(zip(learned["crm_id"], learned["message_id"], strict=True))
@@ -368,14 +369,18 @@ def learn_from_sent(
     again.index = rows.index[names.to_numpy()]
     out = rows.copy()
     out.loc[again.index, again.columns] = again
-    return out, len(learned)
+    return out, learned
 
 
 def find_probable_replies(
-    engine: Engine, rows: pd.DataFrame, threshold: float = DEFAULT_THRESHOLD
+    engine: Engine,
+    rows: pd.DataFrame,
+    threshold: float = DEFAULT_THRESHOLD,
+    learned: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Yellow received rows that most likely answer a CRM message become probable replies
-    (:func:`primsync.replies.probable_replies`), with the candidates read from the database."""
+    (:func:`primsync.replies.probable_replies`), with the candidates read from the database
+    and, from ``learned``, the Sent copies linked by this review but not stored."""
     out = rows
     yellow = out[
         (out[F.CONTEXT].to_numpy() == "yellow")
@@ -388,11 +393,28 @@ def find_probable_replies(
     senders = yellow.loc[prefixed, F.FROM_ADDR]
     keys = [k for k in map(thread_key, yellow.get(F.THREAD_INDEX, pd.Series(dtype=object))) if k]
     when = yellow[F.RECEIVED].dropna()
+    fresh = learned if learned is not None else pd.DataFrame(columns=["crm_id", "thread"])
+    threaded = fresh[fresh["thread"].isin(keys)] if keys else fresh.iloc[0:0]
     if when.empty or (senders.empty and not keys):
         return out
-    crm = links.reply_candidates(engine, senders, keys, when.min() - REPLY_WINDOW, when.max())
+    crm = links.reply_candidates(
+        engine,
+        senders,
+        keys,
+        when.min() - REPLY_WINDOW,
+        when.max(),
+        also=threaded["crm_id"].tolist(),
+    )
     if crm.empty:
         return out
+    for crm_id, who, thread in zip(
+        *(fresh[c].tolist() for c in ("crm_id", "recipients", "thread")), strict=True
+    ):
+        at = crm.index[crm["crm_id"] == crm_id]
+        for i in at:  # what this review learned counts as if it had been stored
+            crm.at[i, "recipients"] = sorted({*crm.at[i, "recipients"], *who})
+            more = [thread] if isinstance(thread, str) else []  # None: no Thread-Index
+            crm.at[i, "threads"] = sorted({*crm.at[i, "threads"], *more})
     addresses = links.addresses_of(engine, yellow[F.FROM_ADDR])
     return probable_replies(out, crm, addresses, threshold)
 
@@ -479,7 +501,7 @@ def review_mailbox(
         else:
             rows = pd.concat(frames, ignore_index=True)
         rows, learned = learn_from_sent(engine, rows, account_id, store=record)
-        rows = find_probable_replies(engine, rows, threshold)
+        rows = find_probable_replies(engine, rows, threshold, learned)
         if queries.account_provider(engine, account) == "gmail" and len(scans) > 1:
             rows = one_row_per_message(rows, scans)
     except PrimsyncError as exc:
@@ -492,6 +514,7 @@ def review_mailbox(
     shown_rows = len(result.frame)
     notes = [gone_note(s.folder, s.gone) for s in scans if s.gone]
     notes += [waited_note(waited)] if waited else []
-    notes += [f"learned {learned} id(s) of CRM mail from its Sent copies"] if learned else []
+    if len(learned):
+        notes.append(f"learned {len(learned)} id(s) of CRM mail from its Sent copies")
     finish(status="ok", fetched=len(rows), shown=shown_rows, note="; ".join(notes))
     return result

@@ -296,3 +296,46 @@ def test_the_same_walk_in_the_app_has_no_code_on_the_page(db, tmp_path):
     with Session(db) as session:
         stored = {(m.folder, m.uid) for m in session.scalars(select(ImportedMessage))}
     assert stored == {("INBOX", 1), ("INBOX", 2), ("Sent", 1), ("INBOX", 3)}
+
+
+def test_adding_an_unknown_correspondent_from_the_explore_notebook_then_undoing_it(
+    db, tmp_path
+):
+    """The coverage view, clicked as a person does: the suggestion (a reply to the CRM message
+    to Tom, from an address on no record), "Add to the record…", "Confirm", then "Undo"."""
+    from primsync.db.models import RecordAddress, RecordAddressChange
+    from tests.mailbox import TOM_ID
+
+    def on_tom() -> list[str]:
+        with Session(db) as session:
+            return list(session.scalars(select(RecordAddress.address).where(
+                RecordAddress.record_id == TOM_ID)))  # fmt: skip
+
+    before = on_tom()
+    with running_lab(tmp_path, DEMO_ACCOUNT, str(db.url), PASSWORD,
+                     ("02_explore.ipynb",)) as (base, token), chromium() as browser:  # fmt: skip
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            run_all(page, f"{base}/lab/tree/02_explore.ipynb?token={token}")
+            add = page.get_by_role("button", name="Add to the record…")
+            add.wait_for(timeout=180_000)
+            add.scroll_into_view_if_needed()
+            offered = page.locator(".widget-dropdown", has_text="Suggestion").locator("select")
+            assert "someone@else.example → Tom Baker" in offered.inner_text().replace("\xa0", " ")
+            add.click()
+            page.get_by_text("Its mail then files to that record.").wait_for(timeout=30_000)
+            assert on_tom() == before  # asked, not written
+            page.get_by_role("button", name="Confirm").click()
+            page.get_by_text("the next review files its mail there").wait_for(timeout=30_000)
+            shot(page, "coverage-added")
+            assert sorted(on_tom()) == sorted([*before, "someone@else.example"])
+            page.get_by_role("button", name="Undo the last addition").click()
+            page.get_by_text("undone.").wait_for(timeout=30_000)
+        finally:
+            shot(page, "coverage-final")
+            page.close()
+    assert on_tom() == before
+    with Session(db) as session:
+        change = session.scalars(select(RecordAddressChange)).one()
+        assert (change.address, change.record_id) == ("someone@else.example", TOM_ID)
+        assert change.undone_at is not None

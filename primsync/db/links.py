@@ -90,14 +90,17 @@ def reply_candidates(
     threads: Iterable[str],
     start: datetime,
     end: datetime,
+    also: Iterable[int] = (),
 ) -> pd.DataFrame:
     """The CRM messages sent in [start, end] that a probable reply may answer: those to a
-    record of one of ``senders``, and those whose Sent copy is in one of ``threads``; with
+    record of one of ``senders``, those whose Sent copy is in one of ``threads``, and those
+    of ids ``also`` (copies learned but not stored); with
     their record (name, kind, excluded) and what their copies say (``recipients``,
     ``threads``: lists)."""
     addresses, keys = list(set(_values(senders))), list(set(_values(threads)))
+    more = sorted({int(i) for i in also})
     columns = ["crm_id", "record_id", "subject", "sent_at", "name", "kind", "excluded"]
-    if not addresses and not keys:
+    if not addresses and not keys and not more:
         return pd.DataFrame(columns=[*columns, "recipients", "threads"])
     with engine.connect() as conn:
         wanted = []
@@ -109,6 +112,8 @@ def reply_candidates(
         if keys:
             in_thread = select(CrmMessageCopy.crm_message_id).where(CrmMessageCopy.thread.in_(keys))
             wanted.append(CrmMessage.id.in_(in_thread))
+        if more:
+            wanted.append(CrmMessage.id.in_(more))
         query = (
             select(
                 CrmMessage.id,
