@@ -164,7 +164,7 @@ def test_account_test_says_what_the_server_offers(db):
     assert lines[0].startswith("server:  127.0.0.1:") and "auth password" in lines[0]
     assert lines[1] == "folders: 4; sent folder: Sent"
     assert lines[2] == (
-        "offers:  CONDSTORE yes, QRESYNC yes, COMPRESS=DEFLATE no, SPECIAL-USE yes, X-GM-EXT-1 no"
+        "offers:  CONDSTORE yes, QRESYNC yes, COMPRESS=DEFLATE yes, SPECIAL-USE yes, X-GM-EXT-1 no"
     )
     assert lines[3] == "OK: logged in, listed 4 folders, sent folder 'Sent'"
     bad = primsync(
