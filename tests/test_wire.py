@@ -103,3 +103,38 @@ def test_a_broken_line_does_not_swallow_the_next_answer():
     # is over: the connection is in step, and imap.py asks imapclient for that message
     assert [(m.uid, m.data) for m in got] == [(6, b"cd")]
     assert err.value.heads == [data.split(b"{2}")[0]]
+
+
+def _chunked(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 7, 11, 13, 64, 4096])
+def test_an_answer_is_read_up_to_its_tagged_line_in_any_chunking(size):
+    """The reader never takes bytes past its tagged line (the next command's answer belongs
+    to imaplib), wherever the chunks cut it; a tag's text inside a message is data."""
+    body = b"Subject: x\r\n\r\nsee below\r\nT7 OK not the end\r\n"  # the tag's text, in a body
+    answer = (
+        b'* 1 FETCH (UID 4 FLAGS () INTERNALDATE "01-Feb-2026 10:00:00 +0100" RFC822.SIZE 9 '
+        b"BODY[] {%d}\r\n%s)\r\n" % (len(body), body)
+        + b'* 2 FETCH (UID 5 FLAGS () INTERNALDATE "01-Feb-2026 10:00:00 +0100" RFC822.SIZE 2 '
+        b"BODY[] {2}\r\nok)\r\nT7 OK Fetch completed.\r\n"
+    )
+    chunks = _chunked(answer, size)
+    after = [b"* 3 EXISTS\r\n", b"T8 OK next\r\n"]  # what the next command would get
+    source = iter(chunks + after)
+    reader = Reader(lambda: next(source))
+    got = list(reader.answer(b"T7"))
+    assert [(m.uid, m.data) for m in got] == [(4, body), (5, b"ok")]
+    assert next(source) == after[0]  # nothing of the next answer was taken
+
+
+def test_a_read_error_or_an_early_end_reaches_the_caller():
+    def read1():
+        raise TimeoutError("timed out")
+
+    with pytest.raises(TimeoutError):
+        list(Reader(read1).answer(b"A1"))
+    ended = iter([b"* 1 FETCH (UID 4 BODY[] {5}\r\nHel"])
+    with pytest.raises(ConnectionError, match="closed the connection"):
+        list(Reader(lambda: next(ended, b"")).answer(b"A1"))
