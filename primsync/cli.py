@@ -306,12 +306,14 @@ def _confidence(text: str) -> float:
     return value
 
 
-def _review(args: argparse.Namespace) -> ReviewResult:
+def _review(
+    args: argparse.Namespace, engine: Engine | None = None, *, record: bool = True
+) -> ReviewResult:
     from primsync.replies import DEFAULT_THRESHOLD
     from primsync.review import review_mailbox
 
     return review_mailbox(
-        _engine(args),
+        engine or _engine(args),
         args.account,
         args.folder,
         option=args.option,
@@ -321,6 +323,7 @@ def _review(args: argparse.Namespace) -> ReviewResult:
         secret=_secret(args),
         progress=sys.stderr.isatty(),
         threshold=DEFAULT_THRESHOLD if args.threshold is None else args.threshold,
+        record=record,
     )
 
 
@@ -345,21 +348,9 @@ def cmd_review(args: argparse.Namespace) -> int:
 def cmd_coverage(args: argparse.Namespace) -> int:
     """Who the CRM is missing: read only (the review behind it records nothing)."""
     from primsync.coverage import coverage_of
-    from primsync.review import review_mailbox
 
     engine = _engine(args)
-    review = review_mailbox(
-        engine,
-        args.account,
-        args.folder,
-        option=args.option,
-        since=args.since,
-        until=args.until,
-        today=args.today,
-        secret=_secret(args),
-        progress=sys.stderr.isatty(),
-        record=False,
-    )
+    review = _review(args, engine, record=False)
     _frame_out(coverage_of(engine, review), args.format, args.output)
     return 0
 

@@ -429,13 +429,8 @@ class Mailbox:
         try:
             info = self._call("EXAMINE failed", self._examine)
         except MailboxError as exc:
-            if isinstance(exc.__cause__, IMAPClientAbortError | OSError):
-                raise
-            raise FolderError(
-                f"cannot open the folder: {exc.message}",
-                account=self.settings.address,
-                folder=folder,
-            ) from exc
+            self._raise_folder_error(exc, "cannot open the folder", folder)
+            raise
         modseq = info.get(b"HIGHESTMODSEQ")
         self.status = FolderStatus(
             name=folder,
@@ -445,6 +440,15 @@ class Mailbox:
             highestmodseq=int(modseq) if modseq is not None else None,
         )
         return self.status
+
+    def _raise_folder_error(self, exc: MailboxError, what: str, folder: str) -> None:
+        """Raise a refusal about one folder as a :class:`FolderError`; return (for the caller
+        to re-raise ``exc``) when the connection was lost."""
+        if isinstance(exc.__cause__, IMAPClientAbortError | OSError):
+            return
+        raise FolderError(
+            f"{what}: {exc.message}", account=self.settings.address, folder=folder
+        ) from exc
 
     def _examine(self, client: imapclient.IMAPClient) -> dict:
         self._enable_condstore()
@@ -459,13 +463,8 @@ class Mailbox:
         try:
             info = self._call("STATUS failed", lambda c: c.folder_status(folder, what))
         except MailboxError as exc:
-            if isinstance(exc.__cause__, IMAPClientAbortError | OSError):
-                raise
-            raise FolderError(
-                f"cannot read the folder's status: {exc.message}",
-                account=self.settings.address,
-                folder=folder,
-            ) from exc
+            self._raise_folder_error(exc, "cannot read the folder's status", folder)
+            raise
         modseq = info.get(b"HIGHESTMODSEQ")
         return FolderStatus(
             name=folder,

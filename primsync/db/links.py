@@ -14,7 +14,7 @@ from sqlalchemy import Engine, or_, select
 
 from primsync.db.engine import upsert_insert, write_transaction
 from primsync.db.models import CrmMessage, CrmMessageCopy, Record, RecordAddress
-from primsync.db.queries import _among, _values
+from primsync.db.queries import CRM_FIELDS, _among, _values
 
 __all__ = [
     "addresses_of",
@@ -115,15 +115,7 @@ def reply_candidates(
         if more:
             wanted.append(CrmMessage.id.in_(more))
         query = (
-            select(
-                CrmMessage.id,
-                CrmMessage.record_id,
-                CrmMessage.subject,
-                CrmMessage.sent_at,
-                Record.name,
-                Record.kind,
-                Record.exclude_from_sync,
-            )
+            select(*CRM_FIELDS)
             .join(Record, Record.id == CrmMessage.record_id)
             .where(CrmMessage.sent_at >= start, CrmMessage.sent_at <= end, or_(*wanted))
         )

@@ -129,6 +129,18 @@ CRM_COLUMNS = [
 ]
 
 
+# a CRM message and its record, as the review reads them (crm_id ... excluded)
+CRM_FIELDS = (
+    CrmMessage.id,
+    CrmMessage.record_id,
+    CrmMessage.subject,
+    CrmMessage.sent_at,
+    Record.name,
+    Record.kind,
+    Record.exclude_from_sync,
+)
+
+
 def crm_messages_frame(engine: Engine, message_ids: Iterable[str]) -> pd.DataFrame:
     """The CRM messages among ``message_ids``, with their record's name, kind and exclusion;
     an id learned from a Sent copy (``crm_message_copy``) names its CRM message too (one row
@@ -137,15 +149,7 @@ def crm_messages_frame(engine: Engine, message_ids: Iterable[str]) -> pd.DataFra
     rows: list[Any] = []
     with engine.connect() as conn:
         if ids:
-            fields = (
-                CrmMessage.id,
-                CrmMessage.record_id,
-                CrmMessage.subject,
-                CrmMessage.sent_at,
-                Record.name,
-                Record.kind,
-                Record.exclude_from_sync,
-            )
+            fields = CRM_FIELDS
             for mid, learned, joined in (
                 (CrmMessage.message_id, False, None),
                 (CrmMessageCopy.message_id, True, CrmMessageCopy),
