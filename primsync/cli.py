@@ -335,7 +335,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     result = _review(args)
     frame = result.all_rows[~result.all_rows[F.EXCLUDED]] if args.unmatched else result.frame
     if args.format == "json":
-        text = F.records_json(F.frame_to_records(frame))
+        text = F.frame_json(frame)
     elif args.format == "csv":
         records = pd.DataFrame(F.frame_to_records(frame), columns=F.JSON_COLUMNS)
         text = records.to_csv(index=False)
@@ -432,8 +432,7 @@ def _frame_out(frame: pd.DataFrame, fmt: str, output: str | None = None) -> None
     from primsync import frame as F
 
     if fmt == "json":
-        records = F.frame_to_records(frame, list(frame.columns))
-        _write(F.records_json(records), output)
+        _write(F.frame_json(frame, list(frame.columns)), output)
     elif fmt == "csv":
         _write(frame.to_csv(index=False), output)
     else:

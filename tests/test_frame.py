@@ -88,3 +88,29 @@ def test_records_column_by_column_equal_the_plain_values_of_each_cell():
     assert frame_to_records(frame, list(frame.columns)) == cells
     assert cells[1]["received"] is None and cells[2]["received"].endswith(".123456+00:00")
     assert cells[1]["record_id"] is None and cells[1]["size"] is None
+
+
+def test_the_json_output_holds_the_same_values_as_the_records():
+    import json
+
+    import numpy as np
+
+    from primsync.frame import frame_json
+
+    frame = pd.DataFrame(
+        {
+            "received": pd.to_datetime(["2026-11-02 08:05:00", None], utc=True),
+            "local": pd.to_datetime(["2026-11-02 08:05"] * 2).tz_localize("Europe/Paris"),
+            "uid": np.array([1, 2]),
+            "record_id": pd.array([7, None], dtype="Int64"),
+            "confidence": [0.85, np.nan],
+            "subject": ["a/b \u2028 line\nbreak \"q\" \u00e9 \U0001f600", None],
+            "candidates": [[1, 2], []],
+            "defects": [["From: missing"], []],
+            "seen": [True, False],
+        }
+    )
+    columns = list(frame.columns)
+    assert json.loads(frame_json(frame, columns)) == frame_to_records(frame, columns)
+    assert frame_json(frame, columns).count("\n") == 3  # one row a line
+    assert frame_json(frame.iloc[0:0], columns) == "[]"
