@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 missing=()
 # the files the tests run, not just a binary name: dovecot-core alone has no IMAP service
+# (and COMPRESS=DEFLATE's plugins, which the test Dovecot loads)
 [ -x /usr/sbin/dovecot ] && [ -x /usr/lib/dovecot/imap ] && [ -x /usr/lib/dovecot/imap-login ] \
-  || missing+=(dovecot-imapd)
+  && [ -f /usr/lib/dovecot/modules/lib30_imap_zlib_plugin.so ] \
+  && [ -f /usr/lib/dovecot/modules/lib20_zlib_plugin.so ] || missing+=(dovecot-imapd)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
