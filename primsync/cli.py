@@ -127,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--select",
         choices=["green", "all"],
         default=None,
-        help="green: the pre-ticked replies (default); all: every row not yet imported",
+        help="green: the pre-ticked replies, green and probable from --threshold (default); "
+        "all: every row not yet imported",
     )
     pick.add_argument(
         "--uid", action="append", metavar="FOLDER:UID", help="import this row (repeatable)"
@@ -143,7 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sync", help="review + import in one go, for cron (one line per folder)")
     _add_db(p)
     _add_selection(p)
-    p.add_argument("--select", choices=["green", "all"], default="green")
+    p.add_argument(
+        "--select",
+        choices=["green", "all"],
+        default="green",
+        help="green: the pre-ticked replies, green and probable from --threshold (default); "
+        "all: every row not yet imported",
+    )
     p.add_argument("--accessible-to", required=True, help="security group of the imported mail")
     p.add_argument("--user", help="importing user (default: the account's owner)")
 

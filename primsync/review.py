@@ -19,7 +19,7 @@ from primsync.credentials import resolve_secret
 from primsync.db import links, queries
 from primsync.enrich import enrich, shown
 from primsync.errors import ConfigurationError, FolderError, PrimsyncError
-from primsync.frame import FetchedFolder, build_frame, gc_paused
+from primsync.frame import FetchedFolder, build_frame
 from primsync.imap import Folder, Mailbox, Progress, Secret, connect, waited_note
 from primsync.oauth import AccessToken, TokenProvider, token_source
 from primsync.options import SyncOption, parse_option, search_plan
@@ -286,12 +286,9 @@ def _scan_folders(
         read: set[int] = set()
         if uids:
             # one streaming FETCH: each header block is parsed as it arrives, while the
-            # server goes on sending (the cyclic GC paused: 50,000 rows make no cycles)
+            # server goes on sending
             messages = box.fetch_headers(uids, progress=progress)
-            with gc_paused():
-                piece = build_frame(
-                    [FetchedFolder(name, status.uidvalidity, folder.is_sent, messages)]
-                )
+            piece = build_frame([FetchedFolder(name, status.uidvalidity, folder.is_sent, messages)])
             read.update(piece[F.UID].tolist())
             if not piece.empty:
                 frames.append(enrich_piece(piece))

@@ -233,7 +233,8 @@ def choose_rows(
     uids: Iterable[str] = (),
     into: Iterable[str] = (),
 ) -> pd.DataFrame:
-    """The rows to import: ``select`` "green" (the pre-ticked rows) or "all" (every row not yet
+    """The rows to import: ``select`` "green" (the pre-ticked rows: green, and probable replies
+    from the review's threshold) or "all" (every row not yet
     imported), or the ``uids`` named as FOLDER:UID; ``into`` files FOLDER:UID=RECORD elsewhere."""
     keys = list(zip(frame[F.FOLDER], frame[F.UID], strict=True))
     uids, into = list(uids), list(into)
