@@ -110,3 +110,19 @@ def test_undo(db):
     again = sync_account(db, DEMO_ACCOUNT, ["INBOX", "Sent"], accessible_to="Public",
                          option="all", secret=PASSWORD)  # fmt: skip
     assert again.summary.imported == 3 and count(db) == 3
+
+
+def test_sync_over_a_date_range_reads_only_those_days(db, now):
+    """`--option range --since --until` reach the review (they used to be dropped)."""
+    yesterday = (now - timedelta(days=1)).date().isoformat()
+    today = now.date().isoformat()
+    out = cli(db, *SYNC, "--option", "range", "--since", yesterday, "--until", today,
+              "--today", today)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stderr.splitlines() if "account=" in line]
+    # Léa's reply (1.2 days ago) and the Sent reply (1 day): green; Acme's (2.5 days): not read
+    assert "folder='INBOX' fetched=3 shown=2 imported=1 skipped=0" in lines[0], lines
+    assert "folder='Sent' fetched=2 shown=1 imported=1 skipped=0" in lines[1], lines
+    with Session(db) as session:
+        subjects = set(session.scalars(select(ImportedMessage.subject)))
+    assert subjects == {"Re: Interview on Monday", "Re: Interview on Monday — directions"}
