@@ -159,3 +159,31 @@ def test_primsync_coverage_on_the_command_line(db, tmp_path):
         env={**os.environ, "PRIMSYNC_PASSWORD": PASSWORD}, capture_output=True, text=True,
     )  # fmt: skip
     assert table.returncode == 0 and "someone@else.example" in table.stdout
+
+
+def test_coverage_of_the_demo(tmp_path):
+    """`primsync demo`'s mailbox (pymap): every kind of suggestion, and one without."""
+    from primsync.demo import DEMO_PASSWORD, start_demo
+    from primsync.review import list_folders
+
+    engine, server = start_demo(f"sqlite:///{tmp_path / 'demo.db'}")
+    try:
+        folders = [f.name for f in list_folders(engine, DEMO_ACCOUNT, secret=DEMO_PASSWORD)
+                   if f.selectable]  # fmt: skip
+        review = review_mailbox(engine, DEMO_ACCOUNT, folders, option="all",
+                                secret=DEMO_PASSWORD, record=False)  # fmt: skip
+        found = coverage_of(engine, review)
+    finally:
+        server.stop()
+        engine.dispose()
+    by = found.set_index("address")
+    suggested = {a: (by.loc[a, "record_name"], by.loc[a, "reason"].split(" ")[1]) for a in by.index
+                 if not pd.isna(by.loc[a, "record_id"])}  # fmt: skip
+    assert suggested == {
+        "lea.dubois.perso@gmail.com": ("Léa Dubois", "display"),  # free mail: by name only
+        "maria.lopez@oldjob.example": ("Tom Baker", "Cc"),
+        "recruiting@acme.example": ("Acme Corp", "domain"),
+        "someone@else.example": ("Tom Baker", "answered"),
+    }
+    assert pd.isna(by.loc["news@deals.example", "record_id"])
+    assert found["last_seen"].is_monotonic_decreasing  # all one message each: newest first
