@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from primsync.errors import ConfigurationError, DatabaseError, PrimsyncError, ServiceError
 from primsync.options import SyncOption
@@ -313,24 +313,33 @@ def _confidence(text: str) -> float:
     return value
 
 
+def _selection(args: argparse.Namespace) -> dict[str, Any]:
+    """What the selection flags chose (``_add_selection``), as ``review_mailbox`` and
+    ``sync_account`` take it, with the secret."""
+    from primsync.replies import DEFAULT_THRESHOLD
+
+    return {
+        "option": args.option,
+        "since": args.since,
+        "until": args.until,
+        "today": args.today,
+        "secret": _secret(args),
+        "threshold": DEFAULT_THRESHOLD if args.threshold is None else args.threshold,
+    }
+
+
 def _review(
     args: argparse.Namespace, engine: Engine | None = None, *, record: bool = True
 ) -> ReviewResult:
-    from primsync.replies import DEFAULT_THRESHOLD
     from primsync.review import review_mailbox
 
     return review_mailbox(
         engine or _engine(args),
         args.account,
         args.folder,
-        option=args.option,
-        since=args.since,
-        until=args.until,
-        today=args.today,
-        secret=_secret(args),
         progress=sys.stderr.isatty(),
-        threshold=DEFAULT_THRESHOLD if args.threshold is None else args.threshold,
         record=record,
+        **_selection(args),
     )
 
 
@@ -414,15 +423,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
             _engine(args),
             args.account,
             args.folder,
-            option=args.option,
             select=args.select,
             user=args.user,
             accessible_to=args.accessible_to,
-            secret=_secret(args),
-            today=args.today,
-            since=args.since,
-            until=args.until,
-            **({} if args.threshold is None else {"threshold": args.threshold}),
+            **_selection(args),
         )
     except PrimsyncError as exc:
         logging.getLogger("primsync.sync").error(
