@@ -219,6 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_selection(p)
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("-o", "--output", help="write to this file instead of standard output")
+
+    from primsync import cli_people
+
+    cli_people.add_parsers(sub, _add_db)
     return parser
 
 
@@ -268,8 +272,14 @@ def _engine(args: argparse.Namespace) -> Engine:
     from primsync.db.engine import check_schema, open_engine
 
     engine = open_engine(args.db)
+    _OPENED.append(engine)
     check_schema(engine)
     return engine
+
+
+# the engines a command opened: disposed when it ends, so that no connection outlives it (a
+# command run in-process, from a test or a notebook, leaves nothing open)
+_OPENED: list[Engine] = []
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -278,6 +288,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     from primsync.db.engine import check_schema, init_db, open_engine, safe_url
 
     engine = open_engine(args.db, create=True)
+    _OPENED.append(engine)
     try:
         created = init_db(engine)
     except SQLAlchemyError as exc:
@@ -811,10 +822,16 @@ def _log_unexpected(command: str) -> Path | None:
         return None
 
 
+def _people(args: argparse.Namespace) -> int:
+    from primsync import cli_people
+
+    return cli_people.COMMANDS[args.command](args, _engine(args), _frame_out)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        return COMMANDS.get(args.command, _people)(args)
     except PrimsyncError as exc:
         print(f"primsync {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -830,6 +847,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    finally:
+        while _OPENED:
+            _OPENED.pop().dispose()
 
 
 if __name__ == "__main__":

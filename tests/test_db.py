@@ -76,8 +76,12 @@ def test_migration_from_the_first_schema_keeps_every_row(empty_engine):
                 )
     before = {table: _rows(engine, table) for table in FILL}
 
-    assert set(init_db(engine)) == {"crm_message_copy", "record_address_change"}  # 0004's
-    assert schema_revision(engine) == "0004"
+    assert set(init_db(engine)) == {
+        "crm_message_copy",
+        "record_address_change",  # 0004's
+        "record_change",  # 0005's
+    }
+    assert schema_revision(engine) == "0005"
     for table in FILL:
         after = _rows(engine, table)
         for old, new in zip(before[table], after, strict=True):
@@ -94,11 +98,12 @@ def test_migration_from_the_first_schema_keeps_every_row(empty_engine):
     with Session(engine) as session:
         initech = session.scalars(select(Record).where(Record.name == "Initech")).one()
         assert initech.exclude_from_sync is False and initech.created_at is not None
+        assert initech.external_id is None
         assert session.get(MailAccount, 1).token_expires_at is None
 
 
 def test_init_on_a_current_database_changes_nothing(engine):
-    assert schema_revision(engine) == "0004"
+    assert schema_revision(engine) == "0005"
     assert init_db(engine) == []
 
 

@@ -70,6 +70,21 @@ class Record(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=_now, server_default=func.current_timestamp()
     )
+    # the source system's own id (an ATS's, a CRM's): importing its file again updates
+    external_id: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
+
+
+class RecordChange(Base):
+    """What was done to a record by hand or by a file (migration 0005): created, updated,
+    excluded from email synchronization or included again — who, when, and the detail."""
+
+    __tablename__ = "record_change"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("record.id"), index=True)
+    action: Mapped[str] = mapped_column(String(20))  # create / update / exclude / include
+    detail: Mapped[str] = mapped_column(Text, default="", server_default="")
+    changed_by: Mapped[str] = mapped_column(String(200))  # a login, or the system's user name
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
 class RecordAddress(Base):
