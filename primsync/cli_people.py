@@ -128,44 +128,34 @@ def cmd_records(args: argparse.Namespace, engine: Engine, out: Out) -> int:
 
 
 def _import(args: argparse.Namespace, engine: Engine) -> int:
-    from primsync.contacts import read_records
-    from primsync.db.people import actor, apply_plan, plan_records
+    from primsync.db.people import actor, import_records, refusal
 
-    path = Path(args.file)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read {path}: {exc.strerror or exc}") from None
-    who = actor(engine, args.user)
-    file = read_records(data, filename=path.name, kind=args.kind)
-    plan = plan_records(engine, file)
+    name = Path(args.file).name
+    plan = import_records(
+        engine,
+        args.file,
+        kind=args.kind,
+        dry_run=args.dry_run,
+        skip_bad=args.skip_bad,
+        changed_by=actor(engine, args.user),
+    )
+    counts = {a: sum(s.action == a for s in plan) for a in ("create", "update", "unchanged")}
     refused = [step for step in plan if step.action == "refused"]
-    for note in file.notes:
-        print(f"{path.name}: {note}")
     if args.dry_run:
         for step in plan:
             print(step.text)
-    counts = {a: sum(s.action == a for s in plan) for a in ("create", "update", "unchanged")}
-    summary = (
-        f"{counts['create']} to create, {counts['update']} to update, "
-        f"{counts['unchanged']} unchanged, {len(refused)} refused"
-    )
-    if refused and not args.skip_bad:
-        first = refused[0].problem
-        assert first is not None
-        more = f" (and {len(refused) - 1} more refused lines)" if len(refused) > 1 else ""
-        raise ConfigurationError(
-            f"{path.name} {first.text}{more}; nothing was written"
-            + ("" if args.dry_run else " (see --dry-run; --skip-bad imports the good lines)")
+        problem = refusal(plan, name)
+        if problem and not args.skip_bad:
+            raise ConfigurationError(problem)
+        print(
+            f"{counts['create']} to create, {counts['update']} to update, "
+            f"{counts['unchanged']} unchanged, {len(refused)} refused (dry run: nothing written)"
         )
-    if args.dry_run:
-        print(f"{summary} (dry run: nothing written)")
         return 0
     for step in refused:
         print(step.text, file=sys.stderr)
-    apply_plan(engine, plan, changed_by=who, source=path.name)
     print(
-        f"{path.name}: {counts['create']} created, {counts['update']} updated, "
+        f"{name}: {counts['create']} created, {counts['update']} updated, "
         f"{counts['unchanged']} unchanged, {len(refused)} refused"
     )
     return 0

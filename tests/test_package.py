@@ -21,10 +21,11 @@ EXPORTED = [
     "AccountLocked", "AuthenticationError", "CommitError", "ConfigurationError", "DatabaseError",
     "FetchFailed", "FolderError", "ImportSummary", "MailboxError", "PermissionDenied",
     "PrimsyncError", "ReviewResult", "SchemaMissing", "ServiceError", "SyncOption", "SyncReport",
-    "UidValidityChanged", "choose_rows", "export_frame", "health_frame", "health_table",
-    "html_table", "import_selected", "init_db", "list_folders", "message_preview", "open_engine",
-    "open_session", "project_root", "recent_runs", "review_mailbox", "runs_table",
-    "save_attachment", "sync_account", "undo_run", "visible_messages",
+    "UidValidityChanged", "add_group", "add_user", "choose_rows", "export_frame", "health_frame",
+    "health_table", "html_table", "import_records", "import_selected", "init_db", "list_folders",
+    "message_preview", "open_engine", "open_session", "project_root", "recent_runs",
+    "records_frame", "review_mailbox", "runs_table", "save_attachment", "set_excluded",
+    "sync_account", "undo_run", "visible_messages",
 ]  # fmt: skip
 
 

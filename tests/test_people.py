@@ -131,6 +131,14 @@ def test_an_address_on_another_record_is_reported_never_moved(sqlite_db, tmp_pat
         "imports the good lines)\n"
     )
     assert counts(sqlite_db) == (1, 1, 1)
+    code, out, err = run(capsys, "records", "import", "b.csv", "--dry-run")
+    assert code == 2
+    assert out.splitlines() == [
+        "line 2: create candidate 'Bo' <bo@x.example>",
+        "line 3, column email: jobs@initech.example is already on record 1 (Initech, client); "
+        "not moved: refused",
+    ]
+    assert err.endswith("not moved; nothing was written\n")
     code, out, err = run(capsys, "records", "import", "b.csv", "--skip-bad")
     assert code == 0
     assert out == "b.csv: 1 created, 0 updated, 0 unchanged, 1 refused\n"

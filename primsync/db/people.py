@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Engine, func, select
@@ -42,8 +43,10 @@ __all__ = [
     "add_user",
     "apply_plan",
     "groups_frame",
+    "import_records",
     "plan_records",
     "record_changes",
+    "refusal",
     "record_detail",
     "records_frame",
     "set_excluded",
@@ -286,6 +289,53 @@ def apply_plan(
             "nothing was written; run the import again"
         ) from exc
     return counts
+
+
+def import_records(
+    engine: Engine,
+    path: str | Path,
+    *,
+    kind: str | None = None,
+    dry_run: bool = False,
+    skip_bad: bool = False,
+    changed_by: str | None = None,
+) -> list[PlannedLine]:
+    """Import a CSV or vCard file of records (see ``primsync.contacts``); returns the plan,
+    line by line (:func:`refusal` says why a plan with refused lines is not written). Nothing is
+    written on ``dry_run``, nor when a line is refused unless ``skip_bad``: then
+    :class:`ConfigurationError` names the first refused line and its column.
+
+    >>> plan = import_records(engine, "people.csv", dry_run=True)   # doctest: +SKIP
+    >>> print("\n".join(step.text for step in plan))                # doctest: +SKIP
+    """
+    from primsync.contacts import read_records
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {path}: {exc.strerror or exc}") from None
+    who = changed_by or actor(engine, None)
+    plan = plan_records(engine, read_records(data, filename=path.name, kind=kind))
+    if dry_run:
+        return plan
+    if not skip_bad:
+        problem = refusal(plan, path.name)
+        if problem:
+            raise ConfigurationError(
+                problem + " (see --dry-run; --skip-bad imports the good lines)"
+            )
+    apply_plan(engine, plan, changed_by=who, source=path.name)
+    return plan
+
+
+def refusal(plan: list[PlannedLine], name: str) -> str | None:
+    """Why a plan is not written (its first refused line, and how many more), or None."""
+    refused = [step.problem for step in plan if step.problem is not None]
+    if not refused:
+        return None
+    more = f" (and {len(refused) - 1} more refused lines)" if len(refused) > 1 else ""
+    return f"{name} {refused[0].text}{more}; nothing was written"
 
 
 def records_frame(engine: Engine, *, kind: str | None = None) -> pd.DataFrame:
