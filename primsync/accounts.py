@@ -10,6 +10,9 @@ neither.
 ('imap.gmail.com', 993, 'ssl', 'xoauth2', 'gmail')
 >>> account_settings("ana@agency.example", provider="imap", host="mail.agency.example")[0].port
 993
+>>> settings, provider, _ = account_settings("ana@agency.com", host="outlook.office365.com")
+>>> provider, settings.auth
+('outlook', 'xoauth2')
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ __all__ = [
     "account_settings",
     "guess_provider",
     "is_loopback",
+    "preset_for_host",
+    "provider_for_host",
 ]
 
 SECURITIES = ("ssl", "starttls", "none")
@@ -120,6 +125,29 @@ _DOMAINS = {
     "ymail.com": "yahoo",
 }
 _ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+$")
+# IMAP hosts of the presets (and their other names): `--host imap.gmail.com` is Gmail
+_HOSTS = {preset.host: name for name, preset in PRESETS.items()} | {
+    "imap.googlemail.com": "gmail",
+    "outlook.office.com": "microsoft",
+    "imap-mail.outlook.com": "microsoft",
+    "imap.outlook.com": "microsoft",
+    "imap.mail.yahoo.co.jp": "yahoo",
+}
+
+
+def preset_for_host(host: str) -> str | None:
+    """The preset whose IMAP server ``host`` is, or None.
+
+    >>> preset_for_host("IMAP.Gmail.com."), preset_for_host("mail.agency.example")
+    ('gmail', None)
+    """
+    return _HOSTS.get(host.strip().lower().rstrip("."))
+
+
+def provider_for_host(host: str) -> str:
+    """What ``mail_account.provider`` records for an account on ``host`` (gmail, outlook, imap)."""
+    name = preset_for_host(host)
+    return PRESETS[name].stored if name else "imap"
 
 
 def guess_provider(address: str) -> str | None:
@@ -159,7 +187,11 @@ def account_settings(
     address = address.strip().lower()
     if not _ADDRESS.match(address):
         raise ConfigurationError(f"not a mail address: {address!r}")
-    name = (provider or "").strip().lower() or guess_provider(address)
+    name = (
+        (provider or "").strip().lower()
+        or (preset_for_host(host) if host else None)
+        or guess_provider(address)
+    )
     name = _ALIASES.get(name or "", name)
     if name not in (None, "imap") and name not in PRESETS:
         raise ConfigurationError(
@@ -168,8 +200,9 @@ def account_settings(
     preset = PRESETS.get(name or "") or Preset("imap", "")
     if not (host or preset.host):
         raise ConfigurationError(
-            f"no preset for {address.rpartition('@')[2]}: give --host (and --port, --security "
-            "if they are not 993 and ssl), or --provider"
+            f"no preset for {address.rpartition('@')[2]} (nor an MX record or autoconfig "
+            "document naming one): give --host (and --port, --security if they are not 993 and "
+            "ssl), or --provider"
         )
     chosen = replace(
         preset,

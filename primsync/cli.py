@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from sqlalchemy import Engine
 
+    from primsync.discover import Discovery
     from primsync.imap import Folder
     from primsync.review import ReviewResult
 
@@ -171,6 +172,22 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--username", help="login name (default: the address)")
     a.add_argument("--auth", help="password or xoauth2")
     a.add_argument("--ca-file", help="CA certificates to trust (a private server's)")
+    a = what.add_parser("edit", help="correct a registered account's settings")
+    _add_db(a)
+    a.add_argument("address", metavar="ADDRESS")
+    a.add_argument("--host")
+    a.add_argument("--port", type=int)
+    a.add_argument("--security", help="ssl, starttls or none (none: loopback only)")
+    a.add_argument("--username", help="login name")
+    a.add_argument("--auth", help="password or xoauth2")
+    a.add_argument("--ca-file", help="CA certificates to trust ('' for the system's)")
+    a.add_argument("--owner", help="login of the user who owns the account")
+    a = what.add_parser("password", help="keep an account's password in the system keyring")
+    _add_db(a)
+    a.add_argument("address", metavar="ADDRESS")
+    a.add_argument(
+        "--password-stdin", action="store_true", help="read it from standard input, not a prompt"
+    )
     a = what.add_parser("list", help="the registered accounts")
     _add_db(a)
     a.add_argument("--format", choices=["table", "csv", "json"], default="table")
@@ -463,7 +480,7 @@ def _frame_out(frame: pd.DataFrame, fmt: str, output: str | None = None) -> None
 
 def cmd_account(args: argparse.Namespace) -> int:
     from primsync.accounts import account_settings
-    from primsync.db.accounts import is_registered, list_accounts, register_account, remove_account
+    from primsync.db.accounts import is_registered, list_accounts, register_account
 
     if args.action == "add":
         engine = _engine(args)
@@ -472,14 +489,15 @@ def cmd_account(args: argparse.Namespace) -> int:
                 f"{args.address.strip().lower()} is already registered "
                 "(see `primsync account list`)"
             )
+        found = _discover(args)
         settings, provider, note = account_settings(
             args.address,
-            provider=args.provider,
-            host=args.host,
-            port=args.port,
-            security=args.security,
-            username=args.username,
-            auth=args.auth,
+            provider=args.provider or (found.preset if found else None),
+            host=args.host or (found.host if found else None),
+            port=args.port if args.port is not None else (found.port if found else None),
+            security=args.security or (found.security if found else None),
+            username=args.username or (found.username if found else None),
+            auth=args.auth or (found.auth if found and not found.preset else None),
             ca_file=args.ca_file,
         )
         register_account(engine, settings, provider=provider, owner=args.owner)
@@ -496,21 +514,107 @@ def cmd_account(args: argparse.Namespace) -> int:
         _frame_out(list_accounts(_engine(args)), args.format)
         return 0
     if args.action == "remove":
-        count = remove_account(
-            _engine(args),
-            args.address,
-            delete_messages=args.delete_messages,
-            move_messages_to=args.move_messages_to,
-        )
-        done = (
-            f"; {count} imported messages "
-            + ("deleted" if args.delete_messages else f"moved to {args.move_messages_to}")
-            if count
-            else ""
-        )
-        print(f"removed {args.address.strip().lower()}{done}")
-        return 0
+        return _remove_account(args)
+    if args.action == "edit":
+        return _edit_account(args)
+    if args.action == "password":
+        return _store_password(args)
     return _test_account(args)
+
+
+def _discover(args: argparse.Namespace) -> Discovery | None:
+    """For an address of a company's own domain with neither --provider nor --host: the
+    provider found through the domain's MX records or autoconfig document, said in words."""
+    from primsync.accounts import guess_provider
+
+    if args.provider or args.host or guess_provider(args.address) is not None:
+        return None
+    from primsync.discover import discover
+
+    found = discover(args.address.strip().lower())
+    if found is not None:
+        print(f"found: {found.how}")
+    return found
+
+
+def _remove_account(args: argparse.Namespace) -> int:
+    from primsync.credentials import forget_password
+    from primsync.db.accounts import remove_account
+    from primsync.signin import forget_sign_in
+
+    address = args.address.strip().lower()
+    count = remove_account(
+        _engine(args),
+        address,
+        delete_messages=args.delete_messages,
+        move_messages_to=args.move_messages_to,
+    )
+    done = (
+        f"; {count} imported messages "
+        + ("deleted" if args.delete_messages else f"moved to {args.move_messages_to}")
+        if count
+        else ""
+    )
+    print(f"removed {address}{done}")
+    forgot = ["password"] if forget_password(address) else []
+    try:
+        if forget_sign_in(address):
+            forgot.append("sign-in")
+    except ConfigurationError:  # no usable keyring: nothing of the account can be in it
+        pass
+    if forgot:
+        print(f"the system keyring no longer holds its {' and '.join(forgot)}")
+    return 0
+
+
+def _edit_account(args: argparse.Namespace) -> int:
+    from primsync.db.accounts import edit_account
+
+    changes = {
+        name: getattr(args, name)
+        for name in ("host", "port", "security", "username", "auth", "ca_file", "owner")
+        if getattr(args, name) is not None
+    }
+    if not changes:
+        raise ConfigurationError(
+            "nothing to change: give --host, --port, --security, --username, --auth, --ca-file "
+            "or --owner"
+        )
+    changed = edit_account(_engine(args), args.address, **changes)
+    address = args.address.strip().lower()
+    if not changed:
+        print(f"{address}: nothing changed")
+    for name, (before, after) in changed.items():
+        print(f"{address}: {name} {before or '(none)'} → {after or '(none)'}")
+    return 0
+
+
+def _store_password(args: argparse.Namespace) -> int:
+    import getpass
+
+    from primsync.credentials import store_password
+    from primsync.db.queries import account_settings as registered
+
+    settings = registered(_engine(args), args.address)
+    if settings.auth == "xoauth2":
+        raise ConfigurationError(
+            f"{settings.address} signs in with OAuth2 (auth xoauth2), not a password: run "
+            f"`primsync login {settings.address}`",
+            account=settings.address,
+        )
+    from primsync.credentials import system_keyring
+
+    system_keyring()  # say there is no keyring before asking for the password
+    if args.password_stdin:
+        secret = _secret(args)
+    else:
+        secret = getpass.getpass(f"password for {settings.address} (not shown): ")
+    backend = store_password(settings.address, secret or "")
+    print(
+        f"the password of {settings.address} is in the system keyring ({backend}); "
+        f"next: primsync account test {settings.address}"
+    )
+    return 0
 
 
 def _test_account(args: argparse.Namespace) -> int:

@@ -111,18 +111,9 @@ def _key(address: str) -> str:
 
 
 def _keyring() -> Any:
-    try:
-        import keyring
-        from keyring.backends import fail
-    except ImportError as exc:  # pragma: no cover - keyring is a dependency
-        raise ConfigurationError("the keyring package is missing") from exc
-    if isinstance(keyring.get_keyring(), fail.Keyring):
-        raise ConfigurationError(
-            "no system keyring to keep the sign-in in: on a desktop, unlock or install one; on "
-            "a server, install keyrings.alt and set PYTHON_KEYRING_BACKEND (README: Connect "
-            "your mailbox)"
-        )
-    return keyring
+    from primsync.credentials import system_keyring
+
+    return system_keyring()
 
 
 def _load(address: str) -> dict[str, Any] | None:
@@ -142,11 +133,13 @@ def has_sign_in(address: str) -> bool:
     return _load(address) is not None
 
 
-def forget_sign_in(address: str) -> None:
-    """Remove the stored sign-in of ``address`` (nothing if there is none)."""
+def forget_sign_in(address: str) -> bool:
+    """Remove the stored sign-in of ``address``; whether there was one."""
     keyring = _keyring()
-    if keyring.get_password(KEYRING_SERVICE, _key(address)) is not None:
-        keyring.delete_password(KEYRING_SERVICE, _key(address))
+    if keyring.get_password(KEYRING_SERVICE, _key(address)) is None:
+        return False
+    keyring.delete_password(KEYRING_SERVICE, _key(address))
+    return True
 
 
 # --- Microsoft -----------------------------------------------------------------------------

@@ -31,6 +31,24 @@ USERS = {
 PASSWORD = USERS["ana"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def dns_server():
+    """The tests' DNS server on loopback, named by $PRIMSYNC_DNS_SERVER for the whole session
+    (commands started by tests inherit it): no test reaches a real resolver. Tests add names
+    to ``dns_server.zone``."""
+    from tests.dns_server import DnsServer
+
+    server = DnsServer()
+    before = os.environ.get("PRIMSYNC_DNS_SERVER")
+    os.environ["PRIMSYNC_DNS_SERVER"] = server.address
+    yield server
+    server.close()
+    if before is None:
+        os.environ.pop("PRIMSYNC_DNS_SERVER", None)
+    else:
+        os.environ["PRIMSYNC_DNS_SERVER"] = before
+
+
 @pytest.fixture(scope="session")
 def dovecot():
     """A private Dovecot on loopback (Debian's dovecot-imapd); in CI its absence is a failure."""

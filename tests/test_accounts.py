@@ -71,7 +71,7 @@ def test_everything_stays_overridable():
     ("kwargs", "message"),
     [
         ({"address": "not-an-address"}, "not a mail address: 'not-an-address'"),
-        ({"address": "a@corp.example"}, "no preset for corp.example: give --host"),
+        ({"address": "a@corp.example"}, "no preset for corp.example (nor an MX record"),
         (
             {"address": "a@corp.example", "provider": "aol2"},
             "unknown provider 'aol2'; choose one of imap, gmail",

@@ -87,7 +87,7 @@ def test_no_keyring_at_all_is_quiet_and_the_error_says_where_to_put_it(monkeypat
     finally:
         keyring.set_keyring(before)
     assert str(err.value) == (
-        "no password: store it in the keyring (service 'primsync', user 'ana@agency.example'), "
+        "no password: run `primsync account password ana@agency.example`, "
         "set $PRIMSYNC_PASSWORD, or give it on standard input (--password-stdin) "
         "(account ana@agency.example)"
     )
@@ -97,8 +97,8 @@ def test_no_keyring_at_all_is_quiet_and_the_error_says_where_to_put_it(monkeypat
 def test_a_failing_keyring_is_said_and_the_environment_still_works(ring, monkeypatch, caplog):
     ring.locked = True
     caplog.set_level(logging.WARNING, logger="primsync.credentials")
-    with pytest.raises(ConfigurationError, match=r"^no password \(the system keyring failed "
-                                                  r"\(KeyringLocked\)\): store it"):  # fmt: skip
+    failed = r"^no password \(the system keyring failed \(KeyringLocked\)\): run `primsync account "
+    with pytest.raises(ConfigurationError, match=failed):
         resolve_secret(ADDRESS)
     (record,) = caplog.records
     assert record.getMessage() == (

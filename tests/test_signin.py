@@ -222,7 +222,8 @@ def test_login_speaks_plainly_when_something_is_missing(person, idp):
     assert "set PRIMSYNC_MS_CLIENT_ID to your organisation's app registration" in done.stderr
     no_keyring = {**person, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
     done = run(no_keyring, "login", GMAIL)
-    assert done.returncode == 2 and "no system keyring to keep the sign-in in" in done.stderr
+    assert done.returncode == 2 and "no usable system keyring" in done.stderr
+    assert "keyrings.alt" in done.stderr and "PYTHON_KEYRING_BACKEND" in done.stderr
     never = run(person, "sync", "--account", M365, "--folder", "INBOX", "--accessible-to",
                 "Recruiters")  # fmt: skip
     assert never.returncode == 2 and "no access token" in never.stderr

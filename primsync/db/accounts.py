@@ -25,6 +25,7 @@ from primsync.errors import ConfigurationError
 
 __all__ = [
     "ACCOUNT_COLUMNS",
+    "edit_account",
     "is_registered",
     "list_accounts",
     "register_account",
@@ -82,6 +83,61 @@ def register_account(
                 owner_id=user.id,
             )
         )
+
+
+def edit_account(engine: Engine, address: str, **changes: object) -> dict[str, tuple[str, str]]:
+    """Change a registered account's host, port, security, username, auth, ca_file or owner,
+    checked as ``account add`` checks them; returns what changed (name → (before, after)). Its
+    imported mail, sync state and runs stay: the account is the same one, reached otherwise."""
+    from primsync.accounts import account_settings, provider_for_host
+
+    allowed = {"host", "port", "security", "username", "auth", "ca_file", "owner"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ConfigurationError(f"cannot change {', '.join(sorted(unknown))} of an account")
+    with write_session(engine) as session:
+        account = get_account(session, address)
+        owner = session.get(AppUser, account.owner_id)
+        before = {
+            "host": account.host,
+            "port": account.port,
+            "security": account.security,
+            "username": account.username,
+            "auth": account.auth,
+            "ca_file": account.ca_file,
+            "owner": owner.login if owner else "",
+        }
+        wanted = {**before, **changes}
+        ca_file = str(wanted["ca_file"] or "") or None
+        settings, _, _ = account_settings(
+            account.address,
+            provider="imap",
+            host=str(wanted["host"]),
+            port=int(str(wanted["port"])),
+            security=str(wanted["security"]),
+            username=str(wanted["username"]),
+            auth=str(wanted["auth"]),
+            ca_file=ca_file if ca_file != before["ca_file"] else None,
+        )
+        after = {
+            "host": settings.host,
+            "port": settings.port,
+            "security": settings.security,
+            "username": settings.username,
+            "auth": settings.auth,
+            "ca_file": ca_file,
+            "owner": str(wanted["owner"]),
+        }
+        changed = {
+            k: (str(before[k] or ""), str(after[k] or "")) for k in after if before[k] != after[k]
+        }
+        if "owner" in changed:
+            account.owner_id = get_user(session, str(after["owner"])).id
+        for name in ("host", "port", "security", "username", "auth", "ca_file"):
+            setattr(account, name, after[name])
+        if "host" in changed:
+            account.provider = provider_for_host(settings.host) or account.provider
+    return changed
 
 
 def list_accounts(engine: Engine) -> pd.DataFrame:

@@ -139,7 +139,7 @@ class AccountStep(w.VBox):
             if queries.account_settings(self.engine, address).auth != "xoauth2":
                 self.status.value = (
                     f"Type the password of {html.escape(address)} (kept in memory only), or "
-                    "store it in the keyring (service primsync)."
+                    f"store it with <code>primsync account password {html.escape(address)}</code>."
                 )
             return
         if self._on_change is not None:

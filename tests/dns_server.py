@@ -1,0 +1,60 @@
+"""A DNS server on loopback for the tests (UDP, answers from a dict): no test reaches a real
+resolver. Built on dnspython's message classes; answers NXDOMAIN for names it does not hold."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+
+
+class DnsServer:
+    """``zone`` maps (name, type) → list of rdata texts, e.g.
+    ``{("agency.example.", "MX"): ["10 aspmx.l.google.com."]}``."""
+
+    def __init__(self, zone: dict[tuple[str, str], list[str]] | None = None):
+        self.zone = dict(zone or {})
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.host, self.port = self.sock.getsockname()
+        self.questions: list[tuple[str, str]] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except OSError:
+                return
+            try:
+                query = dns.message.from_wire(data)
+            except Exception:
+                continue
+            answer = dns.message.make_response(query)
+            answer.flags |= dns.flags.AA
+            question = query.question[0]
+            name = question.name.to_text().lower()
+            kind = dns.rdatatype.to_text(question.rdtype)
+            self.questions.append((name, kind))
+            records = self.zone.get((name, kind))
+            if records:
+                answer.answer.append(dns.rrset.from_text_list(name, 60, "IN", kind, records))
+            elif not any(n == name for n, _ in self.zone):
+                answer.set_rcode(dns.rcode.NXDOMAIN)
+            try:
+                self.sock.sendto(answer.to_wire(), peer)
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.sock.close()
