@@ -831,7 +831,7 @@ def _serve(
     """A notebook server on loopback only, behind a fresh token; its address printed."""
     import secrets
 
-    from primsync.servers import free_port, wait_for_port
+    from primsync.servers import detached, free_port, wait_for_port
 
     if importlib.util.find_spec(package) is None:
         raise ServiceError(
@@ -849,13 +849,15 @@ def _serve(
             f"--port={port}",
             *(["--ip=127.0.0.1"] if package == "jupyterlab" else []),
             f"{token_flag}={token}",
-            *(["--allow-root"] if package == "jupyterlab" and os.geteuid() == 0 else []),
+            *(["--allow-root"] if package == "jupyterlab" and _is_root() else []),
         ],
         env={**os.environ, **env},
         cwd=folder,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        start_new_session=True,  # Ctrl-C reaches primsync, which stops the server itself
+        # Ctrl-C reaches primsync, which stops the server itself: a session of its own on
+        # POSIX, a process group of its own on Windows
+        **detached(),
     )
     try:
         wait_for_port(port, timeout=60, process=process, name=name)
@@ -874,11 +876,21 @@ def _demo_folders(engine: Engine, account: str, password: str) -> list[Folder]:
     return [f for f in list_folders(engine, account, secret=password) if f.selectable]
 
 
+def _is_root() -> bool:
+    """Whether this process runs as root (POSIX; never on Windows, which has no geteuid)."""
+    geteuid = getattr(os, "geteuid", None)
+    return geteuid is not None and geteuid() == 0
+
+
 def _wait_forever() -> None:
+    """Until Ctrl-C (or SIGTERM): a sleep loop, which Ctrl-C interrupts on Windows too
+    (``signal.pause`` exists only on POSIX)."""
+    import time
+
     try:
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         while True:
-            signal.pause()
+            time.sleep(1)
     except KeyboardInterrupt:
         print("\nstopping the demo servers", flush=True)
 

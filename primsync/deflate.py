@@ -1,11 +1,12 @@
 """COMPRESS=DEFLATE (RFC 4978) on an imaplib connection.
 
 After ``COMPRESS DEFLATE`` is accepted, both directions of the connection are raw DEFLATE
-streams (no zlib header). Here the connection's reading file is replaced by one that inflates
-what the socket gives, and its ``send`` by one that deflates each command and flushes it
-(``Z_SYNC_FLUSH``, so the server can act on it at once). imaplib, imapclient and the FETCH
-reader of :mod:`primsync.wire` then go on unchanged over the plain text. Header blocks and
-message bodies shrink three to six times, which is the whole transfer on a slow link.
+streams (no zlib header). Here primsync's connection (:mod:`primsync.connection`) starts
+reading what :class:`Inflating` inflates from the socket, and sends what :func:`deflater`
+deflates and flushes (``Z_SYNC_FLUSH``, so the server can act on it at once). imaplib,
+imapclient and the FETCH reader of :mod:`primsync.wire` then go on unchanged over the plain
+text. Header blocks and message bodies shrink three to six times, which is the whole transfer
+on a slow link.
 
 >>> z = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
 >>> wire = z.compress(b"* OK done\\r\\n") + z.flush(zlib.Z_SYNC_FLUSH)
@@ -23,7 +24,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any, Protocol
 
-__all__ = ["FakeSocket", "Inflating", "compression_wanted", "start"]
+__all__ = ["FakeSocket", "Inflating", "compression_wanted", "deflater", "start"]
 
 logger = logging.getLogger("primsync.imap")
 
@@ -52,6 +53,28 @@ class Inflating(io.RawIOBase):
         self._pos = 0
 
     def readable(self) -> bool:
+        return True
+
+    def recv(self, size: int) -> bytes:
+        """At most ``size`` inflated bytes (b"" once the server closed), without a copy into
+        a caller's buffer: what :class:`primsync.connection.Buffer` reads."""
+        if not self._fill():
+            return b""
+        data = self._out[self._pos : self._pos + size]
+        self._pos += len(data)
+        return data
+
+    def _fill(self) -> bool:
+        """Inflate more when everything inflated was read; False once the server closed."""
+        while self._pos >= len(self._out):
+            data = self._sock.recv(_RECV)
+            if not data:
+                return False
+            try:
+                self._out = self._inflate.decompress(data)
+            except zlib.error as exc:
+                raise ConnectionError(f"the compressed stream is corrupt: {exc}") from exc
+            self._pos = 0
         return True
 
     def readinto(self, buffer: Any) -> int:
@@ -85,19 +108,22 @@ class FakeSocket:
         self.sent.append(data)
 
 
-def _deflating_send(sock: Any) -> Callable[[bytes], None]:
+def deflater() -> Callable[[bytes], bytes]:
+    """A function that deflates each command and flushes it (``Z_SYNC_FLUSH``: the server can
+    act on it at once)."""
     deflate = zlib.compressobj(_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
 
-    def send(data: bytes) -> None:
-        sock.sendall(deflate.compress(data) + deflate.flush(zlib.Z_SYNC_FLUSH))
+    def compress(data: bytes) -> bytes:
+        return deflate.compress(data) + deflate.flush(zlib.Z_SYNC_FLUSH)
 
-    return send
+    return compress
 
 
-def start(imap: Any, buffer_size: int) -> bool:
-    """Ask for COMPRESS DEFLATE on an imaplib connection (authenticated, nothing pending) and,
-    once the server says OK, read and write through DEFLATE. Returns whether it is on; a
-    refusal (NO/BAD) leaves the connection as it was. A dropped connection raises OSError."""
+def start(imap: Any) -> bool:
+    """Ask for COMPRESS DEFLATE on primsync's imaplib connection (:class:`primsync.connection.
+    Wire`: authenticated, nothing pending) and, once the server says OK, read and write through
+    DEFLATE. Returns whether it is on; a refusal (NO/BAD) leaves the connection as it was. A
+    dropped connection raises OSError."""
     tag = imap._new_tag()
     imap.send(tag + b" COMPRESS DEFLATE\r\n")
     while True:
@@ -110,8 +136,5 @@ def start(imap: Any, buffer_size: int) -> bool:
     if status != b"OK":
         logger.info("COMPRESS DEFLATE refused: %s", line.decode("ascii", "replace").strip())
         return False
-    old = imap.file
-    imap.file = io.BufferedReader(Inflating(imap.sock), buffer_size=buffer_size)
-    imap.send = _deflating_send(imap.sock)
-    old.close()  # the socket's own file: closing it lets the socket close later
+    imap.start_deflate()
     return True

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from primsync import deflate
 from primsync.accounts import ConnectionSettings, is_loopback
+from primsync.connection import Client, Wire
 from primsync.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -323,7 +324,7 @@ class Mailbox:
             return
         if not fast_path_available(self._client):
             return
-        self.compressed = deflate.start(self._client._imap, READ_CHUNK)
+        self.compressed = deflate.start(self._client._imap)
         if self.compressed:
             self._client._imap._primsync_reader = None  # read the inflated stream from now on
 
@@ -630,17 +631,16 @@ def uid_ranges(uids: Sequence[int]) -> str:
 
 
 def fast_path_available(client: imapclient.IMAPClient) -> bool:
-    """Whether imapclient's connection still offers what the fast reader uses: its imaplib
-    object (``_imap``) with ``_new_tag``, ``tagged_commands``, ``send`` and a ``file`` with
-    ``read1``. These are private; an upgrade that changes them turns the fast path off (logged
-    once) and the fetch goes through imapclient's own ``fetch()``, slower but correct."""
+    """Whether the connection is primsync's own (:mod:`primsync.connection`: every byte read
+    through one buffer) and imaplib still offers what the fast reader uses besides: ``_new_tag``
+    and ``tagged_commands``. These are private to imaplib; an upgrade that changes them turns
+    the fast path off (logged once) and the fetch goes through imapclient's own ``fetch()``,
+    slower but correct."""
     imap = getattr(client, "_imap", None)
     ok = (
-        imap is not None
+        isinstance(imap, Wire)
         and callable(getattr(imap, "_new_tag", None))
         and isinstance(getattr(imap, "tagged_commands", None), dict)
-        and callable(getattr(imap, "send", None))
-        and callable(getattr(getattr(imap, "file", None), "read1", None))
     )
     global _FAST_PATH_WARNED
     if not ok and not _FAST_PATH_WARNED:
@@ -667,7 +667,7 @@ def _stream(
     imap = client._imap
     reader = getattr(imap, "_primsync_reader", None)  # reset when compression starts
     if reader is None:
-        reader = Reader(partial(imap.file.read1, READ_CHUNK))
+        reader = Reader(partial(imap.read1, READ_CHUNK))
         imap._primsync_reader = reader
     tag = imap._new_tag()
     imap.tagged_commands.pop(tag, None)  # answered here, not by imaplib
@@ -759,7 +759,7 @@ def _transport(settings: ConnectionSettings) -> imapclient.IMAPClient:
     target = f"{settings.host}:{settings.port}"
     try:
         if settings.security == "ssl":
-            client = imapclient.IMAPClient(
+            client = Client(
                 settings.host,
                 port=settings.port,
                 ssl=True,
@@ -767,9 +767,7 @@ def _transport(settings: ConnectionSettings) -> imapclient.IMAPClient:
                 timeout=settings.timeout,
             )
         else:
-            client = imapclient.IMAPClient(
-                settings.host, port=settings.port, ssl=False, timeout=settings.timeout
-            )
+            client = Client(settings.host, port=settings.port, ssl=False, timeout=settings.timeout)
             if settings.security == "starttls":
                 client.starttls(_tls_context(settings.ca_file))
     except ssl.SSLCertVerificationError as exc:

@@ -8,16 +8,52 @@ for one (JupyterLab too). Dovecot and PostgreSQL for tests and benchmarks live i
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from typing import Self
+from typing import Any, Self
 
 from primsync.errors import ServiceError
 
-__all__ = ["PymapServer", "Server", "free_port", "wait_for_port"]
+__all__ = ["PymapServer", "Server", "detached", "free_port", "run_pymap", "wait_for_port"]
+
+
+def run_pymap() -> None:
+    """pymap's own ``main`` (its arguments from ``sys.argv``), on any system: where the event
+    loop cannot take signal handlers (Windows' loop raises NotImplementedError), pymap runs
+    without them — primsync stops the demo mailbox by ending its process."""
+    import asyncio.events
+
+    from pymap.main import main
+
+    make = asyncio.events.new_event_loop
+
+    def new_event_loop() -> asyncio.AbstractEventLoop:
+        loop = make()
+        add = loop.add_signal_handler
+
+        def add_signal_handler(sig: int, callback: Any, *args: Any) -> None:
+            try:
+                add(sig, callback, *args)
+            except (NotImplementedError, AttributeError, RuntimeError, ValueError):
+                pass  # no signal handling here: the process is ended from outside
+
+        setattr(loop, "add_signal_handler", add_signal_handler)  # noqa: B010 - an instance's
+        return loop
+
+    asyncio.events.new_event_loop = new_event_loop
+    main()
+
+
+def detached() -> dict[str, Any]:
+    """Popen's options that keep a child out of the terminal's Ctrl-C (primsync stops it
+    itself): a session of its own on POSIX, a process group of its own on Windows."""
+    if os.name == "nt":
+        return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
+    return {"start_new_session": True}
 
 
 def free_port() -> int:
@@ -91,7 +127,7 @@ class PymapServer(Server):
         cmd = [
             sys.executable,
             "-c",
-            "import sys; from pymap.main import main; sys.exit(main())",
+            "from primsync.servers import run_pymap; run_pymap()",
             "--host",
             self.host,
             "--port",
@@ -104,6 +140,6 @@ class PymapServer(Server):
             self.password,
         ]
         self.process = subprocess.Popen(
-            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **detached()
         )
         wait_for_port(self.port, process=self.process, timeout=30, name="the demo mailbox (pymap)")

@@ -3,6 +3,7 @@ resolver. Built on dnspython's message classes; answers NXDOMAIN for names it do
 
 from __future__ import annotations
 
+import http.server
 import socket
 import threading
 
@@ -58,3 +59,39 @@ class DnsServer:
 
     def close(self) -> None:
         self.sock.close()
+
+
+class AutoconfigSite:
+    """Web servers of autoconfig documents on a loopback address's port 80 (where
+    ``autoconfig.DOMAIN`` is reached), ``documents`` keyed by the Host asked for. Port 80 needs
+    root (CI runs as root): :class:`PermissionError` otherwise."""
+
+    ADDRESS = "127.77.0.1"
+
+    def __init__(self, documents: dict[str, bytes]):
+        self.documents = documents
+        self.asked: list[str] = []
+        site = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - the standard library's name
+                site.asked.append(f"{self.headers['Host']}{self.path}")
+                document = site.documents.get(self.headers["Host"])
+                if document is not None and self.path.startswith("/mail/config-v1.1.xml"):
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/xml")
+                    self.end_headers()
+                    self.wfile.write(document)
+                else:
+                    self.send_error(404)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer((self.ADDRESS, 80), Handler)
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -3,9 +3,6 @@ its autoconfig document — through the tests' DNS server on loopback, never a r
 
 from __future__ import annotations
 
-import http.server
-import threading
-
 import pytest
 
 from primsync.accounts import account_settings
@@ -32,32 +29,15 @@ AUTOCONFIG = b"""<?xml version="1.0"?>
 
 @pytest.fixture
 def autoconfig_site():
-    """An autoconfig server on a loopback address's port 80, as ``autoconfig.DOMAIN`` is."""
-    asked: list[str] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - the standard library's name
-            asked.append(f"{self.headers['Host']}{self.path}")
-            if self.path.startswith("/mail/config-v1.1.xml"):
-                self.send_response(200)
-                self.send_header("Content-Type", "text/xml")
-                self.end_headers()
-                self.wfile.write(AUTOCONFIG)
-            else:
-                self.send_error(404)
-
-        def log_message(self, *args):
-            pass
+    """firm.example's autoconfig document, served where ``autoconfig.firm.example`` is."""
+    from tests.dns_server import AutoconfigSite
 
     try:
-        server = http.server.ThreadingHTTPServer(("127.77.0.1", 80), Handler)
+        site = AutoconfigSite({"autoconfig.firm.example": AUTOCONFIG})
     except OSError as exc:  # port 80 needs root (CI runs as root)
-        pytest.skip(f"cannot serve autoconfig on 127.77.0.1:80 ({exc.strerror})")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield asked
-    server.shutdown()
-    server.server_close()
+        pytest.skip(f"cannot serve autoconfig on port 80 ({exc.strerror})")
+    yield site.asked
+    site.close()
 
 
 def test_presets_by_imap_host():

@@ -264,3 +264,28 @@ def test_the_header_checkbox_ticks_every_open_row_and_follows_the_ticks(app):
     assert grid.ticked.empty and grid.table.selected_rows == []
     grid.tick("green")
     assert sorted(grid.frame.loc[grid.frame[F.SELECTED], F.CONTEXT].unique()) == ["green"]
+
+
+def test_the_contacts_checkbox_excludes_and_includes_a_record(db):
+    from primsync.db.models import Record, RecordChange
+    from primsync.widgets import ContactsView
+
+    view = ContactsView(db, "ana")
+    labels = [label for label, _ in view.choice.options]
+    assert any(label.startswith("Léa Dubois (candidate) — lea.dubois@mail.example")
+               for label in labels)  # fmt: skip
+    view.choice.value = LEA_ID
+    assert "Léa Dubois" in view.details.value and view.excluded.value is False
+    view.excluded.value = True
+    assert "is now excluded from email synchronization (recorded: ana)" in view.status.value
+    with Session(db) as session:
+        assert session.get(Record, LEA_ID).exclude_from_sync is True
+        change = session.scalars(select(RecordChange)).one()
+        assert (change.record_id, change.action, change.changed_by) == (LEA_ID, "exclude", "ana")
+    view.choice.value = INITECH_ID  # another record: its own state, nothing written
+    view.choice.value = LEA_ID
+    assert view.excluded.value is True
+    view.excluded.value = False
+    with Session(db) as session:
+        assert session.get(Record, LEA_ID).exclude_from_sync is False
+        assert [c.action for c in session.scalars(select(RecordChange))] == ["exclude", "include"]

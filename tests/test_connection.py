@@ -1,0 +1,181 @@
+"""primsync's own imaplib connection (primsync.connection): every byte read through one buffer,
+nothing of imaplib's ``file`` assigned or read — on an imaplib shaped as Python 3.14's is (a
+read-only ``file`` property, reads through a buffer of its own), the fast FETCH path and
+COMPRESS=DEFLATE give the same rows as on this Python's imaplib."""
+
+from __future__ import annotations
+
+import imaplib
+import socket
+import warnings
+
+import pytest
+from imapclient import imap4, tls
+
+from primsync import connection
+from primsync.connection import Buffer
+from primsync.demo import DEMO_ACCOUNT
+from primsync.imap import connect
+from primsync.review import review_mailbox
+from tests.conftest import PASSWORD
+from tests.mailbox import FOLDERS
+from tests.test_imap import settings
+
+
+class Imaplib314(imaplib.IMAP4):
+    """imaplib.IMAP4 as Python 3.14 shapes it (CPython issue 142307): ``file`` is a read-only
+    property that warns when read; ``read`` and ``readline`` go through ``_readbuf`` filled
+    by ``sock.recv`` — bytes it buffered are invisible to anyone reading a socket file."""
+
+    def _mode_ascii(self):  # __init__ calls this first: set up 3.14's own buffer there
+        self._readbuf = b""
+        super()._mode_ascii()
+
+    @property
+    def file(self):
+        warnings.warn("IMAP4.file is unsupported, can cause errors, and may be removed.",
+                      RuntimeWarning, stacklevel=2)  # fmt: skip
+        return self._file
+
+    def open(self, host="", port=143, timeout=None):
+        self.host, self.port = host, port
+        self.sock = self._create_socket(timeout)
+        self._file = self.sock.makefile("rb")
+
+    def read(self, size):
+        while len(self._readbuf) < size:
+            chunk = self.sock.recv(8192)
+            if not chunk:
+                break
+            self._readbuf += chunk
+        data, self._readbuf = self._readbuf[:size], self._readbuf[size:]
+        return data
+
+    def readline(self):
+        while b"\n" not in self._readbuf:
+            chunk = self.sock.recv(8192)
+            if not chunk:
+                break
+            self._readbuf += chunk
+        line, sep, rest = self._readbuf.partition(b"\n")
+        self._readbuf = rest
+        return line + sep
+
+    def starttls(self, ssl_context=None):  # 3.14's: the new socket's file goes to _file
+        typ, dat = self._simple_command("STARTTLS")
+        if typ != "OK":
+            raise self.error("Couldn't establish TLS session")
+        self.sock = ssl_context.wrap_socket(self.sock, server_hostname=self.host)
+        self._file = self.sock.makefile("rb")
+        self._tls_established = True
+        self._get_capabilities()
+        return self._untagged_response(typ, dat, "STARTTLS")
+
+    def shutdown(self):
+        self._file.close()
+        self.sock.close()
+
+
+class Plain314(imap4.IMAP4WithTimeout, Imaplib314):
+    pass
+
+
+class Tls314(tls.IMAP4_TLS, Imaplib314):
+    pass
+
+
+def test_the_314_shape_is_faithful(mailbox):
+    """What broke before: assigning ``file``, and reading beside imaplib's buffer."""
+    imap = Plain314(mailbox.host, mailbox.port, 10)
+    try:
+        with pytest.raises(AttributeError):
+            imap.file = None
+        with pytest.warns(RuntimeWarning, match="IMAP4.file is unsupported"):
+            imap.file  # noqa: B018
+        imap.send(b"A1 NOOP\r\nA2 NOOP\r\n")
+        assert imap.readline().startswith(b"A1 OK")
+        assert imap._readbuf.startswith(b"A2 OK")  # buffered by imaplib: a socket file misses it
+    finally:
+        imap.shutdown()
+
+
+@pytest.fixture
+def on_imaplib_314(monkeypatch):
+    """primsync's connection classes built on the 3.14-shaped imaplib."""
+    monkeypatch.setattr(connection, "PlainConnection",
+                        type("PlainConnection", (connection.Wire, Plain314), {}))  # fmt: skip
+    monkeypatch.setattr(connection, "TlsConnection",
+                        type("TlsConnection", (connection.Wire, Tls314), {}))  # fmt: skip
+
+
+@pytest.mark.parametrize("compress", ["1", "0"])
+def test_the_same_rows_on_an_imaplib_shaped_as_314s(db, mailbox, monkeypatch, compress):
+    monkeypatch.setenv("PRIMSYNC_COMPRESS", compress)
+
+    def rows():
+        with connect(settings(mailbox), PASSWORD) as box:
+            frame = review_mailbox(db, DEMO_ACCOUNT, FOLDERS, option="all", mailbox=box,
+                                   record=False).all_rows  # fmt: skip
+            assert box.compressed is (compress == "1")
+            assert isinstance(box._client._imap, connection.Wire)
+            box.select(FOLDERS[0])
+            full = {m.uid: m.data for m in box.fetch_full(box.search(["ALL"]))}
+        return frame.drop(columns=["defects"]).astype(str).to_dict("records"), full
+
+    here = rows()
+    monkeypatch.undo()
+    monkeypatch.setenv("PRIMSYNC_COMPRESS", compress)
+    with monkeypatch.context() as patched:
+        patched.setattr(connection, "PlainConnection",
+                        type("PlainConnection", (connection.Wire, Plain314), {}))  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # reading 3.14's `file` would fail the test
+            shaped = rows()
+    assert shaped == here and here[0] and here[1]
+
+
+def test_tls_and_starttls_on_the_314_shape(mailbox, on_imaplib_314):
+    ca = str(mailbox.cert_file)
+    with connect(settings(mailbox, port=mailbox.ssl_port, security="ssl", ca_file=ca),
+                 PASSWORD) as box:  # fmt: skip
+        assert box.select("INBOX").exists == 9
+    with connect(settings(mailbox, security="starttls", ca_file=ca), PASSWORD) as box:
+        assert box.select("INBOX").exists == 9
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 8, 13, 64, 1000])
+def test_the_buffer_reads_lines_literals_and_chunks_in_any_chunking(size):
+    stream = b"* OK ready\r\n* 1 FETCH (BODY[] {5}\r\nHello)\r\nA1 OK done\r\n" + b"x" * 100
+    chunks = [stream[i : i + size] for i in range(0, len(stream), size)]
+
+    def recv(n: int) -> bytes:  # at most n bytes, as a socket gives
+        if not chunks:
+            return b""
+        chunk = chunks.pop(0)
+        if len(chunk) > n:
+            chunks.insert(0, chunk[n:])
+        return chunk[:n]
+
+    buffer = Buffer(recv)
+    assert buffer.readline(1000) == b"* OK ready\r\n"
+    assert buffer.readline(1000) == b"* 1 FETCH (BODY[] {5}\r\n"
+    assert buffer.read(5) == b"Hello"
+    assert buffer.readline(1000) == b")\r\n"
+    assert buffer.readline(4) == b"A1 O"
+    assert buffer.readline(1000) == b"K done\r\n"
+    rest = b""
+    while piece := buffer.read1(7):
+        rest += piece
+    assert rest == b"x" * 100
+
+
+def test_a_closed_connection_inside_a_literal_is_an_abort():
+    left, right = socket.socketpair()
+    conn = object.__new__(connection.PlainConnection)
+    conn.sock = left
+    conn._inflow = Buffer(lambda n: conn.sock.recv(n))
+    right.sendall(b"abc")
+    right.close()
+    with pytest.raises(imaplib.IMAP4.abort, match="inside a literal of 10 bytes"):
+        conn.read(10)
+    left.close()
