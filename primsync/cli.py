@@ -209,6 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("login", help="sign a Gmail or Microsoft 365 account in (OAuth2), once")
     _add_db(p)
     p.add_argument("address", metavar="ADDRESS")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        help="seconds to wait for the browser or the device code (default: 300)",
+    )
 
     p = sub.add_parser("health", help="per folder: UIDVALIDITY, last UID, last sync, last error")
     _add_db(p)
@@ -650,7 +656,9 @@ def cmd_login(args: argparse.Namespace) -> int:
             account=settings.address,
         )
     provider = queries.account_provider(engine, settings.address)
-    token = sign_in(settings.address, provider, show=lambda text: print(text, flush=True))
+    token = sign_in(
+        settings.address, provider, show=lambda text: print(text, flush=True), timeout=args.timeout
+    )
     queries.set_token_expiry(engine, settings.address, token.expires_at)
     until = f" (this access token until {token.expires_at:%H:%M} UTC)" if token.expires_at else ""
     print(

@@ -772,8 +772,8 @@ def _transport(settings: ConnectionSettings) -> imapclient.IMAPClient:
                 client.starttls(_tls_context(settings.ca_file))
     except ssl.SSLCertVerificationError as exc:
         raise MailboxError(
-            f"the certificate of {target} was refused ({exc.verify_message}); "
-            "for a private server give its CA file",
+            f"the certificate of {target} cannot be verified: {exc.verify_message}; give its "
+            f"CA file with `primsync account edit {settings.address} --ca-file FILE`",
             **where,
         ) from exc
     except (ssl.SSLError, OSError, IMAPClientError) as exc:

@@ -40,6 +40,8 @@ from primsync.oauth import OUTLOOK_IMAP_SCOPE, AccessToken
 
 __all__ = [
     "GMAIL_SCOPE",
+    "LOGIN_TIMEOUT",
+    "certificate_problem",
     "OAuthConfig",
     "forget_sign_in",
     "has_sign_in",
@@ -48,6 +50,7 @@ __all__ = [
 ]
 
 GMAIL_SCOPE = "https://mail.google.com/"
+LOGIN_TIMEOUT = 300.0  # seconds a person has to sign in before `primsync login` gives up
 _MICROSOFT_HOSTS = ("login.microsoftonline.com",)
 
 
@@ -142,6 +145,78 @@ def forget_sign_in(address: str) -> bool:
     return True
 
 
+# --- the sign-in service's network ------------------------------------------------------------
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps (causes, contexts, urllib3's ``reason``, exceptions in args)."""
+    seen: list[BaseException] = []
+    todo = [exc]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.append(current)
+        nested = [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        nested += [a for a in getattr(current, "args", ()) if isinstance(a, BaseException)]
+        todo += [e for e in nested if isinstance(e, BaseException)]
+    return seen
+
+
+def _host(exc: BaseException, fallback: str) -> str:
+    """The host:port the failed request went to, read from the exception, else ``fallback``."""
+    from urllib.parse import urlsplit
+
+    for current in _chain(exc):
+        url = getattr(getattr(current, "request", None), "url", None) or getattr(
+            current, "url", None
+        )
+        if isinstance(url, str) and "://" in url:
+            parts = urlsplit(url)
+            return parts.netloc or fallback
+        pool = getattr(current, "pool", None)
+        if pool is not None and getattr(pool, "host", None):
+            return f"{pool.host}:{pool.port}"
+    return fallback
+
+
+def certificate_problem(exc: BaseException) -> str | None:
+    """Why a certificate was refused ("Missing Authority Key Identifier"...), when it was."""
+    import ssl
+
+    for current in _chain(exc):
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return str(current.verify_message or current.reason or "not trusted")
+    return None
+
+
+@contextlib.contextmanager
+def _service(address: str, service: str, host: str) -> Any:
+    """Failures to reach the sign-in service (down, refused, its certificate not trusted) as
+    one line (:class:`AuthenticationError`, exit code 3) naming it, never a traceback."""
+    import requests
+
+    try:
+        yield
+    except requests.exceptions.RequestException as exc:
+        where = _host(exc, host)
+        reason = certificate_problem(exc)
+        if reason is not None:
+            raise AuthenticationError(
+                f"the certificate of {service} ({where}) cannot be verified: {reason}; give its "
+                "CA with REQUESTS_CA_BUNDLE=FILE (a TLS-inspecting proxy's, a private one's)",
+                account=address,
+            ) from None
+        raise AuthenticationError(
+            f"{service} cannot be reached ({where}: {type(exc).__name__}); try again later",
+            account=address,
+        ) from None
+
+
+def _authority_host(config: OAuthConfig) -> str:
+    return config.microsoft_authority.split("/")[2]
+
+
 # --- Microsoft -----------------------------------------------------------------------------
 
 
@@ -168,21 +243,41 @@ def _from_msal(result: dict[str, Any]) -> AccessToken:
 
 
 def _microsoft_sign_in(
-    address: str, config: OAuthConfig, show: Callable[[str], None]
+    address: str, config: OAuthConfig, show: Callable[[str], None], timeout: float
 ) -> AccessToken:
+    import time
+
     import msal
 
     cache = msal.SerializableTokenCache()
-    app = _msal_app(config, cache)
-    flow = app.initiate_device_flow(scopes=[OUTLOOK_IMAP_SCOPE])
+    with _service(address, "Microsoft's sign-in service", _authority_host(config)):
+        app = _msal_app(config, cache)
+        flow = app.initiate_device_flow(scopes=[OUTLOOK_IMAP_SCOPE])
     if "user_code" not in flow:
         raise AuthenticationError(
             f"Microsoft refused to start the sign-in ({flow.get('error', 'no device code')})",
             account=address,
         )
-    show(flow["message"])
-    result = app.acquire_token_by_device_flow(flow)
+    show(
+        flow.get("message")
+        or f"Open {flow.get('verification_uri', 'the sign-in page')} and type the code "
+        f"{flow['user_code']}"
+    )
+    deadline = time.monotonic() + timeout
+    with _service(address, "Microsoft's sign-in service", _authority_host(config)):
+        result = app.acquire_token_by_device_flow(
+            flow,
+            exit_condition=lambda flow: (
+                time.monotonic() > deadline or flow.get("expires_at", float("inf")) < time.time()
+            ),
+        )
     if "access_token" not in result:
+        if result.get("error") in ("authorization_pending", "slow_down"):
+            raise AuthenticationError(
+                f"no sign-in within {timeout:g} seconds: run `primsync login {address}` again "
+                "(--timeout gives more time)",
+                account=address,
+            )
         raise AuthenticationError(
             f"the sign-in did not complete ({result.get('error', 'no token')})", account=address
         )
@@ -198,15 +293,18 @@ class _MsalProvider:
 
         self.address, self.cache = address, msal.SerializableTokenCache()
         self.cache.deserialize(stored["msal_cache"])
-        self.app = _msal_app(config, self.cache)
+        self.host = _authority_host(config)
+        with _service(address, "Microsoft's sign-in service", self.host):
+            self.app = _msal_app(config, self.cache)
 
     def access_token(self, *, force_refresh: bool = False) -> AccessToken:
         accounts = self.app.get_accounts()
         result = None
         if accounts:
-            result = self.app.acquire_token_silent_with_error(
-                [OUTLOOK_IMAP_SCOPE], account=accounts[0], force_refresh=force_refresh
-            )
+            with _service(self.address, "Microsoft's sign-in service", self.host):
+                result = self.app.acquire_token_silent_with_error(
+                    [OUTLOOK_IMAP_SCOPE], account=accounts[0], force_refresh=force_refresh
+                )
         if not result or "access_token" not in result:
             raise _expired(self.address)
         if self.cache.has_state_changed:
@@ -217,12 +315,14 @@ class _MsalProvider:
 # --- Google --------------------------------------------------------------------------------
 
 
-def _google_sign_in(address: str, config: OAuthConfig, show: Callable[[str], None]) -> AccessToken:
-    from google_auth_oauthlib.flow import InstalledAppFlow
+def _google_sign_in(
+    address: str, config: OAuthConfig, show: Callable[[str], None], timeout: float
+) -> AccessToken:
+    from google_auth_oauthlib.flow import InstalledAppFlow, WSGITimeoutError
 
-    flow = InstalledAppFlow.from_client_config(
-        {"installed": config.google_client()}, scopes=[GMAIL_SCOPE]
-    )
+    client = config.google_client()
+    flow = InstalledAppFlow.from_client_config({"installed": client}, scopes=[GMAIL_SCOPE])
+    token_host = client.get("token_uri", "https://oauth2.googleapis.com/token").split("/")[2]
 
     original = sys.stdout
 
@@ -233,14 +333,26 @@ def _google_sign_in(address: str, config: OAuthConfig, show: Callable[[str], Non
                     show(text.strip())
             return len(text)
 
-    with contextlib.redirect_stdout(_Shown()):
-        credentials = flow.run_local_server(
-            host="localhost",
-            port=0,
-            open_browser=False,
-            authorization_prompt_message="Open this address in a browser and allow access: {url}",
-            success_message="primsync is signed in. You can close this tab.",
-        )
+    try:
+        with (
+            _service(address, "Google's sign-in service", token_host),
+            contextlib.redirect_stdout(_Shown()),
+        ):
+            credentials = flow.run_local_server(
+                host="localhost",
+                port=0,
+                open_browser=False,
+                authorization_prompt_message="Open this address in a browser and allow access: "
+                "{url}",
+                success_message="primsync is signed in. You can close this tab.",
+                timeout_seconds=timeout,
+            )
+    except WSGITimeoutError:
+        raise AuthenticationError(
+            f"the browser did not come back within {timeout:g} seconds: run `primsync login "
+            f"{address}` again (--timeout gives more time)",
+            account=address,
+        ) from None
     if not credentials.refresh_token:
         raise AuthenticationError("Google gave no refresh token", account=address)
     _save(address, {"provider": "google", "refresh_token": credentials.refresh_token})
@@ -282,8 +394,14 @@ class _GoogleProvider:
             except RefreshError as exc:
                 raise _expired(self.address) from exc
             except TransportError as exc:
+                where = self.credentials.token_uri.split("/")[2]
+                reason = certificate_problem(exc)
                 raise AuthenticationError(
-                    f"Google's token endpoint could not be reached ({type(exc).__name__})",
+                    f"the certificate of Google's token endpoint ({where}) cannot be verified: "
+                    f"{reason}; give its CA with REQUESTS_CA_BUNDLE=FILE"
+                    if reason
+                    else f"Google's token endpoint could not be reached ({where}: "
+                    f"{type(exc).__name__})",
                     account=self.address,
                 ) from exc
         return _google_token(self.credentials)
@@ -298,16 +416,18 @@ def sign_in(
     *,
     show: Callable[[str], None] = print,
     config: OAuthConfig | None = None,
+    timeout: float = LOGIN_TIMEOUT,
 ) -> AccessToken:
     """Sign ``address`` in with its provider ("gmail" or "outlook", as ``mail_account``
     records it) and keep what lasts in the keyring; ``show`` receives what the user must
-    open or type. Returns the first access token."""
+    open or type. Returns the first access token. The user has ``timeout`` seconds to sign
+    in (the browser's redirect, the device code typed); then :class:`AuthenticationError`."""
     config = config or OAuthConfig.from_env()
     _keyring()  # say there is no keyring before the user signs in, not after
     if provider == "outlook":
-        return _microsoft_sign_in(address, config, show)
+        return _microsoft_sign_in(address, config, show, timeout)
     if provider == "gmail":
-        return _google_sign_in(address, config, show)
+        return _google_sign_in(address, config, show, timeout)
     raise ConfigurationError(
         f"sign-in is for Gmail and Microsoft 365 accounts; {address} is a {provider} account "
         "(its password comes from the keyring, $PRIMSYNC_PASSWORD or --password-stdin)",

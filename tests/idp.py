@@ -31,9 +31,11 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def make_ca(folder: Path) -> tuple[Path, Path, Path]:
+def make_ca(folder: Path, *, strict: bool = True) -> tuple[Path, Path, Path]:
     """A private CA and a server certificate for 127.0.0.1 and localhost signed by it:
-    (ca.pem, server.pem, server.key)."""
+    (ca.pem, server.pem, server.key). ``strict``: with what strict verification (Python
+    3.13's default, VERIFY_X509_STRICT) asks — key identifiers, key usage, basic constraints;
+    without, the certificates of an old company CA (no Authority/Subject Key Identifier)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -42,7 +44,7 @@ def make_ca(folder: Path) -> tuple[Path, Path, Path]:
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "primsync test CA")])
-    ca = (
+    ca_builder = (
         x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
         .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=2))
@@ -51,12 +53,16 @@ def make_ca(folder: Path) -> tuple[Path, Path, Path]:
             digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
             key_encipherment=False, data_encipherment=False, key_agreement=False,
             encipher_only=False, decipher_only=False), critical=True)
-        .sign(ca_key, hashes.SHA256())
     )  # fmt: skip
+    if strict:
+        ca_builder = ca_builder.add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
+    ca = ca_builder.sign(ca_key, hashes.SHA256())
     key = ec.generate_private_key(ec.SECP256R1())
     import ipaddress
 
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
         .issuer_name(ca_name).public_key(key.public_key())
@@ -65,8 +71,24 @@ def make_ca(folder: Path) -> tuple[Path, Path, Path]:
         .add_extension(x509.SubjectAlternativeName([
             x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
             critical=False)
-        .sign(ca_key, hashes.SHA256())
     )  # fmt: skip
+    if strict:
+        from cryptography.x509.oid import ExtendedKeyUsageOID
+
+        builder = (
+            builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(
+                digital_signature=True, key_encipherment=False, key_cert_sign=False,
+                crl_sign=False, content_commitment=False, data_encipherment=False,
+                key_agreement=True, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
+                           critical=False)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                           critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                ca_key.public_key()), critical=False)
+        )  # fmt: skip
+    cert = builder.sign(ca_key, hashes.SHA256())
     paths = folder / "ca.pem", folder / "server.pem", folder / "server.key"
     paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
@@ -134,10 +156,10 @@ class IdentityProvider:
     """``with IdentityProvider(tmp_path) as idp``: HTTPS on ``idp.port``, introspection on
     ``idp.introspection_url``, the private CA at ``idp.ca_file``."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, *, strict_ca: bool = True):
         self.folder = folder
         self.state = State()
-        self.ca_file, self._cert, self._key = make_ca(folder)
+        self.ca_file, self._cert, self._key = make_ca(folder, strict=strict_ca)
 
     @property
     def base(self) -> str:

@@ -253,3 +253,55 @@ def test_a_signed_in_account_in_the_sync_notebook_leaves_no_token_in_it(
     assert imported(engine) == 1
     for secret in issued_secrets(idp):
         assert secret not in written
+
+
+def one_line(out: str) -> str:
+    assert "Traceback" not in out, out
+    lines = [line for line in out.strip().splitlines() if line.strip()]
+    return lines[-1]
+
+
+def test_a_sign_in_service_whose_certificate_is_not_trusted_is_one_line(person, idp):
+    untrusting = {k: v for k, v in person.items() if k != "REQUESTS_CA_BUNDLE"}
+    code, out = login(untrusting, M365, lambda line: None)
+    assert code == 3
+    assert one_line(out) == (
+        f"primsync login: error: the certificate of Microsoft's sign-in service "
+        f"(127.0.0.1:{idp.port}) cannot be verified: unable to get local issuer certificate; "
+        "give its CA with REQUESTS_CA_BUNDLE=FILE (a TLS-inspecting proxy's, a private one's) "
+        f"(account {M365})"
+    )
+
+
+def test_a_company_ca_without_key_identifiers(person, engine, tmp_path):
+    """An old company CA (no Authority Key Identifier): Python 3.13 refuses it (strict
+    verification), in one line, exit 3; Python 3.11 and 3.12 accept it (then nobody types the
+    code: the login ends at its timeout, in one line)."""
+    (tmp_path / "lax").mkdir()
+    with IdentityProvider(tmp_path / "lax", strict_ca=False) as lax:
+        env = {**person, "REQUESTS_CA_BUNDLE": str(lax.ca_file),
+               "PRIMSYNC_MS_AUTHORITY": lax.authority}  # fmt: skip
+        started = time.monotonic()
+        done = run(env, "login", M365, "--timeout", "2")
+    assert done.returncode == 3
+    line = one_line(done.stderr)
+    if sys.version_info >= (3, 13):
+        assert "cannot be verified: Missing Authority Key Identifier" in line
+    else:
+        assert line == (
+            f"primsync login: error: no sign-in within 2 seconds: run `primsync login {M365}` "
+            f"again (--timeout gives more time) (account {M365})"
+        )
+        assert time.monotonic() - started < 60
+
+
+def test_login_whose_browser_never_comes_back_ends_at_its_timeout(person):
+    started = time.monotonic()
+    done = run(person, "login", GMAIL, "--timeout", "2")
+    assert done.returncode == 3
+    assert one_line(done.stderr) == (
+        f"primsync login: error: the browser did not come back within 2 seconds: run `primsync "
+        f"login {GMAIL}` again (--timeout gives more time) (account {GMAIL})"
+    )
+    assert "allow access: https://" in done.stdout  # the address was shown first
+    assert time.monotonic() - started < 60

@@ -289,3 +289,39 @@ def test_the_contacts_checkbox_excludes_and_includes_a_record(db):
     with Session(db) as session:
         assert session.get(Record, LEA_ID).exclude_from_sync is False
         assert [c.action for c in session.scalars(select(RecordChange))] == ["exclude", "include"]
+
+
+def test_a_sign_in_service_not_trusted_is_one_line_in_the_account_step(db, tmp_path,
+                                                                        monkeypatch):  # fmt: skip
+    keyring = pytest.importorskip("keyring")
+    plaintext = pytest.importorskip("keyrings.alt.file")
+    from primsync.errors import AuthenticationError
+    from tests.conftest import add_account
+    from tests.idp import IdentityProvider
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "keyring"))
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    before = keyring.get_keyring()
+    keyring.set_keyring(plaintext.PlaintextKeyring())
+    nowhere = type("Server", (), {"host": "127.0.0.1", "port": 1})()
+    add_account(db, "ana@contoso.example", nowhere, "ana", provider="outlook", auth="xoauth2")
+    try:
+        with IdentityProvider(tmp_path) as idp:
+            monkeypatch.setenv("PRIMSYNC_MS_CLIENT_ID", "client-of-the-test")
+            monkeypatch.setenv("PRIMSYNC_MS_AUTHORITY", idp.authority)
+            app = SyncApp(db, DEMO_ACCOUNT, "ana", secret=PASSWORD)
+            step = app.account_step
+            step.choice.value = "ana@contoso.example"
+            step.sign_in_button.click()
+            assert [type(e) for e in step.errors] == [AuthenticationError]
+            import html
+
+            assert (
+                "the certificate of Microsoft's sign-in service "
+                f"(127.0.0.1:{idp.port}) cannot be verified: unable to get local issuer "
+                "certificate; give its CA with REQUESTS_CA_BUNDLE=FILE"
+            ) in html.unescape(step.status.value)
+            assert "SSLError" not in step.status.value
+            assert "HTTPSConnectionPool" not in step.status.value
+    finally:
+        keyring.set_keyring(before)
