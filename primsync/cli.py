@@ -285,7 +285,12 @@ def table(frame: pd.DataFrame) -> str:
 
 def _write(text: str, output: str | None) -> None:
     if output:
-        Path(output).write_text(text, encoding="utf-8")
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot write {output}: {exc.strerror or type(exc).__name__}"
+            ) from None
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
@@ -692,6 +697,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     root = project_root()
     db = args.db or f"sqlite:///{root / 'data' / 'demo.db'}"
     engine, server = start_demo(db)
+    _OPENED.append(engine)
     lab = None
     try:
         folders = [f.name for f in _demo_folders(engine, DEMO_ACCOUNT, DEMO_PASSWORD)]
@@ -962,6 +968,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"primsync {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of the output went away (`| head`): nothing to say
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes
+        except (OSError, ValueError):
+            pass
+        return 141
     except Exception as exc:  # a bug: one line for the user, the traceback in a log file
         log = _log_unexpected(args.command)
         where = f"the traceback is in {log}" if log else "no log file could be written"

@@ -173,6 +173,16 @@ def is_sent_folder(folder: Folder) -> bool:
     return folder.parts[-1].strip().casefold() in _SENT_NAMES
 
 
+def _server_words(text: str) -> str:
+    """What a server said, without the bytes literal imaplib wraps it in.
+
+    >>> _server_words("b'[AUTHENTICATIONFAILED] Authentication failed.'")
+    '[AUTHENTICATIONFAILED] Authentication failed.'
+    """
+    found = re.fullmatch(r"\s*b(['\"])(.*)\1\s*", text, flags=re.S)
+    return found.group(2) if found else text
+
+
 def _decode(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
@@ -793,7 +803,8 @@ def _login(client: imapclient.IMAPClient, settings: ConnectionSettings, secret: 
             client.login(settings.username, secret)
     except LoginError as exc:
         client.shutdown()
-        reason = _decode(str(exc)).replace(secret, "***") if secret else _decode(str(exc))
+        reason = _server_words(str(exc))
+        reason = reason.replace(secret, "***") if secret else reason
         raise AuthenticationError(f"login refused by {target}: {reason[:200]}", **where) from exc
     except (IMAPClientError, OSError) as exc:
         client.shutdown()

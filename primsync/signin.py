@@ -319,6 +319,7 @@ def _google_sign_in(
     address: str, config: OAuthConfig, show: Callable[[str], None], timeout: float
 ) -> AccessToken:
     from google_auth_oauthlib.flow import InstalledAppFlow, WSGITimeoutError
+    from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
     client = config.google_client()
     flow = InstalledAppFlow.from_client_config({"installed": client}, scopes=[GMAIL_SCOPE])
@@ -347,6 +348,14 @@ def _google_sign_in(
                 success_message="primsync is signed in. You can close this tab.",
                 timeout_seconds=timeout,
             )
+    except OAuth2Error as exc:  # what the person or the provider answered: denied, a state
+        # that does not match (refused, rightly), an expired code
+        raise AuthenticationError(
+            f"Google's sign-in ended without access ({exc.error}"
+            + (f": {exc.description}" if exc.description else "")
+            + f"): run `primsync login {address}` again",
+            account=address,
+        ) from None
     except WSGITimeoutError:
         raise AuthenticationError(
             f"the browser did not come back within {timeout:g} seconds: run `primsync login "

@@ -179,6 +179,7 @@ def test_account_test_says_what_the_server_offers(db):
     assert bad.returncode == 3 and "wrong-password" not in bad.stderr
     (line,) = bad.stderr.strip().splitlines()
     assert line.startswith("primsync account: error: login refused") and DEMO_ACCOUNT in line
+    assert "b'" not in line and "[AUTHENTICATIONFAILED]" in line  # the server's words, as said
 
 
 def test_remove_refuses_while_imported_mail_points_at_the_account(db):

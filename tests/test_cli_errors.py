@@ -61,13 +61,17 @@ def test_a_mistyped_database_path_creates_no_folder(tmp_path):
 
 def test_a_database_without_tables_or_at_an_older_schema_says_init(tmp_path):
     empty = tmp_path / "empty.db"
-    open_engine(f"sqlite:///{empty}", create=True).connect().close()
+    engine = open_engine(f"sqlite:///{empty}", create=True)
+    engine.connect().close()
+    engine.dispose()  # every connection closed (Python 3.13 reports one left open)
     out = primsync("health", "--account", "a@b.example", "--db", f"sqlite:///{empty}",
                    cwd=tmp_path)  # fmt: skip
     assert out.returncode == 2
     assert "the database has no primsync tables: run `primsync init` first" in one_line(out)
     old = tmp_path / "old.db"
-    init_db(open_engine(f"sqlite:///{old}", create=True), revision="0001")
+    engine = open_engine(f"sqlite:///{old}", create=True)
+    init_db(engine, revision="0001")
+    engine.dispose()
     out = primsync("health", "--account", "a@b.example", "--db", f"sqlite:///{old}",
                    cwd=tmp_path)  # fmt: skip
     assert out.returncode == 2
@@ -138,3 +142,60 @@ def test_a_program_that_exits_is_named_as_what_it_is():
     with pytest.raises(ServiceError, match=r"^JupyterLab on port \d+ exited with code 7$"):
         wait_for_port(free_port(), process=process, name="JupyterLab", timeout=30)
     assert ServiceError.exit_code == 2
+
+
+def test_a_database_of_a_kind_primsync_does_not_keep_is_exit_2(tmp_path):
+    out = primsync("health", "--account", "a@b.example", "--db", "mysql://u@db.example/crm",
+                   cwd=tmp_path)  # fmt: skip
+    assert out.returncode == 2
+    assert one_line(out) == (
+        "primsync health: error: primsync keeps its data in SQLite or PostgreSQL, not mysql: "
+        "give a sqlite:/// or postgresql+psycopg:// URL"
+    )
+    out = primsync("init", "--db", "postgresql+pg8000://u@127.0.0.1:1/crm", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "the database driver 'postgresql+pg8000' is not installed" in one_line(out)
+
+
+def _agency(tmp_path, records: int = 0) -> dict[str, str]:
+    """An initialised database with a group, a user and ``records`` records, by command."""
+    import os
+
+    env = {**os.environ, "PRIMSYNC_DB": f"sqlite:///{tmp_path / 'crm.db'}"}
+    for command in (["init"], ["groups", "add", "Recruiters", "--level", "10"],
+                    ["users", "add", "ana", "--name", "Ana", "--group", "Recruiters"]):  # fmt: skip
+        assert primsync(*command, cwd=tmp_path, env=env).returncode == 0
+    if records:
+        lines = "".join(f"candidate,Person {i},p{i}@mail.example\n" for i in range(records))
+        (tmp_path / "people.csv").write_text("kind,name,email\n" + lines)
+        done = primsync("records", "import", "people.csv", cwd=tmp_path, env=env)
+        assert done.returncode == 0, done.stderr
+    return env
+
+
+def test_an_output_path_that_cannot_be_written_is_exit_2(tmp_path):
+    env = _agency(tmp_path)
+    out = primsync("messages", "--user", "ana", "--format", "csv", "-o", "no/such/folder/x.csv",
+                   cwd=tmp_path, env=env)  # fmt: skip
+    assert out.returncode == 2
+    assert one_line(out) == (
+        "primsync messages: error: cannot write no/such/folder/x.csv: No such file or directory"
+    )
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    """`primsync records list | head -n 1`, and a reader that goes away without reading
+    (`| true`): nothing is said, and the writer ends with 141 (as one killed by SIGPIPE)."""
+    import shlex
+
+    env = _agency(tmp_path, records=3000)  # 167 kB: more than a pipe holds
+    listing = f"{shlex.quote(sys.executable)} -m primsync.cli records list --format csv"
+    for reader, status in (("head -n 1", None), ("true", "141")):
+        command = f"{listing} | {reader}; echo \"status ${{PIPESTATUS[0]}}\" >&2"
+        out = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+        said, _, code = out.stderr.rpartition("status ")
+        assert said == "", out.stderr  # no traceback, no "Exception ignored", no line
+        assert status is None or code.strip() == status
+        if reader.startswith("head"):
+            assert out.stdout.startswith("id,kind,name,addresses,")

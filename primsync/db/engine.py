@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from primsync.errors import ConfigurationError, DatabaseError, SchemaMissing
@@ -71,7 +71,18 @@ def open_engine(url: str | None = None, *, create: bool = False) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(parsed, pool_pre_ping=True)
+    if parsed.get_backend_name() != "postgresql":
+        raise ConfigurationError(
+            f"primsync keeps its data in SQLite or PostgreSQL, not {parsed.get_backend_name()}: "
+            "give a sqlite:/// or postgresql+psycopg:// URL"
+        )
+    try:
+        return create_engine(parsed, pool_pre_ping=True)
+    except (ImportError, NoSuchModuleError) as exc:  # a PostgreSQL driver that is not installed
+        raise ConfigurationError(
+            f"the database driver {parsed.drivername!r} is not installed: use "
+            "postgresql+psycopg:// (psycopg comes with primsync)"
+        ) from exc
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
