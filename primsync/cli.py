@@ -78,6 +78,16 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_connection(p: argparse.ArgumentParser) -> None:
+    """How to reach an account's server: `account add` and `account edit`."""
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--security", help="ssl, starttls or none (none: loopback only)")
+    p.add_argument("--username", help="login name (default: the address)")
+    p.add_argument("--auth", help="password or xoauth2")
+    p.add_argument("--ca-file", help="CA certificates to trust (a private server's)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="primsync", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"primsync {_version()}")
@@ -166,21 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="gmail, microsoft, yahoo, icloud, fastmail, gmx, zoho, ovh, aol or imap "
         "(default: from the address's domain)",
     )
-    a.add_argument("--host")
-    a.add_argument("--port", type=int)
-    a.add_argument("--security", help="ssl, starttls or none (none: loopback only)")
-    a.add_argument("--username", help="login name (default: the address)")
-    a.add_argument("--auth", help="password or xoauth2")
-    a.add_argument("--ca-file", help="CA certificates to trust (a private server's)")
+    _add_connection(a)
     a = what.add_parser("edit", help="correct a registered account's settings")
     _add_db(a)
     a.add_argument("address", metavar="ADDRESS")
-    a.add_argument("--host")
-    a.add_argument("--port", type=int)
-    a.add_argument("--security", help="ssl, starttls or none (none: loopback only)")
-    a.add_argument("--username", help="login name")
-    a.add_argument("--auth", help="password or xoauth2")
-    a.add_argument("--ca-file", help="CA certificates to trust ('' for the system's)")
+    _add_connection(a)
     a.add_argument("--owner", help="login of the user who owns the account")
     a = what.add_parser("password", help="keep an account's password in the system keyring")
     _add_db(a)

@@ -832,18 +832,24 @@ def _open_client(
 def _open_client_once(settings: ConnectionSettings, secret: Secret) -> imapclient.IMAPClient:
     """Connect and log in. A token source is asked again, with refresh=True, once the server
     has refused its first token; a second refusal is final."""
-    client = _transport(settings)
     if not callable(secret):
+        client = _transport(settings)
         _login(client, settings, secret)
         return client
+    # the token is fetched before, and outside, the login: a sign-in service that refuses to
+    # refresh (a revoked consent, a dead refresh token) says so itself, once, and the mail
+    # server, which never saw a token, is not blamed
+    token = secret(False)
+    client = _transport(settings)
     try:
-        _login(client, settings, secret(False))
+        _login(client, settings, token)
     except AuthenticationError as first:
         if is_throttled(first.message):
             raise  # busy, not a refused token: waited out by the caller
+        token = secret(True)
         client = _transport(settings)
         try:
-            _login(client, settings, secret(True))
+            _login(client, settings, token)
         except AuthenticationError as exc:
             raise AuthenticationError(
                 f"the server refused the access token, also after one refresh: {exc.message}",

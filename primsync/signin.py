@@ -41,6 +41,7 @@ from primsync.oauth import OUTLOOK_IMAP_SCOPE, AccessToken
 __all__ = [
     "GMAIL_SCOPE",
     "LOGIN_TIMEOUT",
+    "SignInUnreachable",
     "certificate_problem",
     "OAuthConfig",
     "forget_sign_in",
@@ -190,6 +191,10 @@ def certificate_problem(exc: BaseException) -> str | None:
     return None
 
 
+class SignInUnreachable(AuthenticationError):
+    """The sign-in service could not be reached, or its certificate verified (exit code 3)."""
+
+
 @contextlib.contextmanager
 def _service(address: str, service: str, host: str) -> Any:
     """Failures to reach the sign-in service (down, refused, its certificate not trusted) as
@@ -202,12 +207,12 @@ def _service(address: str, service: str, host: str) -> Any:
         where = _host(exc, host)
         reason = certificate_problem(exc)
         if reason is not None:
-            raise AuthenticationError(
+            raise SignInUnreachable(
                 f"the certificate of {service} ({where}) cannot be verified: {reason}; give its "
                 "CA with REQUESTS_CA_BUNDLE=FILE (a TLS-inspecting proxy's, a private one's)",
                 account=address,
             ) from None
-        raise AuthenticationError(
+        raise SignInUnreachable(
             f"{service} cannot be reached ({where}: {type(exc).__name__}); try again later",
             account=address,
         ) from None
@@ -294,17 +299,46 @@ class _MsalProvider:
         self.address, self.cache = address, msal.SerializableTokenCache()
         self.cache.deserialize(stored["msal_cache"])
         self.host = _authority_host(config)
-        with _service(address, "Microsoft's sign-in service", self.host):
-            self.app = _msal_app(config, self.cache)
+        self.app: Any = None
+        self.unreachable: SignInUnreachable | None = None
+        try:
+            with _service(address, "Microsoft's sign-in service", self.host):
+                self.app = _msal_app(config, self.cache)  # asks the authority: the network
+        except SignInUnreachable as exc:  # a short outage: the cached token may still serve
+            self.unreachable = exc
+
+    def _cached(self) -> AccessToken | None:
+        """The cache's access token for IMAP while it is valid for another minute (what a run
+        uses while the sign-in service is out of reach)."""
+        entries = json.loads(self.cache.serialize()).get("AccessToken", {}).values()
+        now = datetime.now(UTC).timestamp()
+        for entry in entries:
+            scopes = str(entry.get("target", "")).lower().split()
+            expires = int(entry.get("expires_on", 0) or 0)
+            if OUTLOOK_IMAP_SCOPE.lower() in scopes and expires > now + 60:
+                return AccessToken(entry["secret"], datetime.fromtimestamp(expires, UTC))
+        return None
+
+    def _offline(self, exc: SignInUnreachable, force_refresh: bool) -> AccessToken:
+        cached = None if force_refresh else self._cached()
+        if cached is None:
+            raise exc
+        return cached
 
     def access_token(self, *, force_refresh: bool = False) -> AccessToken:
+        if self.app is None:
+            assert self.unreachable is not None
+            return self._offline(self.unreachable, force_refresh)
         accounts = self.app.get_accounts()
         result = None
         if accounts:
-            with _service(self.address, "Microsoft's sign-in service", self.host):
-                result = self.app.acquire_token_silent_with_error(
-                    [OUTLOOK_IMAP_SCOPE], account=accounts[0], force_refresh=force_refresh
-                )
+            try:
+                with _service(self.address, "Microsoft's sign-in service", self.host):
+                    result = self.app.acquire_token_silent_with_error(
+                        [OUTLOOK_IMAP_SCOPE], account=accounts[0], force_refresh=force_refresh
+                    )
+            except SignInUnreachable as exc:
+                return self._offline(exc, force_refresh)
         if not result or "access_token" not in result:
             raise _expired(self.address)
         if self.cache.has_state_changed:
@@ -364,8 +398,20 @@ def _google_sign_in(
         ) from None
     if not credentials.refresh_token:
         raise AuthenticationError("Google gave no refresh token", account=address)
-    _save(address, {"provider": "google", "refresh_token": credentials.refresh_token})
+    _save(address, _google_stored(credentials))
     return _google_token(credentials)
+
+
+def _google_stored(credentials: Any) -> dict[str, Any]:
+    """What the keyring keeps of a Google sign-in: the refresh token, and the current access
+    token with its end (a run uses it while Google's token endpoint is out of reach)."""
+    token = _google_token(credentials)
+    return {
+        "provider": "google",
+        "refresh_token": credentials.refresh_token,
+        "access_token": token.token,
+        "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+    }
 
 
 def _google_token(credentials: Any) -> AccessToken:
@@ -384,8 +430,14 @@ class _GoogleProvider:
 
         client = config.google_client()
         self.address = address
+        expiry = None
+        if stored.get("access_token") and stored.get("expires_at"):
+            # google-auth compares naive UTC datetimes
+            expiry = datetime.fromisoformat(stored["expires_at"]).astimezone(UTC)
+            expiry = expiry.replace(tzinfo=None)
         self.credentials = Credentials(
-            token=None,
+            token=stored.get("access_token") if expiry else None,
+            expiry=expiry,
             refresh_token=stored["refresh_token"],
             token_uri=client.get("token_uri", "https://oauth2.googleapis.com/token"),
             client_id=client["client_id"],
@@ -405,7 +457,7 @@ class _GoogleProvider:
             except TransportError as exc:
                 where = self.credentials.token_uri.split("/")[2]
                 reason = certificate_problem(exc)
-                raise AuthenticationError(
+                raise SignInUnreachable(
                     f"the certificate of Google's token endpoint ({where}) cannot be verified: "
                     f"{reason}; give its CA with REQUESTS_CA_BUNDLE=FILE"
                     if reason
@@ -413,6 +465,7 @@ class _GoogleProvider:
                     f"{type(exc).__name__})",
                     account=self.address,
                 ) from exc
+            _save(self.address, _google_stored(self.credentials))
         return _google_token(self.credentials)
 
 

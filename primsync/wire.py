@@ -238,19 +238,45 @@ def fetch_items(texts: list[bytes], literals: list[bytes], start: int) -> dict[b
     tokens = list(_tokens(texts, literals, start))
     items: dict[bytes, object] = {}
     i = 0
+    depth = 0  # item lists inside the list, as Domino sends them: ``UID 5 (FLAGS () ...)``
     try:
-        while tokens[i] is not _CLOSE:
+        while True:
             name = tokens[i]
+            if name is _CLOSE:
+                if depth == 0:
+                    break
+                depth, i = depth - 1, i + 1
+                continue
+            if name is _OPEN:
+                depth, i = depth + 1, i + 1
+                continue
             if not isinstance(name, _Atom):
                 raise ValueError(f"expected an item name, got {name!r}")
-            value, i = _parse(tokens, i + 1)
-            upper = name.upper()
-            items[b"BODY[" + name[5:] if upper.startswith(b"BODY[") else upper] = value
+            if tokens[i + 1] is _CLOSE:  # a name without a value (Yandex: ``BODY[2] )``)
+                value, i = None, i + 1
+            else:
+                value, i = _parse(tokens, i + 1)
+            items[_item_name(name)] = value
     except IndexError:
         raise ValueError("the FETCH response ends in the middle") from None
     if i + 1 != len(tokens):
         raise ValueError("text after the end of the FETCH response")
     return items
+
+
+def _item_name(name: bytes) -> bytes:
+    """An item's name as the dict keys it: upper-cased, a body section keeping its text, and
+    ``BODY.PEEK[...]`` echoed back by a server read as the ``BODY[...]`` it stands for.
+
+    >>> _item_name(b"body.peek[HEADER.FIELDS (From)]"), _item_name(b"rfc822.size")
+    (b'BODY[HEADER.FIELDS (From)]', b'RFC822.SIZE')
+    """
+    upper = name.upper()
+    if upper.startswith(b"BODY.PEEK["):
+        return b"BODY[" + name[10:]
+    if upper.startswith(b"BODY["):
+        return b"BODY[" + name[5:]
+    return upper
 
 
 def _parse(tokens: list[object], i: int) -> tuple[object, int]:

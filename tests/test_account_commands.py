@@ -70,32 +70,16 @@ def test_account_password_stores_it_and_review_uses_it(person, mailbox):
     assert not in_keyring(person, DEMO_ACCOUNT)
 
 
-def test_account_password_typed_at_a_prompt(person, mailbox):
+def test_account_password_typed_at_a_prompt(person, mailbox, tmp_path):
     """The prompt as a person meets it: getpass reads the terminal (a pseudo-terminal here)."""
-    import pty
+    from tests.test_readme_walk import typed
 
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: the command as typed
-        os.execvpe(sys.executable, [sys.executable, "-m", "primsync.cli", "account", "password",
-                                    DEMO_ACCOUNT], person)  # fmt: skip
-    seen = b""
-    while b"(not shown): " not in seen:
-        seen += os.read(fd, 1024)
-    assert seen.decode().strip().endswith(f"password for {DEMO_ACCOUNT} (not shown):")
-    os.write(fd, PASSWORD.encode() + b"\n")
-    rest = b""
-    while True:
-        try:
-            chunk = os.read(fd, 1024)
-        except OSError:
-            break
-        if not chunk:
-            break
-        rest += chunk
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, rest
-    assert PASSWORD.encode() not in rest
-    assert b"is in the system keyring" in rest
+    argv = [sys.executable, "-m", "primsync.cli", "account", "password", DEMO_ACCOUNT]
+    code, said = typed(argv, person, tmp_path, PASSWORD)
+    assert code == 0, said
+    assert f"password for {DEMO_ACCOUNT} (not shown):" in said
+    assert PASSWORD not in said
+    assert "is in the system keyring" in said
     assert run(person, "account", "test", DEMO_ACCOUNT).returncode == 0
 
 

@@ -164,3 +164,63 @@ def test_all_shapes_in_one_answer_in_any_chunking():
         chunks = [answer[i : i + size] for i in range(0, len(answer), size)]
         got = read_fetch(iter([*chunks, b"A1 OK done\r\n", b""]).__next__, b"A1")
         assert {m.uid: (m.data, m.flags, m.received, m.size) for m in got} == whole
+
+
+# Answers MailKit's tests record for servers neither imapclient's parser nor, until now, ours
+# read (jstedfast/MailKit, UnitTests/Net/Imap/Resources; the bytes written here, in the shape
+# of the items primsync asks for). What MailKit's tests expect of each is asserted beside.
+
+# Domino (domino/fetch-extra-parens.txt): the items after UID inside a second pair of
+# parentheses; MailKit reads every UID of the answer (14934 to 14962)
+DOMINO = b"".join(
+    b"* %d FETCH (UID %d (FLAGS (\\Seen) INTERNALDATE %s RFC822.SIZE 2140 %s %s))\r\n"
+    % (seq, 14933 + seq, DATE, FIELDS, lit(HDR))
+    for seq in (2, 4, 3, 1, 6, 5)
+)
+# Yandex (yandex/getbodypart-missing-content.txt): a body section with no value at all before
+# the closing parenthesis; MailKit reads the message, its missing part empty
+YANDEX = (
+    b"* 1 FETCH (UID 3016 FLAGS () INTERNALDATE " + DATE + b" RFC822.SIZE 145 "
+    b"BODY[HEADER.FIELDS (FROM SUBJECT)] )\r\n"
+)
+# Gmail (common/fetch-annotations.txt): ANNOTATION items (RFC 5257) in a FETCH response, one
+# of them unsolicited before the message's own answer
+ANNOTATIONS = (
+    b'* 1 FETCH (UID 1 ANNOTATION (/comment (value.priv "My comment" value.shared NIL)))\r\n'
+    b"* 1 FETCH (UID 1 FLAGS () INTERNALDATE " + DATE + b" RFC822.SIZE 2140 ANNOTATION "
+    b'(/comment (value.priv "My comment" value.shared NIL size.priv "10" size.shared "0")) '
+    + FIELDS + b" " + lit(HDR) + b")\r\n"
+)
+# a server echoing the PEEK of the command back (php-imap guards against it)
+PEEK_ECHO = (
+    b"* 1 FETCH (UID 61 FLAGS () INTERNALDATE " + DATE + b" RFC822.SIZE 2140 "
+    b"BODY.PEEK[HEADER.FIELDS (FROM SUBJECT)] " + lit(HDR) + b")\r\n"
+)
+
+
+def test_domino_extra_parentheses_are_read():
+    got = ours(DOMINO)
+    assert sorted(got) == [14934, 14935, 14936, 14937, 14938, 14939]  # as MailKit reads them
+    assert all(v == (HDR, ("\\Seen",), 1784281465, 2140) for v in got.values())
+
+
+def test_yandex_section_without_a_value_is_an_empty_part():
+    assert ours(YANDEX) == {3016: (b"", (), 1784281465, 145)}
+
+
+def test_gmail_annotations_do_not_hide_the_message():
+    assert ours(ANNOTATIONS) == {1: (HDR, (), 1784281465, 2140)}
+
+
+def test_an_echoed_body_peek_is_read_as_body():
+    assert ours(PEEK_ECHO) == {61: (HDR, (), 1784281465, 2140)}
+
+
+def test_the_new_shapes_in_one_answer_in_any_chunking():
+    answer = DOMINO + YANDEX + PEEK_ECHO
+    whole = ours(answer)
+    assert len(whole) == 8
+    for size in (1, 3, 7, 64):
+        chunks = [answer[i : i + size] for i in range(0, len(answer), size)]
+        got = read_fetch(iter([*chunks, b"A1 OK done\r\n", b""]).__next__, b"A1")
+        assert {m.uid: (m.data, m.flags, m.received, m.size) for m in got} == whole

@@ -108,8 +108,8 @@ def typed(argv: list[str], env: dict[str, str], cwd, answer: str) -> tuple[int, 
     return os.waitstatus_to_exitcode(status), seen.decode(errors="replace")
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_connect_your_mailbox_as_readme_says(backend, request, tmp_path, agency_site, mailbox):
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_connect_your_mailbox_as_readme_says(database, request, tmp_path, agency_site, mailbox):
     env = {
         **os.environ,
         "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
@@ -117,7 +117,7 @@ def test_connect_your_mailbox_as_readme_says(backend, request, tmp_path, agency_
     }
     for name in ("PRIMSYNC_DB", "PRIMSYNC_PASSWORD", "PRIMSYNC_ACCOUNT"):
         env.pop(name, None)
-    if backend == "postgresql":
+    if database == "postgresql":
         env["PRIMSYNC_DB"] = request.getfixturevalue("postgres").create_database(
             f"walk_{os.getpid()}"
         )
@@ -136,7 +136,7 @@ def test_connect_your_mailbox_as_readme_says(backend, request, tmp_path, agency_
         assert code == 0, f"{command}\n{out}"
         assert "Traceback" not in out, command
         said.append((step(command), out))
-    if backend == "sqlite":
+    if database == "sqlite":
         assert (folder / "data" / "primsync.db").is_file()  # README's default database
     outs = [out for _, out in said]
     dry_run, imported_records = outs[

@@ -168,12 +168,12 @@ def sync(env, address):
 def test_sign_in_once_then_runs_last_past_the_token_and_a_revocation_says_so(
     person, idp, engine, address, act, tmp_path
 ):
-    idp.state.lifetime = 2  # the access token of the sign-in lives two seconds
+    idp.state.lifetime = 1  # the access token of the sign-in is as good as expired when issued
+    # (both libraries refresh a token minutes before its end: no waiting for it)
     code, said = login(person, address, act(idp))
     assert code == 0, said
     assert f"signed in: {address}" in said and "kept in the system keyring" in said
-    time.sleep(3)  # it has expired: the next run must get a fresh one by itself
-    idp.state.lifetime = 3600
+    idp.state.lifetime = 3600  # the next run must get a fresh one by itself
     refreshes = idp.state.requests.count("POST /token refresh_token")
     done = sync(person, address)
     assert done.returncode == 0, "\n".join([done.stderr, *idp.state.requests])
@@ -305,3 +305,66 @@ def test_login_whose_browser_never_comes_back_ends_at_its_timeout(person):
     )
     assert "allow access: https://" in done.stdout  # the address was shown first
     assert time.monotonic() - started < 60
+
+
+@pytest.mark.parametrize("address", [M365, GMAIL])
+def test_a_refresh_the_sign_in_service_refuses_is_said_as_such_and_asked_once(
+    person, idp, address
+):
+    act = approve_device_code if address == M365 else follow_google_link
+    idp.state.lifetime = 1  # as good as expired when issued: the next run must refresh
+    code, said = login(person, address, act(idp))
+    assert code == 0, said
+    idp.state.lifetime = 3600
+    idp.state.revoke_all()  # the refresh token is dead
+    before = idp.state.requests.count("POST /token refresh_token")
+    refused = sync(person, address)
+    assert refused.returncode == 3
+    line = one_line(refused.stderr)
+    assert f"run `primsync login {address}` again" in line
+    assert "the server refused" not in line  # the mail server never saw a token
+    assert idp.state.requests.count("POST /token refresh_token") == before + 1  # not twice
+
+
+def out_of_reach(person, idp, tmp_path) -> dict[str, str]:
+    """``person``'s environment with the sign-in service unreachable (nothing listens where
+    it is said to be); Dovecot still checks tokens at the real provider."""
+    import json
+
+    from primsync.servers import free_port
+    from tests.idp import TENANT
+
+    nowhere = f"https://127.0.0.1:{free_port()}"
+    secrets_file = tmp_path / "google-away.json"
+    client = json.loads(idp.google_client_secrets().read_text())
+    client["installed"]["token_uri"] = f"{nowhere}/token"
+    secrets_file.write_text(json.dumps(client))
+    return {**person, "PRIMSYNC_MS_AUTHORITY": f"{nowhere}/{TENANT}",
+            "PRIMSYNC_GOOGLE_CLIENT_SECRETS": str(secrets_file)}  # fmt: skip
+
+
+@pytest.mark.parametrize("address", [M365, GMAIL])
+def test_the_sign_in_service_out_of_reach(person, idp, engine, address, tmp_path):
+    """A short outage: a run uses the access token it holds while it is valid; after its end,
+    exit 3 and one line naming the service; `primsync login` likewise."""
+    act = approve_device_code if address == M365 else follow_google_link
+    code, said = login(person, address, act(idp))
+    assert code == 0, said
+    away = out_of_reach(person, idp, tmp_path)
+    done = sync(away, address)
+    assert done.returncode == 0, done.stderr  # the cached access token (an hour left) serves
+    assert imported(engine) == 1
+
+    idp.state.lifetime = 1  # a token as good as expired, then the service goes away
+    code, said = login(person, address, act(idp))
+    assert code == 0, said
+    idp.state.lifetime = 3600
+    done = sync(away, address)
+    assert done.returncode == 3
+    line = one_line(done.stderr)
+    service = "Microsoft's sign-in service" if address == M365 else "Google's token endpoint"
+    assert service in line and "reached (127.0.0.1:" in line, line
+    if address == M365:
+        done = run(away, "login", address)
+        assert done.returncode == 3
+        assert "Microsoft's sign-in service cannot be reached (127.0.0.1:" in one_line(done.stderr)
