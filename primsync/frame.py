@@ -179,7 +179,14 @@ def build_frame(folders: Iterable[FetchedFolder]) -> pd.DataFrame:
     with gc_paused():
         for f in folders:
             before = len(uids)
+            position: dict[int, int] = {}  # UID -> row, for later FLAGS of a message read
             for raw in f.messages:
+                if raw.update:  # newest FLAGS win
+                    row = position.get(raw.uid)
+                    if row is not None:
+                        seen[row] = _seen(raw.flags)
+                    continue
+                position[raw.uid] = len(uids)
                 uids.append(raw.uid)
                 sizes.append(raw.size)
                 seen.append(_seen(raw.flags))

@@ -495,7 +495,7 @@ class Mailbox:
     ) -> Iterator[RawMessage]:
         """The review headers with FLAGS, INTERNALDATE and RFC822.SIZE, in batches."""
         items = f"(FLAGS INTERNALDATE RFC822.SIZE {_HEADER_ITEM.decode()})"
-        yield from self._fetch(uids, items, _uid_sets(sorted(set(uids))), progress)
+        yield from self._fetch(uids, items, _uid_sets(sorted(set(uids))), progress, updates=True)
 
     def fetch_full(
         self,
@@ -516,10 +516,13 @@ class Mailbox:
         items: str,
         chunks: Iterator[list[int]],
         progress: Progress,
+        *,
+        updates: bool = False,
     ) -> Iterator[RawMessage]:
         """UID FETCH chunk by chunk, each answer streamed: a message is handed on as soon as it
         is read, while the server goes on sending. A dropped connection is reopened (a bounded
-        number of times) and only the UIDs not yet received are asked again."""
+        number of times) and only the UIDs not yet received are asked again. With ``updates``,
+        later FLAGS of a message already handed on follow it (``RawMessage.update``)."""
         wanted = set(uids)
         total = len(wanted)
         bar = None
@@ -536,6 +539,10 @@ class Mailbox:
                     self._start_compression()
                     with closing(_stream(self._client, chunk, items)) as stream:
                         for message in stream:
+                            if message.update:
+                                if updates and message.uid in received:
+                                    yield message
+                                continue
                             if message.uid not in wanted or message.uid in received:
                                 continue
                             received.add(message.uid)

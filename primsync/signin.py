@@ -286,6 +286,13 @@ def _microsoft_sign_in(
         raise AuthenticationError(
             f"the sign-in did not complete ({result.get('error', 'no token')})", account=address
         )
+    if not app.get_accounts():  # no ID token: nothing the next run could refresh with
+        raise AuthenticationError(
+            "Microsoft's answer carried no ID token, so the sign-in cannot be kept: check that "
+            "the app registration allows the openid and offline_access scopes, then run "
+            f"`primsync login {address}` again",
+            account=address,
+        )
     _save(address, {"provider": "microsoft", "msal_cache": cache.serialize()})
     return _from_msal(result)
 

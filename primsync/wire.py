@@ -52,6 +52,9 @@ class RawMessage:
     flags: tuple[str, ...]
     received: int | None  # INTERNALDATE, in seconds since the epoch
     size: int
+    # a later FETCH response with new FLAGS for a message already read (Gmail, ProtonMail
+    # Bridge, CONDSTORE's MODSEQ updates): only ``uid`` and ``flags`` mean anything
+    update: bool = False
 
     @property
     def internaldate(self) -> datetime | None:
@@ -128,6 +131,7 @@ class Reader:
         done = tag + b" "
         partial: dict[int, dict[bytes, object]] = {}  # seq -> items of an incomplete message
         unreadable: list[bytes] = []
+        read: dict[int, int] = {}  # seq -> UID of the messages handed on
         while True:
             common = _COMMON_AT.match(self._buf, self._pos)
             if common is not None:  # the usual answer, whole in the buffer: no line copies
@@ -135,7 +139,9 @@ class Reader:
                 end = start + int(common.group(6))
                 if self._buf[end : end + 3] == b")\r\n":
                     self._pos = end + 3
-                    yield _usual(common, bytes(self._buf[start:end]), partial)
+                    message = _usual(common, bytes(self._buf[start:end]), partial)
+                    read[int(common.group(1))] = message.uid
+                    yield message
                     continue
             line = self.line()
             if line.startswith(done):
@@ -143,9 +149,9 @@ class Reader:
                 if not status.upper().startswith(b"OK"):
                     raise FetchFailed(status.decode("utf-8", "replace")[:200])
                 for items in partial.values():  # what came in pieces, now whole
-                    message = _from_items(items)
-                    if message is not None:
-                        yield message
+                    whole = _from_items(items)
+                    if whole is not None:
+                        yield whole
                 if unreadable:
                     raise UnreadableFetch(unreadable)
                 return
@@ -156,7 +162,9 @@ class Reader:
                 data = self.take(int(common.group(6)))
                 after = self.line()
                 if after == b")":
-                    yield _usual(common, data, partial)
+                    message = _usual(common, data, partial)
+                    read[int(common.group(1))] = message.uid
+                    yield message
                     continue
                 texts.append(line[: common.start(6) - 1])  # something follows: read it all
                 literals.append(data)
@@ -178,12 +186,17 @@ class Reader:
                 unreadable.append(texts[0][:200])
                 continue
             seq = int(head.group(1))
+            if seq in read and _body_key(items) is None:  # new flags of a message read
+                if isinstance(items.get(b"FLAGS"), tuple):
+                    yield _flags_update(read[seq], items)
+                continue
             merged = partial.pop(seq, {})
             merged.update(items)
             if _COMPLETE <= merged.keys() and _body_key(merged) is not None:
-                message = _from_items(merged)
-                if message is not None:
-                    yield message
+                whole = _from_items(merged)
+                if whole is not None:
+                    read[seq] = whole.uid
+                    yield whole
                     continue
             partial[seq] = merged
 
@@ -351,6 +364,20 @@ def _tokens(texts: list[bytes], literals: list[bytes], start: int) -> Iterator[o
                 yield _Atom(text[begin:pos])
         if i < len(literals):
             yield literals[i]
+
+
+def _flags_update(uid: int, items: dict[bytes, object]) -> RawMessage:
+    """The newest FLAGS of message ``uid`` (read earlier in the answer)."""
+    flags = items[b"FLAGS"]
+    assert isinstance(flags, tuple)
+    return RawMessage(
+        uid=uid,
+        data=b"",
+        flags=tuple(f.decode("ascii", "replace") for f in flags if isinstance(f, bytes)),
+        received=None,
+        size=0,
+        update=True,
+    )
 
 
 def _from_items(items: dict[bytes, object]) -> RawMessage | None:

@@ -107,6 +107,11 @@ class State:
     """What the provider has handed out; the tests read and change it."""
 
     lifetime: int = 3600  # seconds an access token lives
+    # answers a person (or a provider) can cause, switched on by the tests
+    deny: bool = False  # the person refuses consent: the browser comes back with access_denied
+    forged_state: bool = False  # the browser comes back with a state that is not the flow's
+    device_message: bool = True  # Microsoft's device-code answer carries a "message"
+    id_token: bool = True  # the token answer carries an ID token
     google_secret: str = "test-google-client-secret"
     device: dict[str, dict] = field(default_factory=dict)  # device_code -> {user_code, ok}
     codes: dict[str, dict] = field(default_factory=dict)  # auth code -> request
@@ -130,12 +135,15 @@ class State:
         id_token = ".".join(
             [_b64(b'{"alg":"none","typ":"JWT"}'), _b64(json.dumps(claims).encode()), ""]
         )
-        return {
+        answer = {
             "token_type": "Bearer", "access_token": access, "expires_in": self.lifetime,
             "ext_expires_in": self.lifetime, "refresh_token": refresh, "scope": scope,
             "id_token": id_token,
             "client_info": _b64(json.dumps({"uid": "oid-ana", "utid": TENANT}).encode()),
         }  # fmt: skip
+        if not self.id_token:
+            del answer["id_token"], answer["client_info"]
+        return answer
 
     def active(self, token: str) -> bool:
         with self.lock:
@@ -230,9 +238,12 @@ class IdentityProvider:
                     code = secrets.token_urlsafe(16)
                     with state.lock:
                         state.codes[code] = query
-                    target = query["redirect_uri"] + "?" + urlencode(
-                        {"code": code, "state": query.get("state", ""), "scope": query["scope"]}
-                    )
+                    back = {"code": code, "state": query.get("state", ""), "scope": query["scope"]}
+                    if state.deny:
+                        back = {"error": "access_denied", "state": query.get("state", "")}
+                    if state.forged_state:
+                        back["state"] = "forged-" + secrets.token_hex(4)
+                    target = query["redirect_uri"] + "?" + urlencode(back)
                     self.send_response(302)
                     self.send_header("Location", target)
                     self.send_header("Content-Length", "0")
@@ -249,11 +260,14 @@ class IdentityProvider:
                     with state.lock:
                         state.device[device] = {"user_code": user, "ok": False,
                                                 "scope": form.get("scope", "")}  # fmt: skip
-                    return self._json(200, {
+                    answer = {
                         "device_code": device, "user_code": user,
                         "verification_uri": f"{base()}/device", "expires_in": 300, "interval": 1,
                         "message": f"To sign in, open {base()}/device and enter the code {user}",
-                    })  # fmt: skip
+                    }  # fmt: skip
+                    if not state.device_message:
+                        del answer["message"]
+                    return self._json(200, answer)
                 if url.path == "/revoke":
                     with state.lock:
                         if form.get("token") in state.refresh:

@@ -224,3 +224,36 @@ def test_the_new_shapes_in_one_answer_in_any_chunking():
         chunks = [answer[i : i + size] for i in range(0, len(answer), size)]
         got = read_fetch(iter([*chunks, b"A1 OK done\r\n", b""]).__next__, b"A1")
         assert {m.uid: (m.data, m.flags, m.received, m.size) for m in got} == whole
+
+
+# later FETCH responses with new FLAGS for a message already read in the same answer
+FLAG_UPDATES = {
+    # Gmail: the flags change while the answer is sent
+    "gmail": b"* 1 FETCH (UID 71 FLAGS () INTERNALDATE " + DATE + b" RFC822.SIZE 2140 "
+    + FIELDS + b" " + lit(HDR) + b")\r\n* 1 FETCH (FLAGS (\\Seen))\r\n",
+    # ProtonMail Bridge: the update repeats the UID
+    "protonmail-bridge": b"* 1 FETCH (UID 71 FLAGS () INTERNALDATE " + DATE
+    + b" RFC822.SIZE 2140 " + FIELDS + b" " + lit(HDR) + b")\r\n"
+    b"* 1 FETCH (UID 71 FLAGS (\\Seen \\Flagged))\r\n* 1 FETCH (UID 71 FLAGS (\\Seen))\r\n",
+    # CONDSTORE (RFC 7162): MODSEQ with the new flags
+    "condstore": b"* 1 FETCH (UID 71 FLAGS (\\Seen) MODSEQ (12) INTERNALDATE " + DATE
+    + b" RFC822.SIZE 2140 " + FIELDS + b" " + lit(HDR) + b")\r\n"
+    b"* 1 FETCH (MODSEQ (13) FLAGS ())\r\n",
+}
+
+
+@pytest.mark.parametrize("shape", list(FLAG_UPDATES))
+def test_later_flags_of_a_message_read_are_kept_newest_last(shape):
+    got = list(read_fetch(iter([FLAG_UPDATES[shape] + b"A1 OK done\r\n", b""]).__next__, b"A1"))
+    messages = [m for m in got if not m.update]
+    assert [(m.uid, m.data) for m in messages] == [(71, HDR)]  # one message, never two
+    newest = {"gmail": ("\\Seen",), "protonmail-bridge": ("\\Seen",), "condstore": ()}[shape]
+    assert [m.flags for m in got if m.update][-1] == newest
+
+
+def test_the_review_frame_takes_the_newest_flags():
+    from primsync.frame import SEEN, FetchedFolder, build_frame
+
+    got = read_fetch(iter([FLAG_UPDATES["gmail"] + b"A1 OK done\r\n", b""]).__next__, b"A1")
+    frame = build_frame([FetchedFolder("INBOX", 1, False, got)])
+    assert list(frame[SEEN]) == [True] and len(frame) == 1

@@ -368,3 +368,66 @@ def test_the_sign_in_service_out_of_reach(person, idp, engine, address, tmp_path
         done = run(away, "login", address)
         assert done.returncode == 3
         assert "Microsoft's sign-in service cannot be reached (127.0.0.1:" in one_line(done.stderr)
+
+
+@pytest.fixture
+def answers(idp):
+    """The provider's answers switched back after each test."""
+    yield idp.state
+    idp.state.deny = idp.state.forged_state = False
+    idp.state.device_message = idp.state.id_token = True
+
+
+def follow_google_link_back(idp):
+    """The person opens the address and the browser comes back, whatever the provider said."""
+
+    def act(line):
+        link = re.search(r"allow access: (https://\S+)", line)
+        if link:
+            with pytest.raises(urllib.error.HTTPError) as answer:
+                https(idp).open(link.group(1))
+            back = answer.value.headers["Location"]
+            answer.value.close()
+            try:
+                with urllib.request.urlopen(back) as page:
+                    page.read()
+            except urllib.error.HTTPError as shown:
+                shown.close()
+
+    return act
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [("deny", "Google's sign-in ended without access (access_denied)"),
+     ("forged_state", "Google's sign-in ended without access (mismatching_state")],
+)  # fmt: skip
+def test_google_answers_a_person_can_cause_are_one_line(person, idp, answers, answer, said):
+    setattr(answers, answer, True)
+    code, out = login(person, GMAIL, follow_google_link_back(idp))
+    assert code == 3, out
+    line = one_line(out)
+    assert line.startswith(f"primsync login: error: {said}"), line
+    assert f"run `primsync login {GMAIL}` again" in line
+
+
+def test_a_device_code_answer_without_message_still_shows_the_code(person, idp, answers):
+    answers.device_message = False
+
+    def act(line):
+        code = re.search(r"type the code (\w+)", line)
+        if code:
+            with https(idp).open(f"{idp.base}/device?user_code={code.group(1)}") as page:
+                page.read()
+
+    code, out = login(person, M365, act)
+    assert code == 0, out
+    assert f"Open {idp.base}/device and type the code " in out
+
+
+def test_a_token_answer_without_an_id_token_is_not_signed_in(person, idp, answers):
+    answers.id_token = False
+    code, out = login(person, M365, approve_device_code(idp))
+    assert code == 3, out
+    assert "carried no ID token, so the sign-in cannot be kept" in one_line(out)
+    assert "signed in:" not in out
