@@ -214,7 +214,14 @@ def _usual(
         partial.pop(int(seq), None)
     flags = _FLAG_SETS.get(flag_text)
     if flags is None:
-        flags = tuple(flag_text.decode("ascii", "replace").split())
+        if b'"' in flag_text:  # a keyword quoted with spaces in it (Gmail's): kept whole
+            flags = tuple(
+                bytes(t).decode("utf-8", "replace")
+                for t in _tokens([flag_text], [], 0)
+                if isinstance(t, bytes)
+            )
+        else:
+            flags = tuple(flag_text.decode("ascii", "replace").split())
         if len(_FLAG_SETS) < 1000:  # a mailbox uses a handful of flag sets
             _FLAG_SETS[flag_text] = flags
     return RawMessage(int(uid), data, flags, internaldate_seconds(when), int(size))

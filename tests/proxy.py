@@ -9,6 +9,7 @@ without it (Microsoft's) does."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -24,6 +25,57 @@ class _Connection:
         self.compress_tag: bytes | None = None  # the tag of the client's COMPRESS command
         self.client_compressed = False
         self.inflate: zlib._Decompress | None = None  # the server's stream, once compressed
+        self.reshaper: _Reshaper | None = None
+
+
+_FETCH_UID = re.compile(rb"^(\* \d+ FETCH \(UID \d+ )(.*)$")
+_LITERAL_AT_END = re.compile(rb"\{(\d+)\}$")
+
+
+class _Reshaper:
+    """Dovecot's FETCH answers rewritten in another server's shape, line by line, literals
+    passed through whole: ``domino`` wraps the items after the UID in a second pair of
+    parentheses; ``yandex`` adds a body section with no value (``BODY[1] )``)."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.buf = b""
+        self.literal_left = 0
+        self.open = False  # a FETCH response is being rewritten, its end still to come
+
+    def feed(self, data: bytes) -> bytes:
+        out = bytearray()
+        self.buf += data
+        while True:
+            if self.literal_left:
+                take = min(self.literal_left, len(self.buf))
+                out += self.buf[:take]
+                self.buf, self.literal_left = self.buf[take:], self.literal_left - take
+                if self.literal_left:
+                    break
+                continue
+            end = self.buf.find(b"\r\n")
+            if end < 0:
+                break
+            line, self.buf = self.buf[:end], self.buf[end + 2 :]
+            line = self._line(line)
+            out += line + b"\r\n"
+            literal = _LITERAL_AT_END.search(line)
+            if literal:
+                self.literal_left = int(literal.group(1))
+        return bytes(out)
+
+    def _line(self, line: bytes) -> bytes:
+        fetch = _FETCH_UID.match(line)
+        if fetch is not None and _LITERAL_AT_END.search(line):
+            self.open = True
+            if self.kind == "domino":
+                return fetch.group(1) + b"(" + fetch.group(2)
+            return line
+        if self.open and line.startswith(b")"):  # the end of the response, after its literal
+            self.open = False
+            return b")" + line if self.kind == "domino" else b" BODY[1] " + line
+        return line
 
 
 class FaultyProxy:
@@ -45,6 +97,7 @@ class FaultyProxy:
         self._mode = "cut"
         self._lock = threading.Lock()
         self._busy: dict[bytes, list[bytes]] = {}  # command -> the answers still to give
+        self.shape: str | None = None  # "domino" / "yandex": FETCH answers reshaped
         self.busy_answers = 0
         self._closed = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", self.port))
@@ -60,8 +113,13 @@ class FaultyProxy:
 
     @property
     def answering(self) -> bool:
+        """Whether the proxy writes into the server's stream (then it hides COMPRESS)."""
         with self._lock:
-            return any(self._busy.values())
+            return any(self._busy.values()) or self.shape is not None
+
+    def reshape(self, kind: str) -> None:
+        """Serve FETCH answers in another server's shape (see ``_Reshaper``)."""
+        self.shape = kind
 
     def busy(self, command: str, *answers: str) -> None:
         """Answer the next ``len(answers)`` commands ``command`` (e.g. "UID FETCH") with these
@@ -117,6 +175,10 @@ class FaultyProxy:
             return data, len(conn.inflate.decompress(data))
         if self.answering:
             data = data.replace(b" COMPRESS=DEFLATE", b"")
+        if self.shape is not None:
+            if conn.reshaper is None:
+                conn.reshaper = _Reshaper(self.shape)
+            data = conn.reshaper.feed(data)
         if conn.compress_tag is not None and b"\r\n" + conn.compress_tag + b" OK" in b"\r\n" + data:
             conn.inflate = zlib.decompressobj(-zlib.MAX_WBITS)
         return data, len(data)

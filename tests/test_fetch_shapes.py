@@ -257,3 +257,52 @@ def test_the_review_frame_takes_the_newest_flags():
     got = read_fetch(iter([FLAG_UPDATES["gmail"] + b"A1 OK done\r\n", b""]).__next__, b"A1")
     frame = build_frame([FetchedFolder("INBOX", 1, False, got)])
     assert list(frame[SEEN]) == [True] and len(frame) == 1
+
+
+def test_gmail_keywords_with_brackets_and_spaces_are_kept_whole():
+    flags = b'(\\Seen "Old Label" [Gmail]/Important $Label1)'
+    usual = (b"* 1 FETCH (UID 81 FLAGS " + flags + b" INTERNALDATE " + DATE
+             + b" RFC822.SIZE 2140 " + FIELDS + b" " + lit(HDR) + b")\r\n")  # fmt: skip
+    other_order = (b"* 2 FETCH (FLAGS " + flags + b" UID 82 INTERNALDATE " + DATE
+                   + b" RFC822.SIZE 2140 " + FIELDS + b" " + lit(HDR) + b")\r\n")  # fmt: skip
+    got = ours(usual + other_order)
+    whole = ("\\Seen", "Old Label", "[Gmail]/Important", "$Label1")
+    assert got[81][1] == whole and got[82][1] == whole
+
+
+@pytest.mark.parametrize("shape", ["domino", "yandex"])
+def test_a_review_and_an_import_through_a_server_of_that_shape(db, mailbox, shape):
+    """The tests' proxy serves Dovecot's answers in Domino's or Yandex's shape: the review
+    shows the same rows as straight from Dovecot, and the import stores every message."""
+    from primsync.commit import import_selected
+    from primsync.demo import DEMO_ACCOUNT
+    from primsync.imap import connect
+    from primsync.review import review_mailbox
+    from primsync.selection import choose_rows
+    from tests.conftest import PASSWORD
+    from tests.mailbox import FOLDERS
+    from tests.proxy import FaultyProxy
+    from tests.test_imap import settings
+
+    def rows(result):
+        return result.all_rows.drop(columns=["defects"]).astype(str).to_dict("records")
+
+    straight = review_mailbox(db, DEMO_ACCOUNT, FOLDERS, option="all", secret=PASSWORD,
+                              record=False)  # fmt: skip
+    proxy = FaultyProxy(mailbox.port)
+    proxy.reshape(shape)
+    try:
+        with connect(settings(mailbox, port=proxy.port), PASSWORD) as box:
+            shaped = review_mailbox(db, DEMO_ACCOUNT, FOLDERS, option="all", mailbox=box,
+                                    record=False)  # fmt: skip
+            assert rows(shaped) == rows(straight) and rows(straight)
+            assert all(scan.gone == [] for scan in shaped.scans)  # every UID read
+            chosen = choose_rows(shaped.frame, select="all")
+            summary = import_selected(db, shaped, chosen, user="ana", accessible_to="Public",
+                                      mailbox=box)  # fmt: skip
+    finally:
+        proxy.close()
+    # every message stored once on its record (a copy in a second folder is skipped as such)
+    distinct = len(chosen[["record_id", "dedupe_key"]].drop_duplicates())
+    assert summary.imported == distinct > 0
+    assert set(summary.rows["outcome"]) <= {"imported", "skipped"}
