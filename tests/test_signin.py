@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func
@@ -431,3 +432,27 @@ def test_a_token_answer_without_an_id_token_is_not_signed_in(person, idp, answer
     assert code == 3, out
     assert "carried no ID token, so the sign-in cannot be kept" in one_line(out)
     assert "signed in:" not in out
+
+
+def test_account_remove_forgets_the_sign_in(person, idp):
+    code, said = login(person, M365, approve_device_code(idp))
+    assert code == 0, said
+    probe = ("import keyring; print(keyring.get_password('primsync', 'oauth:" + M365 + "') "
+             "is not None)")  # fmt: skip
+
+    def stored() -> str:
+        return subprocess.run([sys.executable, "-c", probe], env=person, capture_output=True,
+                              text=True, timeout=60).stdout.strip()  # fmt: skip
+
+    assert stored() == "True"
+    keyring_file = Path(person["XDG_DATA_HOME"], "python_keyring", "keyring_pass.cfg")
+    escaped = "".join(c if c.isalnum() else f"_{ord(c):02x}" for c in f"oauth:{M365}")
+    assert escaped in keyring_file.read_text()
+    done = run(person, "account", "remove", M365)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        f"removed {M365}",
+        "the system keyring no longer holds its sign-in",
+    ]
+    assert stored() == "False"
+    assert escaped not in keyring_file.read_text()  # nothing of the account left in the file
