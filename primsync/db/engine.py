@@ -4,6 +4,7 @@
 >>> sorted(init_db(engine))[:3]
 ['app_user', 'attachment', 'crm_message']
 >>> check_schema(engine)
+>>> engine.dispose()  # its connections closed
 """
 
 from __future__ import annotations
