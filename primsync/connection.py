@@ -29,7 +29,8 @@ __all__ = ["Buffer", "Client", "PlainConnection", "TlsConnection", "Wire"]
 
 # imaplib's longest line (a guard against a server that never ends one)
 _MAXLINE: int = getattr(imaplib, "_MAXLINE", 1_000_000)
-_BUFFER = 1 << 18  # bytes asked of the socket at a time for imaplib's lines and literals
+_BUFFER = 1 << 18  # bytes asked of the socket at a time for imaplib's lines
+_CHUNK = 1 << 20  # at most this asked of the socket at a time for a literal
 
 
 class Buffer:
@@ -75,13 +76,14 @@ class Buffer:
             scan = scanned
 
     def read(self, size: int) -> bytes:
-        """Exactly ``size`` bytes (fewer only when the stream ended)."""
-        while len(self._data) - self._pos < size:
-            if not self._more(max(_BUFFER, size - (len(self._data) - self._pos))):
-                break
-        data = self._data[self._pos : self._pos + size]
-        self._pos += len(data)
-        return data
+        """Exactly ``size`` bytes (fewer only when the stream ended). A large literal is
+        gathered in pieces and joined once, not copied again at each read of the socket."""
+        parts = [self.read1(size if self._pos < len(self._data) else min(size, _CHUNK))]
+        have = len(parts[0])
+        while have < size and parts[-1]:
+            parts.append(self.recv(min(size - have, _CHUNK)))
+            have += len(parts[-1])
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def read1(self, size: int) -> bytes:
         """What the buffer holds (at most ``size``), else one ``recv`` of the stream."""

@@ -133,16 +133,25 @@ def approve_device_code(idp):
     return act
 
 
+def _google_redirect(idp, line: str) -> str | None:
+    """The person opens the address a login printed on ``line`` (if any): where the provider
+    sends the browser back to."""
+    link = re.search(r"allow access: (https://\S+)", line)
+    if link is None:
+        return None
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        https(idp).open(link.group(1))
+    assert answer.value.code == 302
+    back = answer.value.headers["Location"]
+    answer.value.close()
+    assert back.startswith("http://localhost:")  # the loopback redirect
+    return back
+
+
 def follow_google_link(idp):
     def act(line):
-        link = re.search(r"allow access: (https://\S+)", line)
-        if link:
-            with pytest.raises(urllib.error.HTTPError) as answer:
-                https(idp).open(link.group(1))
-            assert answer.value.code == 302
-            back = answer.value.headers["Location"]
-            answer.value.close()
-            assert back.startswith("http://localhost:")  # the loopback redirect
+        back = _google_redirect(idp, line)
+        if back:
             with urllib.request.urlopen(back) as page:
                 assert b"primsync is signed in" in page.read()
 
@@ -383,12 +392,8 @@ def follow_google_link_back(idp):
     """The person opens the address and the browser comes back, whatever the provider said."""
 
     def act(line):
-        link = re.search(r"allow access: (https://\S+)", line)
-        if link:
-            with pytest.raises(urllib.error.HTTPError) as answer:
-                https(idp).open(link.group(1))
-            back = answer.value.headers["Location"]
-            answer.value.close()
+        back = _google_redirect(idp, line)
+        if back:
             try:
                 with urllib.request.urlopen(back) as page:
                     page.read()

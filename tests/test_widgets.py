@@ -191,7 +191,26 @@ def test_the_account_step_tests_switches_and_adds_accounts(hostile_db):
     step.errors.clear()
 
 
-def test_signing_in_from_the_notebook(db, tmp_path, monkeypatch):
+@pytest.fixture
+def contoso(db, tmp_path, monkeypatch):
+    """A Microsoft 365 account of Ana's registered, and a file keyring (keyrings.alt) in a
+    temporary folder for the notebook's process; the keyring module as it is set."""
+    keyring = pytest.importorskip("keyring")
+    plaintext = pytest.importorskip("keyrings.alt.file")
+    from tests.conftest import add_account
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "keyring"))
+    before = keyring.get_keyring()
+    keyring.set_keyring(plaintext.PlaintextKeyring())
+    nowhere = type("Server", (), {"host": "127.0.0.1", "port": 1})()
+    add_account(db, "ana@contoso.example", nowhere, "ana", provider="outlook", auth="xoauth2")
+    try:
+        yield keyring
+    finally:
+        keyring.set_keyring(before)
+
+
+def test_signing_in_from_the_notebook(db, tmp_path, monkeypatch, contoso):
     """The Sign in button with the real msal library and a local identity provider: the link
     and the code appear in the step, the sign-in goes to the keyring, nothing to the notebook."""
     import re
@@ -200,52 +219,42 @@ def test_signing_in_from_the_notebook(db, tmp_path, monkeypatch):
     import time
     import urllib.request
 
-    keyring = pytest.importorskip("keyring")
-    plaintext = pytest.importorskip("keyrings.alt.file")
-    from tests.conftest import add_account
     from tests.idp import IdentityProvider
 
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "keyring"))
-    before = keyring.get_keyring()
-    keyring.set_keyring(plaintext.PlaintextKeyring())
-    nowhere = type("Server", (), {"host": "127.0.0.1", "port": 1})()
-    add_account(db, "ana@contoso.example", nowhere, "ana", provider="outlook", auth="xoauth2")
-    try:
-        with IdentityProvider(tmp_path) as idp:
-            monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(idp.ca_file))
-            monkeypatch.setenv("PRIMSYNC_MS_CLIENT_ID", "client-of-the-test")
-            monkeypatch.setenv("PRIMSYNC_MS_AUTHORITY", idp.authority)
-            app = SyncApp(db, DEMO_ACCOUNT, "ana", secret=PASSWORD)
-            step = app.account_step
-            step.choice.value = "ana@contoso.example"
-            assert step.sign_in_button.layout.display == ""
-            assert "Not signed in yet" in step.status.value
-            shown = []
+    keyring = contoso
+    with IdentityProvider(tmp_path) as idp:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(idp.ca_file))
+        monkeypatch.setenv("PRIMSYNC_MS_CLIENT_ID", "client-of-the-test")
+        monkeypatch.setenv("PRIMSYNC_MS_AUTHORITY", idp.authority)
+        app = SyncApp(db, DEMO_ACCOUNT, "ana", secret=PASSWORD)
+        step = app.account_step
+        step.choice.value = "ana@contoso.example"
+        assert step.sign_in_button.layout.display == ""
+        assert "Not signed in yet" in step.status.value
+        shown = []
 
-            def person():  # reads the code off the step, and types it at the provider
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline:
-                    found = re.search(r"enter the code (\w+)", step.status.value)
-                    if found:
-                        shown.append(step.status.value)
-                        context = ssl.create_default_context(cafile=str(idp.ca_file))
-                        url = f"{idp.base}/device?user_code={found.group(1)}"
-                        with urllib.request.urlopen(url, context=context) as page:
-                            page.read()
-                        return
-                    time.sleep(0.05)
+        def person():  # reads the code off the step, and types it at the provider
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                found = re.search(r"enter the code (\w+)", step.status.value)
+                if found:
+                    shown.append(step.status.value)
+                    context = ssl.create_default_context(cafile=str(idp.ca_file))
+                    url = f"{idp.base}/device?user_code={found.group(1)}"
+                    with urllib.request.urlopen(url, context=context) as page:
+                        page.read()
+                    return
+                time.sleep(0.05)
 
-            threading.Thread(target=person, daemon=True).start()
-            step.sign_in_button.click()
-            assert step.status.value == "Signed in: ana@contoso.example."
-            assert f'<a href="{idp.base}/device" target="_blank">' in shown[0]
-            assert app._secret is not None and not isinstance(app._secret, str)
-            stored = keyring.get_password("primsync", "oauth:ana@contoso.example")
-            for token in [*idp.state.access, *idp.state.refresh]:
-                assert token in stored  # in the keyring ...
-                assert token not in step.status.value + "".join(shown)  # ... not on screen
-    finally:
-        keyring.set_keyring(before)
+        threading.Thread(target=person, daemon=True).start()
+        step.sign_in_button.click()
+        assert step.status.value == "Signed in: ana@contoso.example."
+        assert f'<a href="{idp.base}/device" target="_blank">' in shown[0]
+        assert app._secret is not None and not isinstance(app._secret, str)
+        stored = keyring.get_password("primsync", "oauth:ana@contoso.example")
+        for token in [*idp.state.access, *idp.state.refresh]:
+            assert token in stored  # in the keyring ...
+            assert token not in step.status.value + "".join(shown)  # ... not on screen
 
 
 def test_the_header_checkbox_ticks_every_open_row_and_follows_the_ticks(app):
@@ -291,37 +300,27 @@ def test_the_contacts_checkbox_excludes_and_includes_a_record(db):
         assert [c.action for c in session.scalars(select(RecordChange))] == ["exclude", "include"]
 
 
-def test_a_sign_in_service_not_trusted_is_one_line_in_the_account_step(db, tmp_path,
-                                                                        monkeypatch):  # fmt: skip
-    keyring = pytest.importorskip("keyring")
-    plaintext = pytest.importorskip("keyrings.alt.file")
+def test_a_sign_in_service_not_trusted_is_one_line_in_the_account_step(
+    db, tmp_path, monkeypatch, contoso
+):
+    import html
+
     from primsync.errors import AuthenticationError
-    from tests.conftest import add_account
     from tests.idp import IdentityProvider
 
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "keyring"))
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    before = keyring.get_keyring()
-    keyring.set_keyring(plaintext.PlaintextKeyring())
-    nowhere = type("Server", (), {"host": "127.0.0.1", "port": 1})()
-    add_account(db, "ana@contoso.example", nowhere, "ana", provider="outlook", auth="xoauth2")
-    try:
-        with IdentityProvider(tmp_path) as idp:
-            monkeypatch.setenv("PRIMSYNC_MS_CLIENT_ID", "client-of-the-test")
-            monkeypatch.setenv("PRIMSYNC_MS_AUTHORITY", idp.authority)
-            app = SyncApp(db, DEMO_ACCOUNT, "ana", secret=PASSWORD)
-            step = app.account_step
-            step.choice.value = "ana@contoso.example"
-            step.sign_in_button.click()
-            assert len(step.errors) == 1 and isinstance(step.errors[0], AuthenticationError)
-            import html
-
-            assert (
-                "the certificate of Microsoft's sign-in service "
-                f"(127.0.0.1:{idp.port}) cannot be verified: unable to get local issuer "
-                "certificate; give its CA with REQUESTS_CA_BUNDLE=FILE"
-            ) in html.unescape(step.status.value)
-            assert "SSLError" not in step.status.value
-            assert "HTTPSConnectionPool" not in step.status.value
-    finally:
-        keyring.set_keyring(before)
+    with IdentityProvider(tmp_path) as idp:
+        monkeypatch.setenv("PRIMSYNC_MS_CLIENT_ID", "client-of-the-test")
+        monkeypatch.setenv("PRIMSYNC_MS_AUTHORITY", idp.authority)
+        app = SyncApp(db, DEMO_ACCOUNT, "ana", secret=PASSWORD)
+        step = app.account_step
+        step.choice.value = "ana@contoso.example"
+        step.sign_in_button.click()
+        assert len(step.errors) == 1 and isinstance(step.errors[0], AuthenticationError)
+        assert (
+            "the certificate of Microsoft's sign-in service "
+            f"(127.0.0.1:{idp.port}) cannot be verified: unable to get local issuer "
+            "certificate; give its CA with REQUESTS_CA_BUNDLE=FILE"
+        ) in html.unescape(step.status.value)
+        assert "SSLError" not in step.status.value
+        assert "HTTPSConnectionPool" not in step.status.value
