@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from primsync import frame as F
+from primsync.parse import normalize_message_id
 
 __all__ = [
     "COPY_WINDOW",
@@ -52,6 +53,11 @@ __all__ = [
 COPY_WINDOW = timedelta(minutes=10)  # a Sent copy's Date against crm_message.sent_at
 REPLY_WINDOW = timedelta(days=30)  # a probable reply comes within this after the CRM message
 LATE = timedelta(days=14)  # after this, a little less sure
+SOON = timedelta(days=2)  # within this, a little surer
+PLAIN_WINDOW = timedelta(days=7)  # a reply without "Re:" (same subject) counts only this soon
+# a "Re:" on the subject from a known contact the CRM message neither went to nor is about:
+# shown as probable below the default threshold (a colleague forwarded it, a list replied)
+STRANGER = -0.3
 DEFAULT_THRESHOLD = 0.8  # probable replies at or above it are pre-ticked
 PROBABLE = "probable"  # the context of a probable reply
 
@@ -144,7 +150,11 @@ def learn_copies(
     if sent.empty or crm.empty:
         return pd.DataFrame(learned, columns=columns)
     skip = set(known)
-    by_id = dict(zip(crm["message_id"].tolist(), crm["crm_id"].tolist(), strict=True))
+    # the CRM keeps an id as its mailer wrote it; the review's ids are normalised (lower case)
+    by_id = {
+        normalize_message_id(m) or m: i
+        for m, i in zip(crm["message_id"].tolist(), crm["crm_id"].tolist(), strict=True)
+    }
     records_of: dict[str, set[int]] = {}
     for address, rid in zip(
         addresses["address"].tolist(), addresses["record_id"].tolist(), strict=True
@@ -264,30 +274,42 @@ def _score(
         return None
     sender = row[F.FROM_ADDR]
     when = f"the CRM message of {_day(cand.sent_at)}, {_ago(delta)}"
+    stranger = False
     if sender and sender in cand.recipients:
         who, bonus = f"sender was a recipient of {when}", 0.0
     elif sender and cand.record_id in records_of.get(sender, ()):
         who, bonus = f"sender is on the record ({cand.record_name}) of {when}", -0.05
     else:
-        who, bonus = f"sender unknown; {when}", None
+        stranger = True
+        who, bonus = f"sender neither a recipient nor on the record of {when}", STRANGER
     thread = thread_key(row.get(F.THREAD_INDEX))
     if thread and thread in cand.threads:
-        score = 0.97 if bonus is not None else 0.9
+        score = 0.9 if stranger else 0.97
         return score, f"the same Outlook thread (Thread-Index) as the CRM message's copy + {who}"
-    if bonus is None:
-        return None  # a subject alone, from someone the CRM message did not go to: no
     core, prefixes = thread_subject(row[F.SUBJECT])
-    if not prefixes or core != cand.thread_subject or not core:
-        return None  # no "Re:"/"Fwd:" (a new mail), or another subject
+    if core != cand.thread_subject or not core:
+        return None  # another subject
+    if stranger and (not prefixes or delta > LATE):
+        return None  # from someone else, only a "Re:" soon after is a hint
+    if not prefixes and delta > PLAIN_WINDOW:
+        return None  # the same subject without "Re:" long after: a new mail on that matter
     forward = _is_forward(prefixes)
-    score = 0.9 + bonus - (0.05 if forward else 0.0) - (0.1 if delta > LATE else 0.0)
+    score = (
+        0.9
+        + bonus
+        - (0.1 if not prefixes else 0.0)
+        - (0.05 if forward else 0.0)
+        + (0.05 if delta <= SOON else 0.0)
+        - (0.1 if delta > LATE else 0.0)
+    )
     named = row[F.REFERENCES] or row[F.IN_REPLY_TO]
     if named:
         score -= 0.15  # it names other ids: perhaps a reply in another thread of that subject
-    words = f"subject {row[F.SUBJECT]!r}{' (a forward)' if forward else ''} + {who}"
+    plain = "" if prefixes else " (no reply prefix)"
+    words = f"subject {row[F.SUBJECT]!r}{' (a forward)' if forward else ''}{plain} + {who}"
     if named:
         words += "; it names other message ids, none the CRM's"
-    return round(score, 2), words
+    return round(min(score, 0.96), 2), words
 
 
 def probable_replies(

@@ -386,22 +386,39 @@ def find_probable_replies(
     ]
     if yellow.empty:
         return out
-    prefixed = [bool(thread_subject(s)[1]) for s in yellow[F.SUBJECT].tolist()]
-    senders = yellow.loc[prefixed, F.FROM_ADDR]
+    senders = yellow[F.FROM_ADDR].dropna()  # "Re:" or not: a reply may have lost its prefix
     keys = [k for k in map(thread_key, yellow.get(F.THREAD_INDEX, pd.Series(dtype=object))) if k]
     when = yellow[F.RECEIVED].dropna()
     fresh = learned if learned is not None else pd.DataFrame(columns=["crm_id", "thread"])
-    threaded = fresh[fresh["thread"].isin(keys)] if keys else fresh.iloc[0:0]
     if when.empty or (senders.empty and not keys):
         return out
-    crm = links.reply_candidates(
-        engine,
-        senders,
-        keys,
-        when.min() - REPLY_WINDOW,
-        when.max(),
-        also=threaded["crm_id"].tolist(),
-    )
+    start, end = when.min() - REPLY_WINDOW, when.max()
+    # copies this review linked but did not store: in a thread, or sent to a sender
+    wanted = set(senders.tolist())
+    also = [
+        crm_id
+        for crm_id, who, thread in zip(
+            *(fresh[c].tolist() for c in ("crm_id", "recipients", "thread")), strict=True
+        )
+        if thread in keys or not wanted.isdisjoint(who)
+    ]
+    # a "Re:" may come from someone the CRM message neither went to nor is about: the CRM
+    # messages of the window with the same subject (read: id and subject, then compared here)
+    cores = set()
+    for subject in yellow[F.SUBJECT].tolist():
+        core, prefixes = thread_subject(subject)
+        if prefixes and core:
+            cores.add(core)
+    if cores:
+        sent = links.crm_sent_between(engine, start, end)
+        also += [
+            int(crm_id)
+            for crm_id, subject in zip(
+                sent["crm_id"].tolist(), sent["subject"].tolist(), strict=True
+            )
+            if thread_subject(subject)[0] in cores
+        ]
+    crm = links.reply_candidates(engine, senders, keys, start, end, also=also)
     if crm.empty:
         return out
     for crm_id, who, thread in zip(

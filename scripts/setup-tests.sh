@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine: Dovecot and openssl (IMAP tests),
-# PostgreSQL (the team database), Chromium (the browser test), then the package with its test and notebook extras.
+# PostgreSQL (the team database), Chromium (the browser test), the package with its test and
+# notebook extras, then real mailing-list threads (scripts/fetch-threads.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -21,3 +22,6 @@ fi
 # the Debian package may start a system-wide Dovecot: the tests run their own
 $SUDO systemctl disable --now dovecot >/dev/null 2>&1 || $SUDO service dovecot stop >/dev/null 2>&1 || true
 python3 -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test,notebook]'
+# real mailing-list threads for the reply-detection test (benchmarks/threads.py): when they
+# cannot be fetched, that test says why (and fails under CI)
+bash scripts/fetch-threads.sh || echo "warning: notmuch's test corpora could not be fetched (scripts/fetch-threads.sh)" >&2

@@ -28,6 +28,8 @@ USERS = {
     "hostile": "hostile-test-pw",
     "gmail": "gmail-test-pw",
     "replies": "replies-test-pw",  # benchmarks/replies.py's labelled mailbox
+    "threads": "threads-test-pw",  # benchmarks/threads.py's real threads, as sent
+    "threads-cc": "threads-cc-test-pw",  # ... the repliers named in the Sent copies
 }
 PASSWORD = USERS["ana"]
 
@@ -264,6 +266,24 @@ def replies_mailbox(dovecot, now):
 
     fill_mailbox(dovecot, USERS["replies"], now)
     return dovecot
+
+
+@pytest.fixture(scope="session", params=["as sent", "repliers in copy"])
+def real_threads(request, dovecot):
+    """benchmarks/threads.py's labelled set of real mailing-list threads (notmuch's test
+    corpora, fetched by scripts/setup-tests.sh), in a mailbox of its own per variant, appended
+    once per session: (variant, labelled set, Dovecot user)."""
+    from benchmarks import threads
+
+    why = threads.missing()
+    if why:
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+    user = "threads" if request.param == "as sent" else "threads-cc"
+    labelled = threads.labelled_set(threads.read_corpus(), request.param)
+    threads.fill_mailbox(dovecot, USERS[user], labelled, user=user)
+    return request.param, labelled, user
 
 
 @pytest.fixture

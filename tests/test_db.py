@@ -81,13 +81,22 @@ def test_migration_from_the_first_schema_keeps_every_row(empty_engine):
         "record_address_change",  # 0004's
         "record_change",  # 0005's
     }
-    assert schema_revision(engine) == "0005"
+    assert schema_revision(engine) == "0006"
     for table in FILL:
         after = _rows(engine, table)
         for old, new in zip(before[table], after, strict=True):
             assert {k: new[k] for k in old} == old, table
     indexes = {i["name"] for i in inspect(engine).get_indexes("imported_message")}
     assert "ix_imported_message_dedupe_key" in indexes
+    # 0006: CRM ids looked up lower-cased (an expression index: SQLAlchemy reflects none on
+    # SQLite, so the catalogues are asked)
+    catalogue = (
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'crm_message'"
+        if engine.dialect.name == "sqlite"
+        else "SELECT indexname FROM pg_indexes WHERE tablename = 'crm_message'"
+    )
+    with engine.connect() as conn:
+        assert "ix_crm_message_message_id_lower" in set(conn.execute(text(catalogue)).scalars())
     assert {c["name"] for c in inspect(engine).get_columns("sync_run")} >= {
         "undone_at",
         "undone_by_id",
@@ -103,7 +112,7 @@ def test_migration_from_the_first_schema_keeps_every_row(empty_engine):
 
 
 def test_init_on_a_current_database_changes_nothing(engine):
-    assert schema_revision(engine) == "0005"
+    assert schema_revision(engine) == "0006"
     assert init_db(engine) == []
 
 

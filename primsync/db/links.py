@@ -93,16 +93,24 @@ def reply_candidates(
     also: Iterable[int] = (),
 ) -> pd.DataFrame:
     """The CRM messages sent in [start, end] that a probable reply may answer: those to a
-    record of one of ``senders``, those whose Sent copy is in one of ``threads``, and those
-    of ids ``also`` (copies learned but not stored); with
-    their record (name, kind, excluded) and what their copies say (``recipients``,
-    ``threads``: lists)."""
+    record of one of ``senders``, those whose Sent copy went to one of ``senders``, those whose
+    Sent copy is in one of ``threads``, and those of ids ``also`` (copies learned but not
+    stored); with their record (name, kind, excluded) and what their copies say
+    (``recipients``, ``threads``: lists)."""
     addresses, keys = list(set(_values(senders))), list(set(_values(threads)))
-    more = sorted({int(i) for i in also})
+    more = {int(i) for i in also}
     columns = ["crm_id", "record_id", "subject", "sent_at", "name", "kind", "excluded"]
     if not addresses and not keys and not more:
         return pd.DataFrame(columns=[*columns, "recipients", "threads"])
     with engine.connect() as conn:
+        if addresses:  # the copies' recipients are a list in a text column: read, then compare
+            wanted_senders = set(addresses)
+            sent_to = conn.execute(
+                select(CrmMessageCopy.crm_message_id, CrmMessageCopy.recipients)
+                .join(CrmMessage, CrmMessage.id == CrmMessageCopy.crm_message_id)
+                .where(CrmMessage.sent_at >= start, CrmMessage.sent_at <= end)
+            ).all()
+            more.update(i for i, who in sent_to if not wanted_senders.isdisjoint(who.split()))
         wanted = []
         if addresses:
             on_record = select(RecordAddress.record_id).where(
@@ -113,7 +121,7 @@ def reply_candidates(
             in_thread = select(CrmMessageCopy.crm_message_id).where(CrmMessageCopy.thread.in_(keys))
             wanted.append(CrmMessage.id.in_(in_thread))
         if more:
-            wanted.append(CrmMessage.id.in_(more))
+            wanted.append(CrmMessage.id.in_(sorted(more)))
         query = (
             select(*CRM_FIELDS)
             .join(Record, Record.id == CrmMessage.record_id)

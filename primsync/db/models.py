@@ -9,19 +9,37 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     false,
     func,
+    text,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment, written in UTC: SQLite keeps a datetime as text without its offset, so an
+    aware time of another zone (a CRM's local ``sent_at``, ``datetime.now().astimezone()``)
+    would be read back hours off. Naive values are taken as UTC already, as before."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            return value.astimezone(UTC)
+        return value
 
 
 class Base(DeclarativeBase):
@@ -56,9 +74,7 @@ class MailAccount(Base):
     owner_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
     ca_file: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     # OAuth2: when the current access token expires (set by the token provider), for `health`
-    token_expires_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), nullable=True
-    )
+    token_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class Record(Base):
@@ -68,7 +84,7 @@ class Record(Base):
     name: Mapped[str] = mapped_column(String(300))
     exclude_from_sync: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=_now, server_default=func.current_timestamp()
+        UtcDateTime(), default=_now, server_default=func.current_timestamp()
     )
     # the source system's own id (an ATS's, a CRM's): importing its file again updates
     external_id: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
@@ -84,7 +100,7 @@ class RecordChange(Base):
     action: Mapped[str] = mapped_column(String(20))  # create / update / exclude / include
     detail: Mapped[str] = mapped_column(Text, default="", server_default="")
     changed_by: Mapped[str] = mapped_column(String(200))  # a login, or the system's user name
-    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_now)
 
 
 class RecordAddress(Base):
@@ -97,11 +113,13 @@ class RecordAddress(Base):
 
 class CrmMessage(Base):
     __tablename__ = "crm_message"
+    # ids are compared lower-cased (migration 0006)
+    __table_args__ = (Index("ix_crm_message_message_id_lower", text("lower(message_id)")),)
     id: Mapped[int] = mapped_column(primary_key=True)
     record_id: Mapped[int] = mapped_column(ForeignKey("record.id"), index=True)
     message_id: Mapped[str] = mapped_column(String(1000), unique=True)
     subject: Mapped[str] = mapped_column(Text, default="")
-    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime())
     sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
 
 
@@ -121,7 +139,7 @@ class CrmMessageCopy(Base):
     uid: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     uidvalidity: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     evidence: Mapped[str] = mapped_column(Text, default="", server_default="")
-    learned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    learned_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_now)
 
 
 class RecordAddressChange(Base):
@@ -135,8 +153,8 @@ class RecordAddressChange(Base):
     action: Mapped[str] = mapped_column(String(10))  # "add"
     reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     changed_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
-    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_now)
+    undone_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     undone_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
 
 
@@ -146,8 +164,8 @@ class SyncRun(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("mail_account.id"), nullable=True)
     kind: Mapped[str] = mapped_column(String(20), default="review")
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_now)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     folders: Mapped[str] = mapped_column(Text, default="")
     option: Mapped[str] = mapped_column(String(40), default="")
     fetched: Mapped[int] = mapped_column(Integer, default=0)
@@ -157,7 +175,7 @@ class SyncRun(Base):
     status: Mapped[str] = mapped_column(String(20), default="running")
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     # set on an import run when `primsync undo` removed what it stored
-    undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    undone_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     undone_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)  # e.g. what an undo removed
 
@@ -180,7 +198,7 @@ class ImportedMessage(Base):
     to_addrs: Mapped[str] = mapped_column(Text, default="")
     cc_addrs: Mapped[str] = mapped_column(Text, default="")
     subject: Mapped[str] = mapped_column(Text, default="")
-    received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    received_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     body_text: Mapped[str] = mapped_column(Text, default="")
     body_html: Mapped[str] = mapped_column(Text, default="")
     size: Mapped[int] = mapped_column(Integer, default=0)
@@ -189,7 +207,7 @@ class ImportedMessage(Base):
     accessible_to_id: Mapped[int] = mapped_column(ForeignKey("security_group.id"))
     annexed_to_id: Mapped[int | None] = mapped_column(ForeignKey("crm_message.id"), nullable=True)
     imported_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
-    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    imported_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_now)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_run.id"), nullable=True)
     defects: Mapped[str] = mapped_column(Text, default="")
 
@@ -217,4 +235,4 @@ class FolderState(Base):
     uidvalidity: Mapped[int] = mapped_column(BigInteger)
     last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
     highestmodseq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    last_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_sync_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

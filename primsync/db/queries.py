@@ -145,13 +145,15 @@ def crm_messages_frame(engine: Engine, message_ids: Iterable[str]) -> pd.DataFra
     """The CRM messages among ``message_ids``, with their record's name, kind and exclusion;
     an id learned from a Sent copy (``crm_message_copy``) names its CRM message too (one row
     with that id as ``message_id`` and ``learned`` true)."""
-    ids = list(set(_values(message_ids)))
+    ids = list({i.lower() for i in _values(message_ids)})
     rows: list[Any] = []
     with engine.connect() as conn:
         if ids:
             fields = CRM_FIELDS
+            # the CRM's ids compared lower-cased (an index on lower(message_id), 0006); learned
+            # ids are stored lower-cased
             for mid, learned, joined in (
-                (CrmMessage.message_id, False, None),
+                (func.lower(CrmMessage.message_id), False, None),
                 (CrmMessageCopy.message_id, True, CrmMessageCopy),
             ):
                 query = select(mid, *fields).join(Record, Record.id == CrmMessage.record_id)
