@@ -29,7 +29,7 @@ from primsync.db.engine import open_engine  # noqa: E402
 from primsync.review import review_mailbox  # noqa: E402
 from primsync.selection import grid_view  # noqa: E402
 from primsync.servers import free_port, wait_for_port  # noqa: E402
-from primsync.testing import DovecotServer, quiet_lab_config  # noqa: E402
+from tests.servers import DovecotServer, quiet_lab_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT, USER, PASSWORD = "ana@agency.example", "bench", "bench-pw"

@@ -304,7 +304,7 @@ def scores(frame, labels, threshold: float):  # type: ignore[no-untyped-def]
 def _synthetic(threshold: float) -> None:
     from primsync.db.engine import open_engine
     from primsync.review import review_mailbox
-    from primsync.testing import DovecotServer
+    from tests.servers import DovecotServer
 
     now = datetime.now(UTC).replace(microsecond=0)
     password = "replies-pw"
@@ -328,7 +328,7 @@ def _synthetic(threshold: float) -> None:
 def _real(threshold: float) -> None:
     from benchmarks import threads
     from primsync.db.engine import open_engine
-    from primsync.testing import DovecotServer
+    from tests.servers import DovecotServer
 
     why = threads.missing()
     if why:

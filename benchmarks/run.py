@@ -39,7 +39,7 @@ from primsync.db.models import FolderState  # noqa: E402
 from primsync.enrich import enrich  # noqa: E402
 from primsync.parse import REVIEW_HEADERS  # noqa: E402
 from primsync.review import ReviewResult, review_mailbox  # noqa: E402
-from primsync.testing import DovecotServer  # noqa: E402
+from tests.servers import DovecotServer  # noqa: E402
 
 ACCOUNT, USER, PASSWORD, FOLDER = "ana@agency.example", "bench", "bench-pw", "Bench"
 LOOPBACK = Profile("loopback", 0, 100_000)  # no delay: only counts the round trips

@@ -115,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", help="whose screen (default: the account's owner)")
     p.add_argument("--port", type=int, help="the app's port (default: a free one)")
 
+    p = sub.add_parser("notebooks", help="copy the shipped notebooks into a folder, to edit them")
+    p.add_argument("dir", help="the folder (made if needed)")
+    p.add_argument("--force", action="store_true", help="replace notebooks already there")
+
     p = sub.add_parser("folders", help="the folder tree of an account")
     _add_db(p)
     _add_account(p)
@@ -778,23 +782,39 @@ def cmd_app(args: argparse.Namespace) -> int:
 
 def _fresh_notebooks(root: Path) -> Path:
     """A working copy of the shipped notebooks under ``data/notebooks``, made anew for each
-    demo: JupyterLab saves outputs there, never into the tracked notebooks, and the next demo
+    demo: JupyterLab saves outputs there, never into the shipped notebooks, and the next demo
     opens on clean ones."""
     import shutil
 
-    from primsync.errors import ConfigurationError
+    from primsync.shipped import copy_notebooks
 
-    shipped = root / "notebooks"
-    if not shipped.is_dir():
-        raise ConfigurationError(
-            f"no notebooks/ folder under {root}: run `primsync demo` from the project's folder"
-        )
     copy = root / "data" / "notebooks"
     shutil.rmtree(copy, ignore_errors=True)
-    copy.mkdir(parents=True)
-    for notebook in sorted(shipped.glob("*.ipynb")):
-        shutil.copyfile(notebook, copy / notebook.name)
+    copy_notebooks(copy)
     return copy
+
+
+def cmd_notebooks(args: argparse.Namespace) -> int:
+    from primsync.shipped import copy_notebooks
+
+    dest = Path(args.dir)
+    if dest.exists() and not dest.is_dir():
+        raise ConfigurationError(f"{dest} is a file, not a folder")
+    written = copy_notebooks(dest, replace=args.force)
+    for path in written:
+        print(path)
+    print(
+        f"{len(written)} notebooks copied: open them with `jupyter lab {dest}`; they use "
+        "$PRIMSYNC_DB and $PRIMSYNC_ACCOUNT, else the demo"
+    )
+    return 0
+
+
+def _install_hint(extra: str) -> str:
+    """The pip command that adds ``extra`` to this very environment (a checkout: editable)."""
+    checkout = (Path(__file__).resolve().parent.parent / "pyproject.toml").is_file()
+    what = f"-e '.[{extra}]'" if checkout else f"'primsync[{extra}]'"
+    return f"{sys.executable} -m pip install {what}"
 
 
 def _start_lab(folder: Path, env: dict[str, str], *, port: int | None) -> subprocess.Popen:
@@ -850,7 +870,7 @@ def _serve(
     if importlib.util.find_spec(package) is None:
         raise ServiceError(
             f"{'JupyterLab' if package == 'jupyterlab' else 'Voila'} is not installed: "
-            "python3 -m pip install -e '.[notebook]' (or run `primsync demo --no-lab`)"
+            f"{_install_hint('notebook')} (or run `primsync demo --no-lab`)"
         )
     port = port or free_port()
     token = secrets.token_hex(16)
@@ -923,6 +943,7 @@ COMMANDS = {
     "login": cmd_login,
     "app": cmd_app,
     "undo": cmd_undo,
+    "notebooks": cmd_notebooks,
 }
 
 

@@ -1,6 +1,6 @@
 """Local servers primsync starts on loopback: the demo's pymap mailbox, and the helpers to wait
 for one (JupyterLab too). Dovecot and PostgreSQL for tests and benchmarks live in
-``primsync.testing``, apart from what ``import primsync`` and the command line load.
+``tests/servers.py`` (not part of the package).
 
 >>> with PymapServer(user="demo", password="demo") as server:   # doctest: +SKIP
 ...     print(server.port)

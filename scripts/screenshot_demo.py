@@ -17,9 +17,11 @@ from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
-from primsync.testing import quiet_lab_config
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.servers import quiet_lab_config  # noqa: E402
+
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
 

@@ -21,7 +21,18 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 # the Debian package may start a system-wide Dovecot: the tests run their own
 $SUDO systemctl disable --now dovecot >/dev/null 2>&1 || $SUDO service dovecot stop >/dev/null 2>&1 || true
-python3 -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test,notebook]'
+# the project's own virtual environment (README's commands use .venv/): a stock Debian or Ubuntu
+# Python refuses pip outside one, and may lack venv's ensurepip (python3-venv)
+if [ ! -x .venv/bin/python ]; then
+  if ! python3 -m venv .venv >/dev/null 2>&1; then
+    rm -rf .venv
+    echo "installing Debian packages: python3-venv"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv .venv
+  fi
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test,notebook]'
 # real mailing-list threads for the reply-detection test (benchmarks/threads.py): when they
 # cannot be fetched, that test says why (and fails under CI)
 bash scripts/fetch-threads.sh || echo "warning: notmuch's test corpora could not be fetched (scripts/fetch-threads.sh)" >&2

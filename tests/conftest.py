@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import sys
 from datetime import UTC, datetime, time
 from pathlib import Path
 
@@ -14,11 +15,15 @@ import pytest
 from primsync.db.engine import init_db, open_engine
 from primsync.demo import DEMO_ACCOUNT, seed_database, seed_mailbox
 from primsync.imap import ConnectionSettings, connect
-from primsync.testing import DovecotServer, PostgresServer
+from tests.servers import DovecotServer, PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("PRIMSYNC_CORPUS", ROOT.parent / "shared" / "corpus"))
 CANARY = "Canary-Pw-7f3a9e1c"  # a recognisable secret, searched for everywhere by test_secrets
+# the tools of the Python that runs the tests first on the PATH (primsync, jupyter, papermill),
+# as if its environment were activated: README runs the suite as `.venv/bin/python -m pytest`
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+
 USERS = {
     "ana": "ana-test-pw",
     "corpus": "corpus-test-pw",
@@ -120,7 +125,7 @@ def templates(tmp_path_factory, request) -> Templates:
 # the others (queries, locks, migrations, commit, access, sync, review...) on both databases
 DIALECT_FREE = {
     "test_account_commands", "test_accounts", "test_browser", "test_connection", "test_corpus",
-    "test_deflate", "test_discover", "test_export", "test_imap", "test_notebooks",
+    "test_deflate", "test_discover", "test_export", "test_imap", "test_install", "test_notebooks",
     "test_preview", "test_providers", "test_report", "test_session", "test_signin",
     "test_widgets",
 }  # fmt: skip

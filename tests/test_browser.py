@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from primsync.db.models import ImportedMessage
 from primsync.demo import DEMO_ACCOUNT
 from primsync.servers import free_port, wait_for_port
-from primsync.testing import quiet_lab_config
 from tests.conftest import HOSTILE_ACCOUNT, PASSWORD, ROOT, USERS, group_id
 from tests.hostile_mail import EVIL_NAME
 from tests.mailbox import LEA_ID, SOFIA_ID
+from tests.servers import quiet_lab_config
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "artifacts"

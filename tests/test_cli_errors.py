@@ -132,7 +132,7 @@ def test_demo_without_jupyterlab_says_so(tmp_path, monkeypatch, capsys):
     assert cli.main(["demo", "--db", f"sqlite:///{tmp_path / 'demo.db'}"]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err == (
-        "primsync demo: error: JupyterLab is not installed: python3 -m pip install -e "
+        f"primsync demo: error: JupyterLab is not installed: {sys.executable} -m pip install -e "
         "'.[notebook]' (or run `primsync demo --no-lab`)"
     )
 

@@ -21,8 +21,8 @@ from primsync.imap import ConnectionSettings, connect
 from primsync.oauth import GoogleTokenProvider, MsalTokenProvider
 from primsync.review import review_mailbox
 from primsync.servers import free_port
-from primsync.testing import DovecotServer
 from tests.conftest import add_account
+from tests.servers import DovecotServer
 
 GOOD = "good-access-token-1c0ffee"
 ACCOUNT = "ana.oauth@agency.example"

@@ -56,8 +56,10 @@ def test_notebooks_import_only_the_public_api():
 def test_readme_opens_with_the_two_commands_ci_runs():
     commands = re.findall(r"^    (\S.*)$", (ROOT / "README.md").read_text(), flags=re.M)
     main_job, tests = commands[:2]
-    assert main_job == "python3 -m pip install -e '.[notebook]' && primsync demo"
-    assert tests == "bash scripts/setup-tests.sh && python3 -m pytest"
+    assert main_job == (
+        "python3 -m venv .venv && .venv/bin/pip install -e '.[notebook]' && .venv/bin/primsync demo"
+    )
+    assert tests == "bash scripts/setup-tests.sh && .venv/bin/python -m pytest"
     ci = (ROOT / ".ci" / "run").read_text()
     assert "bash scripts/setup-tests.sh && " in ci and "5" in ci
 

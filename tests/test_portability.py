@@ -1,6 +1,6 @@
 """The package imports, and the command line starts, without POSIX-only modules (as on Windows,
-where many analysts work): only ``primsync.testing``, the tests' Dovecot and PostgreSQL
-launchers, needs them."""
+where many analysts work); the tests' Dovecot and PostgreSQL launchers (tests/servers.py)
+are not part of the package."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ PROBE = textwrap.dedent(
     import primsync
     names = sorted(
         m.name for m in pkgutil.walk_packages(primsync.__path__, "primsync.")
-        if m.name != "primsync.testing" and ".migrations" not in m.name
+        if ".migrations" not in m.name
     )
     for name in names:
         importlib.import_module(name)

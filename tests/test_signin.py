@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 from primsync.db.models import ImportedMessage
 from primsync.demo import seed_database
 from primsync.imap import ConnectionSettings, connect
-from primsync.testing import DovecotServer
 from tests.idp import IdentityProvider
+from tests.servers import DovecotServer
 
 pytest.importorskip("msal")
 pytest.importorskip("google_auth_oauthlib")

@@ -1,8 +1,8 @@
 """Private Dovecot and PostgreSQL servers for the tests and benchmarks (POSIX only: they run
 Debian's programs, under an unprivileged user when started as root).
 
-Nothing of the package imports this module; ``import primsync`` and the command line work
-without it, on any system.
+Part of the tests, not of the package: the wheel does not carry it (``import primsync`` and
+the command line work without it, on any system).
 
 >>> with DovecotServer({"ana": "secret"}) as server:   # doctest: +SKIP
 ...     print(server.port)
