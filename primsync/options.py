@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -14,7 +16,36 @@ from typing import Protocol
 
 from primsync.errors import ConfigurationError
 
-__all__ = ["LastSync", "SearchPlan", "SyncOption", "parse_option", "search_plan"]
+__all__ = [
+    "LastSync",
+    "SearchPlan",
+    "SyncOption",
+    "folder_names",
+    "parse_option",
+    "search_plan",
+]
+
+
+def folder_names(folders: str | Sequence[str]) -> list[str]:
+    """The folders to review: a list as it is, or one folder's name, or a JSON list as
+    papermill hands over ``-p folders '["INBOX", "Sent"]'`` (a string).
+
+    >>> folder_names("INBOX/Clients"), folder_names('["INBOX", "Sent"]'), folder_names(["INBOX"])
+    (['INBOX/Clients'], ['INBOX', 'Sent'], ['INBOX'])
+    """
+    if not isinstance(folders, str):
+        return [str(f) for f in folders]
+    text = folders.strip()
+    if not text:
+        return []
+    if text.startswith("["):
+        try:
+            listed = json.loads(text)
+        except ValueError:
+            listed = None
+        if isinstance(listed, list) and all(isinstance(f, str) for f in listed):
+            return listed
+    return [folders]
 
 
 class SyncOption(StrEnum):

@@ -22,7 +22,7 @@ from primsync.errors import ConfigurationError, FolderError, PrimsyncError
 from primsync.frame import FetchedFolder, build_frame
 from primsync.imap import Folder, Mailbox, Progress, Secret, connect, waited_note
 from primsync.oauth import AccessToken, TokenProvider, token_source
-from primsync.options import SyncOption, parse_option, search_plan
+from primsync.options import SyncOption, folder_names, parse_option, search_plan
 from primsync.parse import Body, parse_message
 from primsync.replies import (
     COPY_WINDOW,
@@ -448,7 +448,7 @@ def _piece_enricher(engine: Engine) -> Callable[[pd.DataFrame], pd.DataFrame]:
 def review_mailbox(
     engine: Engine,
     account: str,
-    folders: Sequence[str],
+    folders: str | Sequence[str],
     *,
     option: str | SyncOption = SyncOption.SINCE_LAST,
     since: date | None = None,
@@ -461,7 +461,8 @@ def review_mailbox(
     record: bool = True,
     threshold: float = DEFAULT_THRESHOLD,
 ) -> ReviewResult:
-    """Search and fetch the headers of ``folders``, then match them against the database.
+    """Search and fetch the headers of ``folders`` (a list, or one folder's name, or a JSON
+    list: :func:`primsync.options.folder_names`), then match them against the database.
 
     Copies of CRM mail in a sent folder teach the ids the server gave them (kept, unless
     ``record=False``); yellow rows that most likely answer a CRM message become probable
@@ -472,6 +473,7 @@ def review_mailbox(
     With ``record=False`` (a notebook that only reads) nothing at all is written.
     """
     opt = parse_option(option)
+    folders = folder_names(folders)
     if not folders:
         raise ConfigurationError("choose at least one folder", account=account)
     account_id, owner_id = queries.account_ids(engine, account)

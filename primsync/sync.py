@@ -55,7 +55,7 @@ def folder_lines(account: str, review: ReviewResult, summary: ImportSummary) -> 
 def sync_account(
     engine: Engine,
     account: str,
-    folders: Sequence[str],
+    folders: str | Sequence[str],
     *,
     accessible_to: str,
     option: str | SyncOption = SyncOption.SINCE_LAST,

@@ -165,3 +165,30 @@ def test_connect_your_mailbox_as_readme_says(database, request, tmp_path, agency
     assert imported > 0, said_by["import"]
     rows = [line for line in said_by["messages"].splitlines()[1:] if line.strip()]
     assert len(rows) == imported, said_by["messages"]
+
+    if database == "sqlite":
+        _the_same_run_as_a_notebook(folder, env, imported)
+
+
+def _the_same_run_as_a_notebook(folder, env, imported: int) -> None:
+    """README's papermill line, as written, after `primsync notebooks notebooks` in the same
+    folder: the inbox again, nothing new to import, and no folder named '['."""
+    text = (ROOT / "README.md").read_text()
+    copy = re.search(r"`(primsync notebooks notebooks)`", text).group(1)
+    line = re.search(r"`(papermill notebooks/01_sync\.ipynb [^`]*)`", text).group(1)
+    assert "-p folders '[\"INBOX\"]'" in line
+    for command in (copy, line):
+        argv = shlex.split(command)
+        argv = [sys.executable, "-m", "primsync.cli", *argv[1:]] if argv[0] == "primsync" else argv
+        done = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True,
+                              timeout=600)  # fmt: skip
+        assert done.returncode == 0, f"{command}\n{done.stdout[-2000:]}{done.stderr[-3000:]}"
+    import json
+
+    printed = "".join(
+        "".join(o.get("text", ""))
+        for c in json.loads((folder / "out.ipynb").read_text())["cells"]
+        for o in c.get("outputs", [])
+    )
+    assert "account=ana@agency.example folder='INBOX'" in printed, printed[-2000:]
+    assert re.search(r"import run \d+: 0 imported", printed), printed[-2000:]
