@@ -34,6 +34,7 @@ __all__ = [
     "DemoMail",
     "make_message",
     "seed_database",
+    "running_demo",
     "seed_mailbox",
     "start_demo",
 ]
@@ -354,13 +355,98 @@ def seed_mailbox(box: Mailbox, mails: list[DemoMail], *, now: datetime | None = 
         )
 
 
-def start_demo(db_url: str = DEMO_DB, *, fresh: bool = True) -> tuple[Engine, PymapServer]:
-    """Start the demo mailbox, seed it and a demo database; the caller stops the server."""
-    if fresh and db_url.startswith("sqlite:///") and db_url != "sqlite://":
-        Path(db_url.removeprefix("sqlite:///")).unlink(missing_ok=True)
-    server = PymapServer(user=DEMO_USER, password=DEMO_PASSWORD)
-    server.start()
+def _sqlite_file(db_url: str) -> Path | None:
+    """The file of a SQLite URL; None for an in-memory or a server database."""
+    if not db_url.startswith("sqlite:///") or db_url in ("sqlite://", "sqlite:///:memory:"):
+        return None
+    return Path(db_url.removeprefix("sqlite:///")).absolute()
+
+
+def _claim_file(database: Path) -> tuple[Path, Path]:
+    return database.with_name(database.name + ".lock"), database.with_name(database.name + ".demo")
+
+
+def running_demo(db_url: str) -> dict | None:
+    """The demo that holds ``db_url``'s database now (its process id and mailbox port), or None:
+    a demo holds its SQLite file's lock from its start to its stop, and no other demo deletes
+    that database meanwhile."""
+    import json
+
+    from filelock import FileLock, Timeout
+
+    database = _sqlite_file(db_url)
+    if database is None or not database.parent.is_dir():
+        return None
+    lock_file, info_file = _claim_file(database)
+    probe = FileLock(str(lock_file))
     try:
+        probe.acquire(timeout=0)
+    except Timeout:
+        try:
+            return dict(json.loads(info_file.read_text()))
+        except (OSError, ValueError):
+            return {"pid": None, "port": None}
+    probe.release()
+    return None
+
+
+class DemoServer(PymapServer):
+    """The demo mailbox, holding its database's lock until it stops."""
+
+    claim: object | None = None  # the FileLock
+    info: Path | None = None
+
+    def stop(self) -> None:
+        super().stop()
+        if self.claim is not None:
+            if self.info is not None:
+                self.info.unlink(missing_ok=True)
+            self.claim.release()  # type: ignore[attr-defined]
+            self.claim = None
+
+
+def _remove_sqlite(database: Path) -> None:
+    """A SQLite database and its companions (``-wal``, ``-shm``, ``-journal``): a new database
+    beside an old journal is read as broken ("disk I/O error")."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        database.with_name(database.name + suffix).unlink(missing_ok=True)
+
+
+def start_demo(db_url: str = DEMO_DB, *, fresh: bool = True) -> tuple[Engine, PymapServer]:
+    """Start the demo mailbox, seed it and a demo database; the caller stops the server.
+
+    A SQLite demo database belongs to one running demo: while one holds it, another start
+    raises :class:`ConfigurationError` saying which process and mailbox, and deletes nothing."""
+    import json
+    import os
+
+    from filelock import FileLock, Timeout
+
+    from primsync.errors import ConfigurationError
+
+    server = DemoServer(user=DEMO_USER, password=DEMO_PASSWORD)
+    database = _sqlite_file(db_url)
+    if database is not None:
+        database.parent.mkdir(parents=True, exist_ok=True)
+        lock_file, info_file = _claim_file(database)
+        claim = FileLock(str(lock_file))
+        try:
+            claim.acquire(timeout=0)
+        except Timeout:
+            running = running_demo(db_url) or {}
+            where = f"process {running.get('pid')}" if running.get("pid") else "another process"
+            mailbox = f", mailbox imap://127.0.0.1:{running['port']}" if running.get("port") else ""
+            raise ConfigurationError(
+                f"a demo is already running on {database} ({where}{mailbox}): use it, stop it "
+                "(Ctrl-C where it runs), or give --db for a demo database of its own"
+            ) from None
+        server.claim, server.info = claim, info_file
+        if fresh:
+            _remove_sqlite(database)
+    try:
+        server.start()
+        if server.info is not None:
+            server.info.write_text(json.dumps({"pid": os.getpid(), "port": server.port}))
         engine = open_engine(db_url, create=True)
         seed_database(engine, host=server.host, port=server.port)
         settings = ConnectionSettings(

@@ -77,9 +77,12 @@ def open_session(
     account = account or os.environ.get("PRIMSYNC_ACCOUNT") or None
     user = user or os.environ.get("PRIMSYNC_USER") or None
     if account is None:
-        from primsync.demo import DEMO_ACCOUNT, DEMO_PASSWORD, start_demo
+        from primsync.demo import DEMO_ACCOUNT, DEMO_PASSWORD, running_demo, start_demo
 
         url = db or f"sqlite:///{project_root() / 'data' / 'demo.db'}"
+        if running_demo(url) is not None:  # `primsync demo` (or another notebook) runs it: share
+            engine = open_engine(url)
+            return NotebookSession(engine, DEMO_ACCOUNT, user or "ana", DEMO_PASSWORD)
         engine, server = start_demo(url)
         atexit.register(server.stop)
         return NotebookSession(engine, DEMO_ACCOUNT, user or "ana", DEMO_PASSWORD, server)

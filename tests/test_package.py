@@ -207,3 +207,76 @@ def test_the_command_line_starts_without_the_heavy_libraries():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_two_demos_and_a_notebook_at_once_share_one_database(tmp_path):
+    """A demo holds its database while it runs: a second `primsync demo` in the same folder
+    says where the first runs and deletes nothing, and a notebook run outside the demo uses the
+    running demo's database and mailbox instead of starting (and wiping) its own."""
+    import json
+    import os
+
+    papermill = pytest.importorskip("papermill")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRIMSYNC_")}
+    first = subprocess.Popen(
+        [sys.executable, "-m", "primsync.cli", "demo", "--no-lab"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        port = None
+        for _ in range(200):
+            line = first.stdout.readline()
+            if line.startswith("demo mailbox:"):
+                port = int(re.search(r"127\.0\.0\.1:(\d+)", line).group(1))
+            if "The demo mailbox runs until Ctrl-C" in line:
+                break
+        assert port, "the first demo printed no mailbox"
+        second = subprocess.run(
+            [sys.executable, "-m", "primsync.cli", "demo", "--no-lab", "--exit"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert second.returncode == 2
+        database = tmp_path / "data" / "demo.db"
+        assert second.stderr.strip() == (
+            f"primsync demo: error: a demo is already running on {database} (process "
+            f"{first.pid}, mailbox imap://127.0.0.1:{port}): use it, stop it (Ctrl-C where it "
+            "runs), or give --db for a demo database of its own"
+        )
+        (tmp_path / "notebooks").mkdir()
+        old = os.environ.copy()
+        os.environ.clear()
+        os.environ.update(env)
+        try:
+            papermill.execute_notebook(
+                str(ROOT / "notebooks" / "01_sync.ipynb"), str(tmp_path / "out.ipynb"),
+                parameters={"folders": ["INBOX"], "option": "all"}, cwd=str(tmp_path / "notebooks"),
+                kernel_name="python3", progress_bar=False, log_output=False,
+            )  # fmt: skip
+        finally:
+            os.environ.clear()
+            os.environ.update(old)
+        text = json.dumps([c.get("outputs", []) for c in
+                           json.loads((tmp_path / "out.ipynb").read_text())["cells"]])  # fmt: skip
+        assert "account recruiter@agency.example, user ana" in text
+        assert "I/O error" not in text and "Re: Interview on Monday" in text
+        # the first demo's database is whole and still answers it
+        again = subprocess.run(
+            [sys.executable, "-m", "primsync.cli", "review", "--db", f"sqlite:///{database}",
+             "--account", "recruiter@agency.example", "--folder", "INBOX", "--option", "all"],
+            cwd=tmp_path, env={**env, "PRIMSYNC_PASSWORD": "demo"}, capture_output=True,
+            text=True, timeout=120,
+        )  # fmt: skip
+        assert again.returncode == 0, again.stderr
+        assert "Re: Interview on Monday" in again.stdout
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=60)
+    assert first.returncode == 0
+    # stopped, it frees the database: the next demo starts afresh, over a stale journal too
+    (tmp_path / "data" / "demo.db-wal").write_bytes(b"not a journal")
+    after = subprocess.run(
+        [sys.executable, "-m", "primsync.cli", "demo", "--no-lab", "--exit"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert after.returncode == 0, after.stderr
+    assert "3 pre-ticked (green)" in after.stdout
