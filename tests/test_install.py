@@ -37,16 +37,24 @@ def _clean_env(**more: str) -> dict[str, str]:
 
 def _fresh_clone(dest: Path) -> Path:
     """The checkout as a fresh clone has it: tracked and new files, nothing git ignores (no
-    .venv/, no data/)."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True,
-        check=True,
-    ).stdout.decode().split("\0")  # fmt: skip
-    for name in filter(None, listed):
-        source = ROOT / name
-        if source.is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, dest / name)
+    .venv/, no data/); outside git (an exported tree), the tree less what .gitignore names."""
+    if (ROOT / ".git").exists():
+        listed = subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
+            capture_output=True, check=True,
+        ).stdout.decode().split("\0")  # fmt: skip
+        for name in filter(None, listed):
+            source = ROOT / name
+            if source.is_file():
+                (dest / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, dest / name)
+        return dest
+    ignored = shutil.ignore_patterns(
+        ".venv", "data", "__pycache__", "*.egg-info", "build", "artifacts", ".*_cache"
+    )
+    shutil.copytree(ROOT, dest, ignore=ignored)
+    (dest / "data").mkdir()
+    shutil.copy2(ROOT / "data" / "README.md", dest / "data" / "README.md")
     return dest
 
 
