@@ -954,25 +954,6 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
-def _log_unexpected(command: str) -> Path | None:
-    """Write the current exception's traceback to a private log file; None if it cannot be."""
-    import logging
-    import tempfile
-    import traceback
-
-    logging.getLogger("primsync").debug("unexpected error in %s", command, exc_info=True)
-    folder = Path(os.environ.get("PRIMSYNC_LOG_DIR") or Path(tempfile.gettempdir()) / "primsync")
-    try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = folder / f"error-{os.getpid()}.log"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(f"primsync {_version()} {command}\n{traceback.format_exc()}")
-        return path
-    except OSError:
-        return None
-
-
 def _people(args: argparse.Namespace) -> int:
     from primsync import cli_people
 
@@ -997,13 +978,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             pass
         return 141
     except Exception as exc:  # a bug: one line for the user, the traceback in a log file
-        log = _log_unexpected(args.command)
-        where = f"the traceback is in {log}" if log else "no log file could be written"
-        print(
-            f"primsync {args.command}: unexpected error ({type(exc).__name__}); {where} — "
-            "please attach it to a bug report",
-            file=sys.stderr,
-        )
+        from primsync.errors import log_unexpected, unexpected_words
+
+        log = log_unexpected(args.command)
+        print(f"primsync {args.command}: {unexpected_words(exc, log)}", file=sys.stderr)
         return 1
     finally:
         while _OPENED:

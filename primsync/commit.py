@@ -32,9 +32,10 @@ from primsync.errors import (
     PermissionDenied,
     PrimsyncError,
 )
-from primsync.imap import Mailbox, Progress, waited_note
+from primsync.imap import Mailbox, waited_note
 from primsync.oauth import TokenProvider
 from primsync.parse import Body, parse_message
+from primsync.progress import Progress, reporter
 from primsync.review import ReviewResult, open_mailbox
 
 __all__ = ["ImportSummary", "import_selected", "undo_run"]
@@ -138,10 +139,11 @@ def _fetch(
         values = dict(zip(group.index, group.to_dict("records"), strict=True))
         sizes = {int(u): int(n) for u, n in zip(group[F.UID], group[F.SIZE], strict=True)}
         seen = set()
-        for raw in box.fetch_full(list(by_uid), sizes=sizes, progress=progress):
-            seen.add(raw.uid)
-            index = by_uid[raw.uid]
-            items.append(_Item(index, values[index], parse_message(raw.data), raw.size))
+        with reporter(progress, f"{folder} (import)") as report:
+            for raw in box.fetch_full(list(by_uid), sizes=sizes, progress=report):
+                seen.add(raw.uid)
+                index = by_uid[raw.uid]
+                items.append(_Item(index, values[index], parse_message(raw.data), raw.size))
         for uid, index in by_uid.items():
             if uid not in seen:
                 missing[index] = "no longer in the folder (expunged or moved)"

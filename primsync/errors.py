@@ -16,8 +16,9 @@
     └── ServiceError               a local program primsync starts (JupyterLab, the demo
                                    mailbox) is missing or failed to start       (exit code 2)
 
-Anything else that reaches the command line is a bug: ``primsync`` prints one line naming the
-log file that holds the traceback, and exits with code 1.
+Anything else that reaches the command line or a widget is a bug: ``primsync`` prints one line
+(a widget shows it) naming the log file that holds the traceback (:func:`log_unexpected`), and
+the command exits with code 1.
 
 Every error carries the account and folder it concerns (when there is one) and never a
 password or token: messages are built from those fields, never from library exceptions that
@@ -25,6 +26,9 @@ might echo a secret.
 """
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 __all__ = [
     "AccountLocked",
@@ -132,3 +136,35 @@ class ServiceError(PrimsyncError):
     """A local program primsync starts (JupyterLab, the demo mailbox) is missing or failed."""
 
     exit_code = 2
+
+
+def log_unexpected(where: str) -> Path | None:
+    """Write the exception being handled, with its traceback, to a private log file (mode
+    0600 under ``$PRIMSYNC_LOG_DIR``, else the temp folder's ``primsync/``); None if it cannot
+    be written. ``where``: the command or the widget's action."""
+    import importlib.metadata
+    import logging
+    import tempfile
+    import traceback
+
+    logging.getLogger("primsync").debug("unexpected error in %s", where, exc_info=True)
+    try:
+        version = importlib.metadata.version("primsync")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown (not installed)"
+    folder = Path(os.environ.get("PRIMSYNC_LOG_DIR") or Path(tempfile.gettempdir()) / "primsync")
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = folder / f"error-{os.getpid()}.log"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(f"primsync {version} {where}\n{traceback.format_exc()}")
+        return path
+    except OSError:
+        return None
+
+
+def unexpected_words(exc: BaseException, log: Path | None) -> str:
+    """What a person is told of a bug: its kind and where its traceback is."""
+    where = f"the traceback is in {log}" if log else "no log file could be written"
+    return f"unexpected error ({type(exc).__name__}); {where} — please attach it to a bug report"

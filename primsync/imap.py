@@ -22,7 +22,6 @@ from typing import TypeVar
 
 import imapclient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
-from tqdm.auto import tqdm
 
 from primsync import deflate
 from primsync.accounts import ConnectionSettings, is_loopback
@@ -36,6 +35,7 @@ from primsync.errors import (
     UidValidityChanged,
 )
 from primsync.parse import REVIEW_HEADERS
+from primsync.progress import ProgressCallback
 from primsync.wire import FetchFailed, RawMessage, Reader, UnreadableFetch
 
 logger = logging.getLogger("primsync.imap")
@@ -78,7 +78,6 @@ _SENT_NAMES = {
     "verzonden items",
 }
 
-Progress = bool | Callable[[int, int], None]
 # a password or access token, or a token source called with refresh=True after a refusal
 Secret = str | Callable[[bool], str]
 T = TypeVar("T")
@@ -491,7 +490,7 @@ class Mailbox:
         return sorted(int(u) for u in found)
 
     def fetch_headers(
-        self, uids: Sequence[int], *, progress: Progress = False
+        self, uids: Sequence[int], *, progress: ProgressCallback | None = None
     ) -> Iterator[RawMessage]:
         """The review headers with FLAGS, INTERNALDATE and RFC822.SIZE, in batches."""
         items = f"(FLAGS INTERNALDATE RFC822.SIZE {_HEADER_ITEM.decode()})"
@@ -502,7 +501,7 @@ class Mailbox:
         uids: Sequence[int],
         *,
         sizes: dict[int, int] | None = None,
-        progress: Progress = False,
+        progress: ProgressCallback | None = None,
     ) -> Iterator[RawMessage]:
         """Whole messages (``BODY.PEEK[]``), in batches of at most ``BODY_BATCH`` messages and,
         when ``sizes`` (RFC822.SIZE by UID) are known, about ``BODY_BATCH_BYTES`` bytes."""
@@ -515,7 +514,7 @@ class Mailbox:
         uids: Sequence[int],
         items: str,
         chunks: Iterator[list[int]],
-        progress: Progress,
+        progress: ProgressCallback | None,
         *,
         updates: bool = False,
     ) -> Iterator[RawMessage]:
@@ -525,66 +524,60 @@ class Mailbox:
         later FLAGS of a message already handed on follow it (``RawMessage.update``)."""
         wanted = set(uids)
         total = len(wanted)
-        bar = None
-        if progress is True:
-            bar = tqdm(total=total, unit="msg", desc=self.folder or "fetch", leave=False)
         received: set[int] = set()
         queue = list(chunks)
         busy = 0  # busy answers in a row
-        try:
-            while queue:
-                chunk = queue[0]
-                what = f"FETCH of UIDs {chunk[0]}..{chunk[-1]} failed"
-                try:
-                    self._start_compression()
-                    with closing(_stream(self._client, chunk, items)) as stream:
-                        for message in stream:
-                            if message.update:
-                                if updates and message.uid in received:
-                                    yield message
-                                continue
-                            if message.uid not in wanted or message.uid in received:
-                                continue
-                            received.add(message.uid)
-                            yield message
-                            if len(received) % PROGRESS_EVERY == 0:
-                                report_progress(bar, progress, len(received), total)
+        while queue:
+            chunk = queue[0]
+            what = f"FETCH of UIDs {chunk[0]}..{chunk[-1]} failed"
+            try:
+                self._start_compression()
+                with closing(_stream(self._client, chunk, items)) as stream:
+                    for message in stream:
+                        if message.update:
+                            if updates and message.uid in received:
+                                yield message
+                            continue
+                        if message.uid not in wanted or message.uid in received:
+                            continue
+                        received.add(message.uid)
+                        yield message
+                        if progress is not None and len(received) % PROGRESS_EVERY == 0:
+                            progress(len(received), total)
+                queue.pop(0)
+            except (IMAPClientAbortError, OSError) as exc:
+                self._recover(what, exc)
+                queue[0] = [uid for uid in chunk if uid not in received]
+                if not queue[0]:
                     queue.pop(0)
-                except (IMAPClientAbortError, OSError) as exc:
-                    self._recover(what, exc)
-                    queue[0] = [uid for uid in chunk if uid not in received]
-                    if not queue[0]:
-                        queue.pop(0)
-                except UnreadableFetch as exc:
-                    # the answer was read to its end: ask imapclient for what is missing
+            except UnreadableFetch as exc:
+                # the answer was read to its end: ask imapclient for what is missing
+                queue.pop(0)
+                missing = [uid for uid in chunk if uid not in received]
+                logger.warning(
+                    "%s, %s: %s; reading UIDs %s..%s with imapclient's parser",
+                    self.settings.address,
+                    self.folder,
+                    exc,
+                    missing[0],
+                    missing[-1],
+                )
+                for message in self._read_with_imapclient(what, missing, items):
+                    if message.uid in wanted and message.uid not in received:
+                        received.add(message.uid)
+                        yield message
+            except (FetchFailed, IMAPClientError) as exc:
+                if not is_throttled(exc) or busy >= len(THROTTLE_WAITS):
+                    raise self._error(what, exc) from exc
+                self.waited += wait_out(self.settings.address, what, exc, busy)
+                busy += 1
+                queue[0] = [uid for uid in chunk if uid not in received]
+                if not queue[0]:
                     queue.pop(0)
-                    missing = [uid for uid in chunk if uid not in received]
-                    logger.warning(
-                        "%s, %s: %s; reading UIDs %s..%s with imapclient's parser",
-                        self.settings.address,
-                        self.folder,
-                        exc,
-                        missing[0],
-                        missing[-1],
-                    )
-                    for message in self._read_with_imapclient(what, missing, items):
-                        if message.uid in wanted and message.uid not in received:
-                            received.add(message.uid)
-                            yield message
-                except (FetchFailed, IMAPClientError) as exc:
-                    if not is_throttled(exc) or busy >= len(THROTTLE_WAITS):
-                        raise self._error(what, exc) from exc
-                    self.waited += wait_out(self.settings.address, what, exc, busy)
-                    busy += 1
-                    queue[0] = [uid for uid in chunk if uid not in received]
-                    if not queue[0]:
-                        queue.pop(0)
-                    continue
-                busy = 0
-                report_progress(bar, progress, len(received), total)
-        finally:
-            if bar is not None:
-                bar.close()
+                continue
+            busy = 0
+            if progress is not None:
+                progress(len(received), total)
 
     def _read_with_imapclient(self, what: str, uids: list[int], items: str) -> list[RawMessage]:
         """``uids`` through imapclient's own parser; what it cannot read either is left out
@@ -621,14 +614,6 @@ class Mailbox:
             self._client.create_folder(folder)
         except (IMAPClientError, OSError) as exc:
             raise self._error("CREATE failed", exc) from exc
-
-
-def report_progress(bar: tqdm | None, progress: Progress, done: int, total: int) -> None:
-    """``done`` of ``total`` to the tqdm bar (``progress=True``) or the callable, if any."""
-    if bar is not None:
-        bar.update(done - bar.n)
-    elif callable(progress):
-        progress(done, total)
 
 
 def uid_ranges(uids: Sequence[int]) -> str:

@@ -20,10 +20,11 @@ from primsync.db import links, queries
 from primsync.enrich import enrich, shown
 from primsync.errors import ConfigurationError, FolderError, PrimsyncError
 from primsync.frame import FetchedFolder, build_frame
-from primsync.imap import Folder, Mailbox, Progress, Secret, connect, waited_note
+from primsync.imap import Folder, Mailbox, Secret, connect, waited_note
 from primsync.oauth import AccessToken, TokenProvider, token_source
 from primsync.options import SyncOption, folder_names, parse_option, search_plan
 from primsync.parse import Body, parse_message
+from primsync.progress import Progress, reporter
 from primsync.replies import (
     COPY_WINDOW,
     DEFAULT_THRESHOLD,
@@ -287,8 +288,11 @@ def _scan_folders(
         if uids:
             # one streaming FETCH: each header block is parsed as it arrives, while the
             # server goes on sending
-            messages = box.fetch_headers(uids, progress=progress)
-            piece = build_frame([FetchedFolder(name, status.uidvalidity, folder.is_sent, messages)])
+            with reporter(progress, name) as report:
+                messages = box.fetch_headers(uids, progress=report)
+                piece = build_frame(
+                    [FetchedFolder(name, status.uidvalidity, folder.is_sent, messages)]
+                )
             read.update(piece[F.UID].tolist())
             if not piece.empty:
                 frames.append(enrich_piece(piece))

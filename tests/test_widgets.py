@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
 pytest.importorskip(
@@ -106,6 +108,29 @@ def test_synchronize_tick_choose_and_import(app, db):
     grid.select_positions([done])
     assert grid.table.selected_rows == [] and grid.ticked.empty
     assert "primsync-imported" in grid.table.df.iloc[done]["Context"]
+
+
+def test_a_bug_in_a_handler_is_logged_with_its_traceback_and_the_file_named(
+    db, tmp_path, monkeypatch
+):
+    """As the command line does: the person sees the kind of error and the log file; the
+    traceback is in that file (private), not on the screen."""
+    monkeypatch.setenv("PRIMSYNC_LOG_DIR", str(tmp_path / "logs"))
+    app = SyncApp(db, DEMO_ACCOUNT, "ana", secret=PASSWORD)
+
+    def broken(*_a, **_k):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr("primsync.widgets.app.review_mailbox", broken)
+    app.sync_button.click()
+    (log,) = (tmp_path / "logs").iterdir()
+    assert html.unescape(app.status.value) == (
+        f'<span style="color:#b71c1c">Error: unexpected error (KeyError); the traceback is in '
+        f"{log} — please attach it to a bug report</span>"
+    )
+    written = log.read_text()
+    assert "app: synchronize" in written and "Traceback" in written and "a bug" in written
+    assert oct(log.stat().st_mode & 0o777) == "0o600"
 
 
 def test_errors_are_shown_and_raised_in_tests(db):

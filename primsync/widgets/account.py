@@ -15,7 +15,12 @@ from primsync.accounts import PRESETS, account_settings
 from primsync.credentials import resolve_secret
 from primsync.db import queries
 from primsync.db.accounts import list_accounts, register_account
-from primsync.errors import ConfigurationError, PrimsyncError
+from primsync.errors import (
+    ConfigurationError,
+    PrimsyncError,
+    log_unexpected,
+    unexpected_words,
+)
 from primsync.review import check_account
 from primsync.signin import has_sign_in, sign_in, stored_provider
 
@@ -97,7 +102,11 @@ class AccountStep(w.VBox):
             action()
         except Exception as exc:
             self.errors.append(exc)
-            text = str(exc) if isinstance(exc, PrimsyncError) else f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, PrimsyncError):
+                text = str(exc)
+            else:  # a bug: the traceback in a log file, as the command line does
+                name = getattr(action, "__name__", "action")
+                text = unexpected_words(exc, log_unexpected(f"account step: {name}"))
             self.status.value = _error(text)
             if self.raise_errors:
                 raise

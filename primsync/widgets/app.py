@@ -16,7 +16,12 @@ from sqlalchemy import Engine
 from primsync import frame as F
 from primsync.commit import ImportSummary, import_selected
 from primsync.db import queries
-from primsync.errors import ConfigurationError, PrimsyncError
+from primsync.errors import (
+    ConfigurationError,
+    PrimsyncError,
+    log_unexpected,
+    unexpected_words,
+)
 from primsync.oauth import TokenProvider
 from primsync.preview import AttachmentInfo, render_message
 from primsync.replies import DEFAULT_THRESHOLD, apply_threshold
@@ -39,7 +44,10 @@ def _guarded(handler: Callable[..., Any]) -> Callable[..., Any]:
             return handler(self, *args)
         except Exception as exc:
             self.errors.append(exc)
-            text = str(exc) if isinstance(exc, PrimsyncError) else f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, PrimsyncError):
+                text = str(exc)
+            else:  # a bug: the traceback in a log file, as the command line does
+                text = unexpected_words(exc, log_unexpected(f"app: {handler.__name__}"))
             self.status.value = f'<span style="color:#b71c1c">Error: {html.escape(text)}</span>'
             if self.raise_errors:
                 raise
