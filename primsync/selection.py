@@ -154,6 +154,22 @@ def positions_of(frame: pd.DataFrame, which: str) -> list[int]:
     return [int(i) for i in open_.nonzero()[0]]
 
 
+def after_tick_action(frame: pd.DataFrame, ticked: Iterable[int], which: str) -> list[int]:
+    """The ticked positions after a tick button: "green", "yellow", "probable" and "all" add
+    their rows to the ticks already there (a row ticked by hand stays ticked); "none" clears.
+
+    >>> frame = pd.DataFrame({F.CONTEXT: ["green", "yellow", "green"],
+    ...                       F.ALREADY_IMPORTED: [False, False, True]})
+    >>> after_tick_action(frame, [1], "green"), after_tick_action(frame, [1], "probable")
+    ([0, 1], [1])
+    >>> after_tick_action(frame, [0, 1], "none")
+    []
+    """
+    if which == "none":
+        return []
+    return tickable_positions(frame, {*ticked, *positions_of(frame, which)})
+
+
 def tickable_positions(frame: pd.DataFrame, positions: Iterable[int]) -> list[int]:
     """The positions that may be ticked: rows not already imported."""
     imported = frame[F.ALREADY_IMPORTED].to_numpy()

@@ -110,6 +110,28 @@ def test_synchronize_tick_choose_and_import(app, db):
     assert "primsync-imported" in grid.table.df.iloc[done]["Context"]
 
 
+def test_the_tick_buttons_add_to_the_ticks(app):
+    """A yellow row ticked by hand, then "Tick all green": both kept; "Tick all probable" with
+    no probable row changes nothing; "Tick all yellow" adds; "Untick all" clears."""
+    app.folders.select(["INBOX", "Sent"])
+    app.options.dropdown.value = "all"
+    app.sync_button.click()
+    grid = app.grid
+    green = sorted(grid.table.selected_rows)
+    yellow = position(app, ("INBOX", 3))
+    grid.select_positions([yellow])  # the green ones unticked, one yellow ticked by hand
+    grid.tick_buttons["green"].click()
+    assert sorted(grid.table.selected_rows) == sorted([*green, yellow])
+    grid.tick_buttons["probable"].click()  # none here: nothing changes
+    assert sorted(grid.table.selected_rows) == sorted([*green, yellow])
+    grid.tick_buttons["yellow"].click()
+    every_yellow = [i for i, c in enumerate(grid.frame[F.CONTEXT]) if c == "yellow"]
+    assert sorted(grid.table.selected_rows) == sorted({*green, *every_yellow})
+    assert grid.frame[F.SELECTED].sum() == len({*green, *every_yellow})
+    grid.tick_buttons["none"].click()
+    assert grid.table.selected_rows == [] and not grid.frame[F.SELECTED].any()
+
+
 def test_a_bug_in_a_handler_is_logged_with_its_traceback_and_the_file_named(
     db, tmp_path, monkeypatch
 ):

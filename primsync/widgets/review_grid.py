@@ -15,6 +15,7 @@ from primsync import frame as F
 from primsync.selection import (
     GRID_CSS,
     TICK_COLUMN,
+    after_tick_action,
     choose_record,
     grid_view,
     newest_first,
@@ -168,9 +169,10 @@ class ReviewGrid(w.VBox):
             callback(row)
 
     def tick(self, which: str) -> None:
-        """Tick all "green" rows, all "probable" or "yellow" ones, "all", or "none" (imported
-        rows never)."""
-        self.select_positions([] if which == "none" else positions_of(self.frame, which))
+        """Add all "green" rows, all "probable" or "yellow" ones, or "all" to the ticks (imported
+        rows never); "none" unticks every row."""
+        ticked = [i for i, s in enumerate(self.frame[F.SELECTED].tolist()) if s]
+        self.select_positions(after_tick_action(self.frame, ticked, which))
 
     def select_positions(self, positions: list[int]) -> None:
         """Tick exactly these rows (as a click in the browser would)."""
