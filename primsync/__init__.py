@@ -43,6 +43,7 @@ __all__ = [
     "add_group",
     "add_user",
     "choose_rows",
+    "domain_counts",
     "export_frame",
     "health_frame",
     "health_table",
@@ -64,6 +65,8 @@ __all__ = [
     "sync_account",
     "undo_run",
     "visible_messages",
+    "weekly_chart",
+    "weekly_counts",
 ]
 
 _WHERE = {
@@ -74,6 +77,7 @@ _WHERE = {
     "add_group": "primsync.db.people",
     "add_user": "primsync.db.people",
     "choose_rows": "primsync.selection",
+    "domain_counts": "primsync.report",
     "export_frame": "primsync.export",
     "health_frame": "primsync.db.queries",
     "health_table": "primsync.report",
@@ -95,6 +99,8 @@ _WHERE = {
     "sync_account": "primsync.sync",
     "undo_run": "primsync.commit",
     "visible_messages": "primsync.db.access",
+    "weekly_chart": "primsync.report",
+    "weekly_counts": "primsync.report",
 }
 _ERRORS = {name for name in __all__ if name not in _WHERE}
 
@@ -142,7 +148,14 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from primsync.export import export_frame
     from primsync.options import SyncOption
     from primsync.preview import message_preview, save_attachment
-    from primsync.report import health_table, html_table, runs_table
+    from primsync.report import (
+        domain_counts,
+        health_table,
+        html_table,
+        runs_table,
+        weekly_chart,
+        weekly_counts,
+    )
     from primsync.review import ReviewResult, list_folders, review_mailbox
     from primsync.selection import choose_rows
     from primsync.session import open_session, project_root

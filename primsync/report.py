@@ -1,14 +1,30 @@
-"""The run summary and the account's health as a person reads them: plain headings, local
-time to the minute, nothing empty shown as None — for the notebook and the app.
+"""The run summary, the account's health and the explore notebook's tables and chart as a
+person reads them: plain headings, local time to the minute, domains in their own script,
+nothing empty shown as None, NaN or a pandas repr — for the notebook and the app.
 
 >>> runs_table(recent_runs(engine, "ana@agency.example"))          # doctest: +SKIP
+>>> unicode_domain("xn--mnchen-3ya.example")
+'münchen.example'
 """
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import pandas as pd
 
-__all__ = ["health_table", "html_table", "runs_table"]
+__all__ = [
+    "domain_counts",
+    "health_table",
+    "html_table",
+    "runs_table",
+    "unicode_domain",
+    "weekly_chart",
+    "weekly_counts",
+]
+
+CONTEXT_COLOURS = {"green": "#66bb6a", "probable": "#64b5f6", "yellow": "#fdd835"}
 
 _KINDS = {"review": "Review", "import": "Import", "undo": "Undo"}
 _OPTIONS = {
@@ -73,8 +89,108 @@ def health_table(health: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def html_table(table: pd.DataFrame) -> str:
-    """A small HTML table: no index column, escaped, wrapping within the width."""
-    return table.to_html(index=False, escape=True, border=0, na_rep="").replace(
+def html_table(table: pd.DataFrame, empty: str = "Nothing to show.") -> str:
+    """A small HTML table: no index column, escaped, wrapping within the width, headings
+    aligned with their cells (left; numbers right), empty cells empty; ``empty`` in words when
+    there is no row."""
+    import html
+
+    if table.empty:
+        return f"<p>{html.escape(empty)}</p>"
+    numeric = [pd.api.types.is_numeric_dtype(table[c]) for c in table.columns]
+    blank = table.astype(object).where(table.notna(), "")  # None, NaN, NaT, <NA>: empty cells
+    out = blank.to_html(index=False, escape=True, border=0, na_rep="")
+    heads = iter(numeric)
+    out = re.sub(
+        r"<th>",
+        lambda _m: f'<th style="text-align:{"right" if next(heads, False) else "left"}">',
+        out,
+    )
+    cells: list[str] = []
+    for line in out.split("<tr>"):
+        kinds = iter(numeric)
+        cells.append(
+            re.sub(
+                r"<td>",
+                lambda _m, k=kinds: (
+                    f'<td style="text-align:{"right" if next(k, False) else "left"}">'
+                ),
+                line,
+            )
+        )
+    return "<tr>".join(cells).replace(
         "<table", '<table style="max-width:100%;white-space:normal"', 1
     )
+
+
+def unicode_domain(domain: str) -> str:
+    """A domain as people write it: its punycode labels (``xn--``) decoded; as it is when they
+    cannot be."""
+    if "xn--" not in domain:
+        return domain
+    labels = []
+    for label in domain.split("."):
+        try:
+            labels.append(
+                label.encode("ascii").decode("idna") if label.startswith("xn--") else label
+            )
+        except UnicodeError:
+            labels.append(label)
+    return ".".join(labels)
+
+
+def domain_counts(messages: pd.DataFrame) -> pd.DataFrame:
+    """Messages by sender's domain (in Unicode), most first: Domain, Messages."""
+    domains = messages["from_addr"].fillna("").str.rsplit("@", n=1).str[-1].map(unicode_domain)
+    counts = domains[domains != ""].value_counts()
+    return pd.DataFrame({"Domain": counts.index, "Messages": counts.to_numpy()})
+
+
+def weekly_counts(messages: pd.DataFrame) -> pd.DataFrame:
+    """Messages per week (weeks ending on Sunday, every week between the first and the last) and
+    context: one column per context, the week's last day as index."""
+    if messages.empty:
+        return pd.DataFrame(columns=list(CONTEXT_COLOURS))
+    when = pd.to_datetime(messages["received_at"], utc=True)
+    frame = pd.DataFrame({"when": when, "context": messages["context"].to_numpy()})
+    weekly = (
+        frame.set_index("when")
+        .groupby("context")
+        .resample("W")
+        .size()
+        .unstack(0, fill_value=0)
+        .asfreq("W", fill_value=0)
+    )
+    weekly.columns.name = None
+    weekly.index = weekly.index.tz_convert(None).normalize()
+    return weekly.fillna(0).astype(int)
+
+
+def weekly_chart(weekly: pd.DataFrame, title: str = "Imported messages per week") -> Any:
+    """A stacked bar chart of :func:`weekly_counts`: one bar a week at its date, labelled by
+    the week's last day (a matplotlib Figure, shown by the notebook as an image)."""
+    from datetime import timedelta
+
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 3), layout="constrained")
+    axes = figure.subplots()
+    days = list(weekly.index.to_pydatetime())
+    bottom = np.zeros(len(days))
+    for context, colour in CONTEXT_COLOURS.items():
+        if context in weekly.columns and weekly[context].sum():
+            heights = weekly[context].to_numpy(dtype=float)
+            axes.bar(days, heights, width=5, bottom=bottom, color=colour, label=context)
+            bottom += heights
+    if days:
+        axes.set_xlim(days[0] - timedelta(days=4), days[-1] + timedelta(days=4))
+        step = max(1, -(-len(days) // 8))  # at most 8 labels, evenly spread
+        shown = days[::step]
+        axes.set_xticks(shown, [d.strftime("%d %b %Y") for d in shown])
+        axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    axes.set_title(title)
+    axes.set_xlabel("week ending")
+    axes.set_ylabel("messages")
+    axes.yaxis.get_major_locator().set_params(integer=True)
+    return figure

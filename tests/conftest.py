@@ -131,6 +131,20 @@ DIALECT_FREE = {
 }  # fmt: skip
 
 
+# the longest tests (installs into fresh virtual environments, README's walk, the browser) first:
+# the workers then finish together instead of waiting on one started last
+SLOW_FIRST = ("test_install", "test_readme_walk", "test_browser", "test_signin")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> int:
+        owner = getattr(item, "module", None)
+        module = owner.__name__.rpartition(".")[2] if owner is not None else ""
+        return SLOW_FIRST.index(module) if module in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)  # stable: the rest keep their order
+
+
 def pytest_generate_tests(metafunc):
     """``backend``: the databases a test runs on (see DIALECT_FREE)."""
     if "backend" in metafunc.fixturenames:

@@ -4,6 +4,7 @@ resolver. Built on dnspython's message classes; answers NXDOMAIN for names it do
 from __future__ import annotations
 
 import http.server
+import os
 import socket
 import threading
 
@@ -66,7 +67,10 @@ class AutoconfigSite:
     ``autoconfig.DOMAIN`` is reached), ``documents`` keyed by the Host asked for. Port 80 needs
     root (CI runs as root): :class:`PermissionError` otherwise."""
 
-    ADDRESS = "127.77.0.1"
+    # one loopback address a pytest-xdist worker (gw0 -> 127.77.0.1, gw1 -> 127.77.0.2...): the
+    # workers' sites share port 80 without taking it from one another
+    _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    ADDRESS = f"127.77.0.{int(_WORKER) + 1 if _WORKER.isdigit() else 1}"
 
     def __init__(self, documents: dict[str, bytes]):
         self.documents = documents

@@ -7,6 +7,7 @@ import pytest
 
 from primsync.accounts import account_settings
 from primsync.discover import discover
+from tests.dns_server import AutoconfigSite
 from tests.test_accounts import primsync, url
 
 
@@ -90,7 +91,7 @@ def test_account_add_says_what_it_found_and_how(db, zone):
 
 def test_the_autoconfig_document_of_the_domain(db, zone, autoconfig_site):
     zone[("firm.example.", "MX")] = ["10 mx.firm.example."]
-    zone[("autoconfig.firm.example.", "A")] = ["127.77.0.1"]
+    zone[("autoconfig.firm.example.", "A")] = [AutoconfigSite.ADDRESS]
     found = discover("Lea@firm.example".lower())
     assert (found.host, found.port, found.security, found.username, found.auth) == (
         "mail.firm.example", 993, "ssl", "lea@firm.example", "password",

@@ -21,11 +21,12 @@ EXPORTED = [
     "AccountLocked", "AuthenticationError", "CommitError", "ConfigurationError", "DatabaseError",
     "FetchFailed", "FolderError", "ImportSummary", "MailboxError", "PermissionDenied",
     "PrimsyncError", "ReviewResult", "SchemaMissing", "ServiceError", "SyncOption", "SyncReport",
-    "UidValidityChanged", "add_group", "add_user", "choose_rows", "export_frame", "health_frame",
+    "UidValidityChanged", "add_group", "add_user", "choose_rows", "domain_counts", "export_frame",
+    "health_frame",
     "health_table", "html_table", "import_records", "import_selected", "init_db", "list_folders",
     "message_preview", "open_engine", "open_session", "project_root", "recent_runs",
     "records_frame", "review_mailbox", "runs_table", "save_attachment", "set_excluded",
-    "sync_account", "undo_run", "visible_messages",
+    "sync_account", "undo_run", "visible_messages", "weekly_chart", "weekly_counts",
 ]  # fmt: skip
 
 
