@@ -100,25 +100,18 @@ def html_table(table: pd.DataFrame, empty: str = "Nothing to show.") -> str:
     numeric = [pd.api.types.is_numeric_dtype(table[c]) for c in table.columns]
     blank = table.astype(object).where(table.notna(), "")  # None, NaN, NaT, <NA>: empty cells
     out = blank.to_html(index=False, escape=True, border=0, na_rep="")
-    heads = iter(numeric)
-    out = re.sub(
-        r"<th>",
-        lambda _m: f'<th style="text-align:{"right" if next(heads, False) else "left"}">',
-        out,
-    )
-    cells: list[str] = []
-    for line in out.split("<tr>"):
+
+    def aligned(tag: str, text: str) -> str:
+        """Each ``<tag>`` of ``text`` (one row, or the heading row) aligned as its column."""
         kinds = iter(numeric)
-        cells.append(
-            re.sub(
-                r"<td>",
-                lambda _m, k=kinds: (
-                    f'<td style="text-align:{"right" if next(k, False) else "left"}">'
-                ),
-                line,
-            )
-        )
-    return "<tr>".join(cells).replace(
+
+        def one(_match: re.Match[str]) -> str:
+            return f'<{tag} style="text-align:{"right" if next(kinds, False) else "left"}">'
+
+        return re.sub(f"<{tag}>", one, text)
+
+    rows = [aligned("td", aligned("th", row)) for row in out.split("<tr>")]
+    return "<tr>".join(rows).replace(
         "<table", '<table style="max-width:100%;white-space:normal"', 1
     )
 
@@ -192,5 +185,7 @@ def weekly_chart(weekly: pd.DataFrame, title: str = "Imported messages per week"
     axes.set_title(title)
     axes.set_xlabel("week ending")
     axes.set_ylabel("messages")
-    axes.yaxis.get_major_locator().set_params(integer=True)
+    from matplotlib.ticker import MaxNLocator
+
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     return figure
