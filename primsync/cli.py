@@ -818,12 +818,15 @@ def _install_hint(extra: str) -> str:
 
 
 def _start_lab(folder: Path, env: dict[str, str], *, port: int | None) -> subprocess.Popen:
-    """JupyterLab on loopback, opened on the sync notebook, with the demo's settings."""
+    """JupyterLab on loopback, opened on the sync notebook, with the demo's settings (and a
+    configuration of its own beside the notebooks: no news question on its first start)."""
+    from primsync.servers import quiet_lab_config
+
     return _serve(
         "JupyterLab",
         "jupyterlab",
         folder,
-        env,
+        {**env, "JUPYTER_CONFIG_DIR": str(quiet_lab_config(folder.parent))},
         port=port,
         command=["jupyter", "lab", f"--ServerApp.root_dir={folder}", "--LabApp.news_url=None"],
         path="/lab/tree/01_sync.ipynb",
@@ -832,7 +835,11 @@ def _start_lab(folder: Path, env: dict[str, str], *, port: int | None) -> subpro
 
 
 def _start_app(folder: Path, env: dict[str, str], *, port: int | None) -> subprocess.Popen:
-    """The sync notebook as a Voilà app (widgets only, no code) on loopback."""
+    """The sync notebook as a Voilà app (widgets only, no code, none of the analysts' cells)
+    on loopback."""
+    from primsync.shipped import app_notebook
+
+    app_notebook(folder / "01_sync.ipynb")
     return _serve(
         "The app",
         "voila",

@@ -32,11 +32,14 @@ __all__ = [
 ]
 
 
-def _cell(text: object, *, grey: bool) -> str:
+def _cell(text: object, *, grey: bool, path: bool = False) -> str:
     value = "" if text is None or (isinstance(text, float) and text != text) else str(text)
     escaped = html.escape(value)  # subjects and names come from strangers' mail
     style = ' style="color:#757575"' if grey else ""
-    return f'<span title="{escaped}"{style}>{escaped}</span>'  # the whole text on hover
+    # a folder path breaks after its "/" (INBOX/<wbr>Clients), never inside a name
+    shown = escaped.replace("/", "/<wbr>") if path else escaped
+    nowrap = ' class="primsync-path"' if path else ""
+    return f'<span title="{escaped}"{style}{nowrap}>{shown}</span>'  # the whole text on hover
 
 
 def _context_cell(context: str, already: bool, confidence: object = None) -> str:
@@ -59,6 +62,8 @@ GRID_CSS = """<style>
   box-shadow: none !important; color: #111 !important; }
 .primsync-grid table.dataTable tbody td { white-space: normal; overflow-wrap: anywhere;
   vertical-align: top; }
+.primsync-grid .primsync-path { overflow-wrap: normal; word-break: keep-all; }
+.primsync-grid thead th { cursor: pointer; }
 .primsync-grid table.dataTable tbody tr:has(.primsync-green) > * { background: #e8f5e9; }
 .primsync-grid table.dataTable tbody tr:has(.primsync-yellow) > * { background: #fffde7; }
 .primsync-grid table.dataTable tbody tr:has(.primsync-probable) > * { background: #e3f2fd; }
@@ -112,7 +117,7 @@ def grid_view(frame: pd.DataFrame) -> pd.DataFrame:
             [
                 TICK,
                 _cell(when, grey=grey),
-                _cell(folder, grey=grey),
+                _cell(folder, grey=grey, path=True),
                 _cell(sender, grey=grey),
                 _cell(subject, grey=grey),
                 _cell(target, grey=grey),

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any, Self
 
 from primsync.errors import ServiceError
@@ -143,3 +144,15 @@ class PymapServer(Server):
             cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **detached()
         )
         wait_for_port(self.port, process=self.process, timeout=30, name="the demo mailbox (pymap)")
+
+
+def quiet_lab_config(folder: Path) -> Path:
+    """A Jupyter configuration folder under ``folder`` (for ``$JUPYTER_CONFIG_DIR``) whose
+    JupyterLab asks nothing on its first start (no news pop-up): the demo, the pictures and
+    the browser tests see only the page."""
+    config = folder / "jupyter-config"
+    (config / "labconfig").mkdir(parents=True, exist_ok=True)
+    (config / "labconfig" / "page_config.json").write_text(
+        '{"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": true}}'
+    )
+    return config

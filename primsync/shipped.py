@@ -16,7 +16,9 @@ from pathlib import Path
 
 from primsync.errors import ConfigurationError
 
-__all__ = ["copy_notebooks", "notebook_files"]
+__all__ = ["NOTEBOOK_ONLY", "app_notebook", "copy_notebooks", "notebook_files"]
+
+NOTEBOOK_ONLY = "notebook-only"  # the tag of cells for analysts: left out of the app (Voila)
 
 _SOURCE = Path(__file__).resolve().parent.parent / "notebooks"  # a checkout's notebooks/
 
@@ -52,3 +54,19 @@ def copy_notebooks(dest: Path, *, replace: bool = False) -> list[Path]:
         target.write_bytes(notebook.read_bytes())
         written.append(target)
     return written
+
+
+def app_notebook(path: Path) -> Path:
+    """Rewrite the notebook at ``path`` for the app: the cells tagged ``notebook-only`` (the
+    analysts' prose, papermill's headless run, the session printed) taken out, so that the
+    recruiters' screen shows the widgets and their headings only."""
+    import json
+
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    notebook["cells"] = [
+        cell
+        for cell in notebook["cells"]
+        if NOTEBOOK_ONLY not in cell.get("metadata", {}).get("tags", [])
+    ]
+    path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from primsync.errors import ConfigurationError, ServiceError
-from primsync.servers import Server, free_port, wait_for_port
+from primsync.servers import Server, free_port, quiet_lab_config, wait_for_port
 
 __all__ = ["DovecotServer", "PostgresServer", "quiet_lab_config"]
 
@@ -361,14 +361,3 @@ class PostgresServer(Server):
         super().stop()
         if self._own_root:
             shutil.rmtree(self.root, ignore_errors=True)
-
-
-def quiet_lab_config(folder: Path) -> Path:
-    """A Jupyter configuration folder under ``folder`` (for ``$JUPYTER_CONFIG_DIR``) whose
-    JupyterLab shows no news pop-up: pictures and browser tests see only the page."""
-    config = folder / "jupyter-config"
-    (config / "labconfig").mkdir(parents=True, exist_ok=True)
-    (config / "labconfig" / "page_config.json").write_text(
-        '{"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": true}}'
-    )
-    return config

@@ -91,8 +91,8 @@ def shot(page, name):
 
 
 def test_sync_notebook_in_a_real_browser(lab, db):
-    with chromium() as browser:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    with chromium() as browser:  # a laptop's screen, JupyterLab's file browser open
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
         try:
             drive(page, lab)
         finally:
@@ -126,6 +126,15 @@ def drive(page, url):
     page.get_by_role("button", name="Synchronize").click()
     rows = page.locator(".jp-OutputArea table.dataTable tbody tr")
     page.get_by_text("7 messages: 3 green, 4 yellow").wait_for(timeout=60_000)
+    if not page.locator(".jp-FileBrowser").is_visible():
+        page.locator(".jp-SideBar [data-id='filebrowser']").click()
+    page.locator(".jp-FileBrowser").wait_for(state="visible", timeout=10_000)
+    for label in ("Tick all green", "Tick all probable", "Tick all yellow", "Tick all",
+                  "Untick all", "Synchronize", "Import"):  # fmt: skip
+        exact = label.startswith(("Tick", "Untick"))  # the others carry an icon in their name
+        button = page.get_by_role("button", name=label, exact=exact).first
+        cut = button.evaluate("b => b.scrollWidth > b.clientWidth + 1")
+        assert not cut, f"the button {label!r} is cut at 1280 px"
 
     def row(subject):
         return rows.filter(has=page.get_by_role("cell", name=subject, exact=True))
@@ -272,6 +281,11 @@ def test_the_same_walk_in_the_app_has_no_code_on_the_page(db, tmp_path):
                 page.wait_for_selector(".primsync-folder", timeout=120_000)
                 assert page.locator(".jp-InputArea-editor, .cm-editor, .CodeMirror").count() == 0
                 assert "import" not in page.locator("body").inner_text().split("Email sync")[0]
+                body = page.locator("body").inner_text()
+                for analysts_only in ("To use your own account", "Without the widgets",
+                                      "papermill", "user ana", "## "):  # fmt: skip
+                    assert analysts_only not in body, analysts_only
+                page.get_by_text("No synchronization yet.").wait_for(timeout=10_000)
                 page.locator(".widget-dropdown", has_text="Option").locator("select").select_option(
                     label="All messages"
                 )
@@ -285,6 +299,9 @@ def test_the_same_walk_in_the_app_has_no_code_on_the_page(db, tmp_path):
                 shot(page, "app-1-ticked")
                 page.locator("button.widget-button[title='Import']").click()
                 page.get_by_text("Imported 4, skipped 0").wait_for(timeout=60_000)
+                # the summary of the runs and the health read again after the import
+                page.get_by_role("cell", name="Import", exact=True).wait_for(timeout=30_000)
+                assert page.get_by_text("No synchronization yet.").count() == 0
                 shot(page, "app-2-imported")
             finally:
                 shot(page, "app-final")

@@ -5,6 +5,16 @@ from primsync.widgets.contacts import ContactsView
 from primsync.widgets.coverage import CoverageView
 from primsync.widgets.folders import FolderPicker
 from primsync.widgets.options import OptionPicker
+from primsync.widgets.report import HealthView, RunsView
 from primsync.widgets.review_grid import ReviewGrid
 
-__all__ = ["ContactsView", "CoverageView", "FolderPicker", "OptionPicker", "ReviewGrid", "SyncApp"]
+__all__ = [
+    "ContactsView",
+    "CoverageView",
+    "FolderPicker",
+    "HealthView",
+    "OptionPicker",
+    "ReviewGrid",
+    "RunsView",
+    "SyncApp",
+]

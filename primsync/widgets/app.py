@@ -25,6 +25,7 @@ from primsync.errors import (
 from primsync.oauth import TokenProvider
 from primsync.preview import AttachmentInfo, render_message
 from primsync.replies import DEFAULT_THRESHOLD, apply_threshold
+from primsync.report import html_table
 from primsync.review import ReviewResult, list_folders, read_message, review_mailbox
 from primsync.selection import audience_note, carry_ticks, mark_imported, row_details
 from primsync.widgets.account import AccountStep
@@ -104,6 +105,7 @@ class SyncApp(w.VBox):
             description="Tick probable replies from",
             readout_format=".0%",
             style={"description_width": "initial"},
+            layout=w.Layout(width="30em"),  # a track people can drag (it was ~35 px)
         )
         self.progress = w.IntProgress(min=0, max=1, description="Fetching")
         self.progress.layout.visibility = "hidden"
@@ -130,6 +132,7 @@ class SyncApp(w.VBox):
         self.import_button = w.Button(description="Import", button_style="success", icon="download")
         self.status = w.HTML()
         self.summary_view = w.HTML()
+        self._on_imported: list[Callable[[ImportSummary], None]] = []
         super().__init__(
             [
                 self.title,
@@ -282,7 +285,13 @@ class SyncApp(w.VBox):
         self.grid.show(mark_imported(self.grid.frame, self.summary.rows))
         self.status.value = f"Imported {self.summary.imported}, skipped {self.summary.skipped}."
         self.summary_view.value = _summary_html(self.summary.rows)
+        for callback in self._on_imported:
+            callback(self.summary)
         return self.summary
+
+    def on_imported(self, callback: Callable[[ImportSummary], None]) -> None:
+        """Call ``callback`` after each import (the notebook's runs and health views refresh)."""
+        self._on_imported.append(callback)
 
 
 def _summary_html(rows: pd.DataFrame) -> str:
@@ -298,4 +307,4 @@ def _summary_html(rows: pd.DataFrame) -> str:
             "reason": "Why",
         }
     )
-    return view.fillna("").to_html(index=False, escape=True, border=0)
+    return html_table(view, empty="Nothing imported.")

@@ -53,7 +53,7 @@ class ReviewGrid(w.VBox):
         self.record_choice.layout.display = "none"  # shown for a row that needs a choice
         self.counts = w.HTML()
         self.tick_buttons = {
-            which: w.Button(description=label, layout=w.Layout(width="auto"))
+            which: w.Button(description=label, layout=w.Layout(width="auto", flex="0 0 auto"))
             for which, label in (
                 ("green", "Tick all green"),
                 ("probable", "Tick all probable"),
@@ -71,7 +71,11 @@ class ReviewGrid(w.VBox):
         super().__init__(
             [
                 w.HTML(GRID_CSS),
-                w.HBox([self.all_box, self.counts, *self.tick_buttons.values()]),
+                # the buttons wrap to a second line rather than being cut ("Tic…")
+                w.HBox(
+                    [self.all_box, self.counts, *self.tick_buttons.values()],
+                    layout=w.Layout(flex_flow="row wrap", align_items="center"),
+                ),
                 self.table,
                 self.record_choice,
             ]
