@@ -52,7 +52,11 @@ def test_grid_view_escapes_colours_and_greys(frame):
     )
     assert "primsync-yellow" in view.iloc[1]["Context"]
     assert "primsync-imported" in view.iloc[2]["Context"] and "#757575" in view.iloc[2]["From"]
-    assert view.iloc[0]["Folder"] == '<span title="INBOX">INBOX</span>'
+    assert view.iloc[0]["Folder"] == '<span title="INBOX" class="primsync-path">INBOX</span>'
+    nested = grid_view(frame.assign(**{F.FOLDER: "INBOX/Clients/Acme"})).iloc[0]["Folder"]
+    assert nested == (  # breaks after a "/", never inside a folder's name
+        '<span title="INBOX/Clients/Acme" class="primsync-path">INBOX/<wbr>Clients/<wbr>Acme</span>'
+    )
     assert set(view["✓"]) == {'<span class="primsync-tick" aria-hidden="true"></span>'}
 
 
