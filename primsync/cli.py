@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from primsync.imap import Folder
     from primsync.review import ReviewResult
 
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
 # pandas, SQLAlchemy, Alembic and imapclient are imported by the commands that use them, so that
 # `primsync --help` and a mistyped command answer at once
 
@@ -92,10 +94,37 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="primsync", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"primsync {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
+    for add in (
+        _init_parser,
+        _demo_parser,
+        _app_parser,
+        _notebooks_parser,
+        _folders_parser,
+        _review_parser,
+        _import_parser,
+        _sync_parser,
+        _account_parser,
+        _login_parser,
+        _health_parser,
+        _undo_parser,
+        _messages_parser,
+        _coverage_parser,
+    ):
+        add(sub)
+    from primsync import cli_people
 
+    cli_people.add_parsers(sub, _add_db)
+    return parser
+
+
+def _init_parser(sub: Subparsers) -> None:
+    """``primsync init``'s arguments."""
     p = sub.add_parser("init", help="create the schema")
     _add_db(p)
 
+
+def _demo_parser(sub: Subparsers) -> None:
+    """``primsync demo``'s arguments."""
     p = sub.add_parser("demo", help="demo database + demo mailbox")
     p.add_argument("--no-lab", action="store_true", help="do not start JupyterLab")
     p.add_argument("--db", default=None, help="demo database URL (default: sqlite:///data/demo.db)")
@@ -107,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--app", action="store_true", help="open the sync screen as an app (Voila), not JupyterLab"
     )
 
+
+def _app_parser(sub: Subparsers) -> None:
+    """``primsync app``'s arguments."""
     p = sub.add_parser("app", help="the sync notebook as an app for recruiters (Voila, no code)")
     _add_db(p)
     p.add_argument(
@@ -115,14 +147,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", help="whose screen (default: the account's owner)")
     p.add_argument("--port", type=int, help="the app's port (default: a free one)")
 
+
+def _notebooks_parser(sub: Subparsers) -> None:
+    """``primsync notebooks``'s arguments."""
     p = sub.add_parser("notebooks", help="copy the shipped notebooks into a folder, to edit them")
     p.add_argument("dir", help="the folder (made if needed)")
     p.add_argument("--force", action="store_true", help="replace notebooks already there")
 
+
+def _folders_parser(sub: Subparsers) -> None:
+    """``primsync folders``'s arguments."""
     p = sub.add_parser("folders", help="the folder tree of an account")
     _add_db(p)
     _add_account(p)
 
+
+def _review_parser(sub: Subparsers) -> None:
+    """``primsync review``'s arguments."""
     p = sub.add_parser("review", help="the review frame of some folders")
     _add_db(p)
     _add_selection(p)
@@ -132,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--unmatched", action="store_true", help="also list mail from unknown correspondents"
     )
 
+
+def _import_parser(sub: Subparsers) -> None:
+    """``primsync import``'s arguments."""
     p = sub.add_parser("import", help="review, then import the chosen rows into their records")
     _add_db(p)
     _add_selection(p)
@@ -156,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="file this row into another of its candidate records",
     )
 
+
+def _sync_parser(sub: Subparsers) -> None:
+    """``primsync sync``'s arguments."""
     p = sub.add_parser("sync", help="review + import in one go, for cron (one line per folder)")
     _add_db(p)
     _add_selection(p)
@@ -169,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--accessible-to", required=True, help="security group of the imported mail")
     p.add_argument("--user", help="importing user (default: the account's owner)")
 
+
+def _account_parser(sub: Subparsers) -> None:
+    """``primsync account``'s arguments."""
     p = sub.add_parser("account", help="register, list, test or remove mail accounts")
     what = p.add_subparsers(dest="action", required=True)
     a = what.add_parser("add", help="register a mail account (presets by provider or domain)")
@@ -210,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--move-messages-to", metavar="ADDRESS", help="file its imported mail under this account"
     )
 
+
+def _login_parser(sub: Subparsers) -> None:
+    """``primsync login``'s arguments."""
     p = sub.add_parser("login", help="sign a Gmail or Microsoft 365 account in (OAuth2), once")
     _add_db(p)
     p.add_argument("address", metavar="ADDRESS")
@@ -220,16 +273,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds to wait for the browser or the device code (default: 300)",
     )
 
+
+def _health_parser(sub: Subparsers) -> None:
+    """``primsync health``'s arguments."""
     p = sub.add_parser("health", help="per folder: UIDVALIDITY, last UID, last sync, last error")
     _add_db(p)
     p.add_argument("--account", required=True)
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
+
+def _undo_parser(sub: Subparsers) -> None:
+    """``primsync undo``'s arguments."""
     p = sub.add_parser("undo", help="remove what one import run added")
     _add_db(p)
     p.add_argument("run_id", type=int, metavar="RUN_ID")
     p.add_argument("--user", required=True)
 
+
+def _messages_parser(sub: Subparsers) -> None:
+    """``primsync messages``'s arguments."""
     p = sub.add_parser("messages", help="imported mail this user may see")
     _add_db(p)
     p.add_argument("--user", required=True)
@@ -238,6 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("-o", "--output", help="write to this file instead of standard output")
 
+
+def _coverage_parser(sub: Subparsers) -> None:
+    """``primsync coverage``'s arguments."""
     p = sub.add_parser(
         "coverage",
         help="unknown correspondents of some folders, ranked, with a record to add them to",
@@ -246,11 +311,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_selection(p)
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("-o", "--output", help="write to this file instead of standard output")
-
-    from primsync import cli_people
-
-    cli_people.add_parsers(sub, _add_db)
-    return parser
 
 
 def _secret(args: argparse.Namespace) -> str | None:
