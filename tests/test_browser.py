@@ -6,7 +6,6 @@ import contextlib
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from primsync.servers import free_port, wait_for_port
 from tests.conftest import HOSTILE_ACCOUNT, PASSWORD, ROOT, USERS, group_id
 from tests.hostile_mail import EVIL_NAME
 from tests.mailbox import LEA_ID, SOFIA_ID
+from tests.processes import printed_address, running
 from tests.servers import quiet_lab_config
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -262,17 +262,11 @@ def test_the_same_walk_in_the_app_has_no_code_on_the_page(db, tmp_path):
     shutil.copytree(ROOT / "notebooks", project / "notebooks")
     env = {**os.environ, "PRIMSYNC_PASSWORD": PASSWORD, "PRIMSYNC_DB": str(db.url)}
     env.pop("PRIMSYNC_ACCOUNT", None)
-    app = subprocess.Popen(
+    with running(
         [sys.executable, "-m", "primsync.cli", "app", "--account", DEMO_ACCOUNT],
-        cwd=project, env=env, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        url = None
-        for _ in range(100):
-            line = app.stdout.readline()
-            if line.startswith("App: "):
-                url = line.split(": ", 1)[1].strip()
-                break
+        cwd=project, env=env,
+    ) as app:  # fmt: skip
+        url = printed_address(app, "App")
         assert url and url.startswith("http://127.0.0.1:") and "token=" in url
         with chromium() as browser:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
@@ -305,13 +299,6 @@ def test_the_same_walk_in_the_app_has_no_code_on_the_page(db, tmp_path):
                 shot(page, "app-2-imported")
             finally:
                 shot(page, "app-final")
-    finally:
-        app.send_signal(signal.SIGINT)
-        try:
-            app.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            app.kill()
-        app.stdout.close()
     with Session(db) as session:
         stored = {(m.folder, m.uid) for m in session.scalars(select(ImportedMessage))}
     assert stored == {("INBOX", 1), ("INBOX", 2), ("Sent", 1), ("INBOX", 3)}

@@ -192,22 +192,14 @@ def test_the_installed_wheel_runs_the_demo_the_app_and_the_notebooks_from_any_fo
 
 
 def _app_serves_only_with_its_token(bin_dir: Path, work: Path, env: dict, db) -> None:
-    import signal
-
     from tests.conftest import PASSWORD
+    from tests.processes import printed_address, running
 
-    app = subprocess.Popen(
-        [str(bin_dir / "primsync"), "app", "--account", DEMO_ACCOUNT],
-        cwd=work, stdout=subprocess.PIPE, text=True,
+    with running(
+        [str(bin_dir / "primsync"), "app", "--account", DEMO_ACCOUNT], cwd=work,
         env={**env, "PRIMSYNC_DB": str(db.url), "PRIMSYNC_PASSWORD": PASSWORD},
-    )  # fmt: skip
-    try:
-        url = None
-        for _ in range(100):
-            line = app.stdout.readline()
-            if line.startswith("App: "):
-                url = line.split(": ", 1)[1].strip()
-                break
+    ) as app:  # fmt: skip
+        url = printed_address(app, "App")
         assert url and "token=" in url
         with urllib.request.urlopen(url, timeout=120) as page:
             assert page.status == 200 and "voila" in page.read().decode().lower()
@@ -225,10 +217,3 @@ def _app_serves_only_with_its_token(bin_dir: Path, work: Path, env: dict, db) ->
             refused.value.code == 302 and "/login" in refused.value.headers["Location"]
         ), refused.value
         assert (work / "data" / "notebooks" / "01_sync.ipynb").is_file()
-    finally:
-        app.send_signal(signal.SIGINT)
-        try:
-            app.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            app.kill()
-        app.stdout.close()

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import primsync
+from tests.processes import printed_address
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -84,12 +85,7 @@ def demo_until_ctrl_c(project, check) -> None:
         stdout=subprocess.PIPE, text=True, cwd=project,
     )  # fmt: skip
     try:
-        url = None
-        for _ in range(200):
-            line = demo.stdout.readline()
-            if line.startswith("JupyterLab: "):
-                url = line.split(": ", 1)[1].strip()
-                break
+        url = printed_address(demo, "JupyterLab")
         assert url is not None, "primsync demo printed no JupyterLab address"
         with urllib.request.urlopen(url, timeout=30) as answer:
             assert answer.status == 200

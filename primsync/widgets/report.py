@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import ipywidgets as w
+import pandas as pd
 from sqlalchemy import Engine
 
 from primsync.db.queries import health_frame, recent_runs
@@ -11,31 +14,32 @@ from primsync.report import health_table, html_table, runs_table
 __all__ = ["HealthView", "RunsView"]
 
 
-class RunsView(w.HTML):
+class _AccountTable(w.HTML):
+    """A table in words of one account, read from the database on ``refresh``."""
+
+    read: Callable[[Engine, str], pd.DataFrame]
+    empty: str
+
+    def __init__(self, engine: Engine, account: str):
+        super().__init__()
+        self.engine, self.account = engine, account
+        self.refresh()
+
+    def refresh(self, account: str | None = None) -> None:
+        """Read the table again (of ``account``, when the screen moved to another one)."""
+        self.account = account or self.account
+        self.value = html_table(type(self).read(self.engine, self.account), empty=self.empty)
+
+
+class RunsView(_AccountTable):
     """The latest runs of an account in words (``primsync.report.runs_table``)."""
 
-    def __init__(self, engine: Engine, account: str):
-        super().__init__()
-        self.engine, self.account = engine, account
-        self.refresh()
-
-    def refresh(self, account: str | None = None) -> None:
-        """Read the runs again (of ``account``, when the screen moved to another one)."""
-        self.account = account or self.account
-        runs = runs_table(recent_runs(self.engine, self.account))
-        self.value = html_table(runs, empty="No synchronization yet.")
+    read = staticmethod(lambda engine, account: runs_table(recent_runs(engine, account)))
+    empty = "No synchronization yet."
 
 
-class HealthView(w.HTML):
+class HealthView(_AccountTable):
     """The account's health per folder in words (``primsync.report.health_table``)."""
 
-    def __init__(self, engine: Engine, account: str):
-        super().__init__()
-        self.engine, self.account = engine, account
-        self.refresh()
-
-    def refresh(self, account: str | None = None) -> None:
-        """Read the health again (of ``account``, when the screen moved to another one)."""
-        self.account = account or self.account
-        health = health_table(health_frame(self.engine, self.account))
-        self.value = html_table(health, empty="No folder synchronized yet.")
+    read = staticmethod(lambda engine, account: health_table(health_frame(engine, account)))
+    empty = "No folder synchronized yet."
