@@ -69,6 +69,10 @@ def test_migration_from_the_first_schema_keeps_every_row(empty_engine):
             for row in rows:
                 columns = ", ".join(f'"{c}"' for c in row)
                 values = ", ".join(f":{c}" for c in row)
+                if conn.dialect.name == "sqlite":  # as SQLAlchemy writes them (sqlite3's own
+                    # datetime adapter is deprecated since Python 3.12)
+                    row = {k: v.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(v, datetime)
+                           else v for k, v in row.items()}  # fmt: skip
                 conn.execute(text(f'INSERT INTO "{table}" ({columns}) VALUES ({values})'), row)
             if conn.dialect.name == "postgresql":  # explicit ids: move the sequence past them
                 conn.execute(
