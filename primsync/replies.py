@@ -14,9 +14,12 @@ database):
 * :func:`probable_replies` gives a yellow received row the CRM message it most likely answers:
   the same Outlook thread (``Thread-Index``), or the same subject once reply and forward
   prefixes of common languages and list tags are taken off, from a recipient of that CRM
-  message (or an address of its record), received after it within ``REPLY_WINDOW``. Such a row
-  becomes a *probable reply* with a confidence and its evidence in words; it is pre-ticked only
-  from ``DEFAULT_THRESHOLD`` on (the user can change it).
+  message (or an address of its record), received after it within ``REPLY_WINDOW``; without a
+  prefix only within ``PLAIN_WINDOW``, and from any other sender only with a prefix within
+  ``LATE`` and below the default threshold (``STRANGER``). Such a row becomes a *probable
+  reply* with a confidence and its evidence in words; it is pre-ticked only from
+  ``DEFAULT_THRESHOLD`` on (the user can change it). Measured on synthetic cases and on real
+  mailing-list threads: ``benchmarks/replies.py``.
 
 >>> thread_subject("RE: AW: [jobs-list] Re[2]: Interview  on Monday")
 ('interview on monday', ['RE:', 'AW:', 'Re[2]:'])
