@@ -8,7 +8,6 @@ error (mail server or database), 4 permission error, 5 another sync holds the ac
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import importlib.util
 import os
 import signal
@@ -19,7 +18,13 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from primsync.errors import ConfigurationError, DatabaseError, PrimsyncError, ServiceError
+from primsync.errors import (
+    ConfigurationError,
+    DatabaseError,
+    PrimsyncError,
+    ServiceError,
+    installed_version,
+)
 from primsync.options import SyncOption
 
 if TYPE_CHECKING:
@@ -92,7 +97,7 @@ def _add_connection(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="primsync", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"primsync {_version()}")
+    parser.add_argument("--version", action="version", version=f"primsync {installed_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (
         _init_parser,
@@ -1012,13 +1017,6 @@ COMMANDS = {
     "undo": cmd_undo,
     "notebooks": cmd_notebooks,
 }
-
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version("primsync")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown (not installed)"
 
 
 def _people(args: argparse.Namespace) -> int:

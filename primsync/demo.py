@@ -12,8 +12,12 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 from primsync.db.engine import init_db, open_engine, write_session
 from primsync.db.models import (
@@ -393,7 +397,7 @@ def running_demo(db_url: str) -> dict | None:
 class DemoServer(PymapServer):
     """The demo mailbox, holding its database's lock until it stops."""
 
-    claim: object | None = None  # the FileLock
+    claim: FileLock | None = None
     info: Path | None = None
 
     def stop(self) -> None:
@@ -401,7 +405,7 @@ class DemoServer(PymapServer):
         if self.claim is not None:
             if self.info is not None:
                 self.info.unlink(missing_ok=True)
-            self.claim.release()  # type: ignore[attr-defined]
+            self.claim.release()
             self.claim = None
 
 

@@ -138,27 +138,32 @@ class ServiceError(PrimsyncError):
     exit_code = 2
 
 
+def installed_version() -> str:
+    """primsync's version as installed (a log file and ``--version`` name it)."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("primsync")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def log_unexpected(where: str) -> Path | None:
     """Write the exception being handled, with its traceback, to a private log file (mode
     0600 under ``$PRIMSYNC_LOG_DIR``, else the temp folder's ``primsync/``); None if it cannot
     be written. ``where``: the command or the widget's action."""
-    import importlib.metadata
     import logging
     import tempfile
     import traceback
 
     logging.getLogger("primsync").debug("unexpected error in %s", where, exc_info=True)
-    try:
-        version = importlib.metadata.version("primsync")
-    except importlib.metadata.PackageNotFoundError:
-        version = "unknown (not installed)"
     folder = Path(os.environ.get("PRIMSYNC_LOG_DIR") or Path(tempfile.gettempdir()) / "primsync")
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = folder / f"error-{os.getpid()}.log"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(f"primsync {version} {where}\n{traceback.format_exc()}")
+            out.write(f"primsync {installed_version()} {where}\n{traceback.format_exc()}")
         return path
     except OSError:
         return None

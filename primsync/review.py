@@ -409,7 +409,7 @@ def find_probable_replies(
     # a "Re:" may come from someone the CRM message neither went to nor is about: the CRM
     # messages of the window with the same subject (read: id and subject, then compared here)
     cores = set()
-    for subject in yellow[F.SUBJECT].tolist():
+    for subject in set(yellow[F.SUBJECT].dropna().tolist()):  # each subject once
         core, prefixes = thread_subject(subject)
         if prefixes and core:
             cores.add(core)
