@@ -17,7 +17,7 @@ from primsync import frame as F
 from primsync.errors import ConfigurationError
 
 __all__ = [
-    "GRID_CSS",
+    "GRID_VIEW_COLUMNS",
     "audience_note",
     "carry_ticks",
     "choose_record",
@@ -32,67 +32,34 @@ __all__ = [
 ]
 
 
-def _cell(text: object, *, grey: bool, path: bool = False) -> str:
-    value = "" if text is None or (isinstance(text, float) and text != text) else str(text)
-    escaped = html.escape(value)  # subjects and names come from strangers' mail
-    style = ' style="color:#757575"' if grey else ""
-    # a folder path breaks after its "/" (INBOX/<wbr>Clients), never inside a name
-    shown = escaped.replace("/", "/<wbr>") if path else escaped
-    nowrap = ' class="primsync-path"' if path else ""
-    return f'<span title="{escaped}"{style}{nowrap}>{shown}</span>'  # the whole text on hover
+def _text(value: object) -> str:
+    return "" if value is None or (isinstance(value, float) and value != value) else str(value)
 
 
-def _context_cell(context: str, already: bool, confidence: object = None) -> str:
-    kind = "imported" if already else context
-    label = kind
+def _context_label(kind: str, confidence: object) -> str:
     if kind == "probable" and isinstance(confidence, float) and confidence == confidence:
-        label = f"probable {confidence:.0%}"  # a reply inferred, not named: how sure
-    return f'<span class="primsync-ctx primsync-{kind}">{label}</span>'
+        return f"probable {confidence:.0%}"  # a reply inferred, not named: how sure
+    return kind
 
 
-TICK = '<span class="primsync-tick" aria-hidden="true"></span>'
-TICK_COLUMN = "✓"
-
-# The grid's look, as CSS: a box per row that shows the tick (DataTables' selection), each row
-# tinted by its context, ticked or not (the selected row keeps its tint, darker, with a bar on
-# the left, instead of DataTables' blue), long texts wrapped within the width.
-GRID_CSS = """<style>
-.primsync-grid.primsync-grid table.dataTable tbody tr.selected > *,
-.primsync-grid.primsync-grid table.dataTable tbody tr.selected:hover > * {
-  box-shadow: none !important; color: #111 !important; }
-.primsync-grid table.dataTable tbody td { white-space: normal; overflow-wrap: anywhere;
-  vertical-align: top; }
-.primsync-grid .primsync-path { overflow-wrap: normal; word-break: keep-all; }
-.primsync-grid thead th { cursor: pointer; }
-.primsync-grid table.dataTable tbody tr:has(.primsync-green) > * { background: #e8f5e9; }
-.primsync-grid table.dataTable tbody tr:has(.primsync-yellow) > * { background: #fffde7; }
-.primsync-grid table.dataTable tbody tr:has(.primsync-probable) > * { background: #e3f2fd; }
-.primsync-grid table.dataTable tbody tr:has(.primsync-imported) > * { background: #f2f2f2; }
-.primsync-grid table.dataTable tbody tr.selected:has(.primsync-green) > * {
-  background: #a5d6a7; }
-.primsync-grid table.dataTable tbody tr.selected:has(.primsync-yellow) > * {
-  background: #fff176; }
-.primsync-grid table.dataTable tbody tr.selected:has(.primsync-probable) > * {
-  background: #90caf9; }
-.primsync-grid table.dataTable tbody tr.selected > *:first-child {
-  border-left: 4px solid #1b5e20; }
-.primsync-ctx { padding: 1px 8px; border-radius: 3px; font-weight: 600; white-space: nowrap; }
-.primsync-green { background: #43a047; color: #fff; }
-.primsync-yellow { background: #fdd835; color: #111; }
-.primsync-probable { background: #1565c0; color: #fff; }
-.primsync-imported { background: #bdbdbd; color: #111; }
-.primsync-tick { display: inline-block; width: 14px; height: 14px; border: 2px solid #555;
-  border-radius: 3px; background: #fff; vertical-align: middle; cursor: pointer; }
-.primsync-grid table.dataTable tbody tr.selected .primsync-tick { background: #1b5e20;
-  border-color: #1b5e20; box-shadow: inset 0 0 0 2px #fff; }
-.primsync-grid table.dataTable tbody tr:has(.primsync-imported) .primsync-tick {
-  visibility: hidden; }
-</style>"""
+# what the grid shows of a row, in this order (the browser escapes each value and tints the row
+# by its kind: green, yellow, probable, or imported, which cannot be ticked)
+GRID_VIEW_COLUMNS = [*F.GRID_COLUMNS.values(), "kind"]
 
 
 def grid_view(frame: pd.DataFrame) -> pd.DataFrame:
-    """The grid's columns as HTML cells (a tick box first): each escaped, with the whole text
-    on hover; the context as a class that tints the row; imported rows greyed."""
+    """The grid's cells as plain text, in the grid's order (``GRID_VIEW_COLUMNS``): the date to
+    the minute, "(1 of N, choose)" after a record with other candidates, the context's label
+    ("probable 83%"), and the row's kind ("imported" for a row already imported).
+
+    >>> frame = pd.DataFrame({F.RECEIVED: [pd.Timestamp("2026-03-02 09:15:30")],
+    ...     F.FOLDER: ["INBOX/Clients"], F.FROM: ["Léa <lea@x.example>"], F.SUBJECT: ["<b>Hi"],
+    ...     F.IMPORTED_INTO: ["Léa"], F.CANDIDATES: [[1, 2]], F.CONTEXT: ["probable"],
+    ...     F.ANNEXED_TO: [None], F.ALREADY_IMPORTED: [False], F.CONFIDENCE: [0.834]})
+    >>> grid_view(frame).iloc[0].tolist()  # doctest: +NORMALIZE_WHITESPACE
+    ['2026-03-02 09:15', 'INBOX/Clients', 'Léa <lea@x.example>', '<b>Hi',
+     'Léa (1 of 2, choose)', 'probable 83%', '', 'probable']
+    """
     rows = []
     if F.CONFIDENCE not in frame.columns:
         frame = frame.assign(**{F.CONFIDENCE: float("nan")})
@@ -110,22 +77,24 @@ def grid_view(frame: pd.DataFrame) -> pd.DataFrame:
             F.CONFIDENCE,
         ]
     ].itertuples(index=False, name=None):
-        grey = bool(already)
+        kind = "imported" if already else str(context)
         when = received.strftime("%Y-%m-%d %H:%M") if not pd.isna(received) else ""
-        target = f"{into} (1 of {len(n)}, choose)" if len(n) > 1 and not grey else into
+        target = _text(into)
+        if len(n) > 1 and not already:
+            target = f"{target} (1 of {len(n)}, choose)"
         rows.append(
             [
-                TICK,
-                _cell(when, grey=grey),
-                _cell(folder, grey=grey, path=True),
-                _cell(sender, grey=grey),
-                _cell(subject, grey=grey),
-                _cell(target, grey=grey),
-                _context_cell(context, grey, sure),
-                _cell(annex, grey=grey),
+                when,
+                _text(folder),
+                _text(sender),
+                _text(subject),
+                target,
+                _context_label(kind, sure),
+                _text(annex),
+                kind,
             ]
         )
-    return pd.DataFrame(rows, columns=[TICK_COLUMN, *F.GRID_COLUMNS.values()])
+    return pd.DataFrame(rows, columns=GRID_VIEW_COLUMNS)
 
 
 def newest_first(frame: pd.DataFrame) -> pd.DataFrame:

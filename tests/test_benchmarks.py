@@ -58,5 +58,7 @@ def test_the_grid_benchmark_runs_at_a_tiny_size():
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
     for figure in ("review, in-process (baseline)", "Synchronize -> first rows painted",
-                   "a tick (plain click) shown", "Tick all yellow shown"):  # fmt: skip
+                   "a tick (plain click) on the row", "... and counted by the kernel",
+                   "Tick all yellow: rows and counts",
+                   "the heading's box: all rows ticked"):  # fmt: skip
         assert figure in out.stdout

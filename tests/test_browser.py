@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -18,7 +19,7 @@ from primsync.db.models import ImportedMessage
 from primsync.demo import DEMO_ACCOUNT
 from primsync.servers import free_port, wait_for_port
 from tests.conftest import HOSTILE_ACCOUNT, PASSWORD, ROOT, USERS, group_id
-from tests.hostile_mail import EVIL_NAME
+from tests.hostile_mail import EVIL_NAME, SUBJECT
 from tests.mailbox import LEA_ID, SOFIA_ID
 from tests.processes import printed_address, running
 from tests.servers import quiet_lab_config
@@ -154,10 +155,28 @@ def drive(page, url):
     assert "selected" in row("Candidatura — sviluppatrice").get_attribute("class")
     page.get_by_role("button", name="Untick all").click()
     ticked(0)
-    header_box = page.locator(".primsync-grid .widget-checkbox input")
-    header_box.check()  # the header checkbox: every row
+    header_box = page.locator(".primsync-tick-table thead input.primsync-all")
+    header_box.check()  # the box in the grid's own heading: every row
     ticked(7)
     header_box.uncheck()
+    ticked(0)
+
+    def selected():
+        return [bool(re.search(r"\bselected\b", rows.nth(i).get_attribute("class") or ""))
+                for i in range(rows.count())]  # fmt: skip
+
+    rows.nth(1).locator("td").nth(4).click()
+    ticked(1)
+    rows.nth(4).locator("td").nth(4).click(modifiers=["Shift"])  # a range, as in a mail list
+    ticked(4)
+    assert selected() == [False, True, True, True, True, False, False]
+    rows.nth(6).locator("input.dt-select-checkbox").focus()
+    page.keyboard.press("Space")  # the focused row's box
+    ticked(5)
+    assert selected()[6]
+    page.keyboard.press("Space")
+    ticked(4)
+    page.get_by_role("button", name="Untick all").click()
     ticked(0)
     page.get_by_role("button", name="Tick all green").click()
     ticked(3)
@@ -223,6 +242,9 @@ def test_a_hostile_message_is_inert_in_the_details_pane_and_the_explore_notebook
             )
             page.get_by_role("button", name="Synchronize").click()
             page.get_by_text("1 messages: 0 green, 1 yellow").wait_for(timeout=60_000)
+            grid = ".jp-OutputArea .primsync-tick-table table.dataTable tbody"
+            assert_inert_on_page(page, grid)  # the stranger's subject is text in the grid
+            assert page.locator(grid).get_by_text(SUBJECT, exact=True).count() == 1
             page.locator(".jp-OutputArea table.dataTable tbody tr").first.click()
             page.get_by_text("0 ticked").or_(page.get_by_text("1 ticked")).wait_for()
             page.get_by_role("button", name="Show message").click()

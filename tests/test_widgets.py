@@ -71,10 +71,11 @@ def test_synchronize_tick_choose_and_import(app, db):
         k for k, c in zip(keys(grid.frame), grid.frame[F.CONTEXT], strict=True) if c == "green"
     ]
     assert sorted(green) == [("INBOX", 1), ("INBOX", 2), ("Sent", 1)]
-    assert sorted(grid.table.selected_rows) == sorted(position(app, k) for k in green)
-    view = grid.table.df
-    assert list(view.columns) == ["✓", *F.GRID_COLUMNS.values()]
-    assert "primsync-green" in view.iloc[position(app, ("INBOX", 1))]["Context"]
+    assert sorted(grid.table.ticked) == sorted(position(app, k) for k in green)
+    view = grid.table.view
+    assert list(view.columns) == [*F.GRID_COLUMNS.values(), "kind"]
+    assert view.iloc[position(app, ("INBOX", 1))]["kind"] == "green"
+    assert grid.table.rows == view.to_numpy().tolist()  # what the browser gets
     received = list(grid.frame[F.RECEIVED])
     assert received == sorted(received, reverse=True)  # newest first
     assert grid.record_choice.layout.display == "none"  # no row needs a choice yet
@@ -106,8 +107,8 @@ def test_synchronize_tick_choose_and_import(app, db):
     done = position(app, ("INBOX", 1))
     assert grid.frame.loc[done, F.ALREADY_IMPORTED]
     grid.select_positions([done])
-    assert grid.table.selected_rows == [] and grid.ticked.empty
-    assert "primsync-imported" in grid.table.df.iloc[done]["Context"]
+    assert grid.table.ticked == [] and grid.ticked.empty
+    assert grid.table.view.iloc[done]["kind"] == grid.table.rows[done][-1] == "imported"
 
 
 def test_the_tick_buttons_add_to_the_ticks(app):
@@ -117,19 +118,19 @@ def test_the_tick_buttons_add_to_the_ticks(app):
     app.options.dropdown.value = "all"
     app.sync_button.click()
     grid = app.grid
-    green = sorted(grid.table.selected_rows)
+    green = sorted(grid.table.ticked)
     yellow = position(app, ("INBOX", 3))
     grid.select_positions([yellow])  # the green ones unticked, one yellow ticked by hand
     grid.tick_buttons["green"].click()
-    assert sorted(grid.table.selected_rows) == sorted([*green, yellow])
+    assert sorted(grid.table.ticked) == sorted([*green, yellow])
     grid.tick_buttons["probable"].click()  # none here: nothing changes
-    assert sorted(grid.table.selected_rows) == sorted([*green, yellow])
+    assert sorted(grid.table.ticked) == sorted([*green, yellow])
     grid.tick_buttons["yellow"].click()
     every_yellow = [i for i, c in enumerate(grid.frame[F.CONTEXT]) if c == "yellow"]
-    assert sorted(grid.table.selected_rows) == sorted({*green, *every_yellow})
+    assert sorted(grid.table.ticked) == sorted({*green, *every_yellow})
     assert grid.frame[F.SELECTED].sum() == len({*green, *every_yellow})
     grid.tick_buttons["none"].click()
-    assert grid.table.selected_rows == [] and not grid.frame[F.SELECTED].any()
+    assert grid.table.ticked == [] and not grid.frame[F.SELECTED].any()
 
 
 def test_a_bug_in_a_handler_is_logged_with_its_traceback_and_the_file_named(
@@ -304,22 +305,24 @@ def test_signing_in_from_the_notebook(db, tmp_path, monkeypatch, contoso):
             assert token not in step.status.value + "".join(shown)  # ... not on screen
 
 
-def test_the_header_checkbox_ticks_every_open_row_and_follows_the_ticks(app):
+def test_tick_all_ticks_every_open_row_and_the_browser_box_of_all_is_heard(app):
+    """The heading's box lives in the browser (tests/test_browser.py clicks it): what it sends
+    is every row's position, imported ones too; the kernel keeps the open ones."""
     app.folders.select(["INBOX"])
     app.options.dropdown.value = "all"
     app.sync_button.click()
     grid = app.grid
-    assert not grid.all_box.value  # only the green rows are ticked
-    grid.all_box.value = True
-    assert grid.frame[F.SELECTED].all() and len(grid.table.selected_rows) == len(grid.frame)
-    grid.select_positions(grid.table.selected_rows[1:])  # untick one row by hand
-    assert not grid.all_box.value
+    assert not grid.frame[F.SELECTED].all()  # only the green rows are ticked
     grid.tick("all")
-    assert grid.all_box.value
-    grid.all_box.value = False
-    assert grid.ticked.empty and grid.table.selected_rows == []
+    assert grid.frame[F.SELECTED].all() and len(grid.table.ticked) == len(grid.frame)
+    grid.select_positions(grid.table.ticked[1:])  # untick one row by hand
+    assert not grid.frame[F.SELECTED].all() and len(grid.ticked) == len(grid.frame) - 1
+    grid.tick("none")
+    assert grid.ticked.empty and grid.table.ticked == []
     grid.tick("green")
     assert sorted(grid.frame.loc[grid.frame[F.SELECTED], F.CONTEXT].unique()) == ["green"]
+    grid.select_positions(list(range(len(grid.frame))))  # the heading's box, as the browser sends
+    assert grid.frame[F.SELECTED].all()
 
 
 def test_the_contacts_checkbox_excludes_and_includes_a_record(db):

@@ -1,7 +1,8 @@
-"""ReviewGrid: the review frame in an itables ``ITable`` widget — a checkbox grid: a click on
-a row (or its box) ticks or unticks that row only (DataTables' "multi" selection), buttons tick
-all green, all yellow, all, or none; ticked rows mapped back to the frame; already-imported
-rows cannot be ticked; rows tinted by their context, ticked or not (``selection.GRID_CSS``)."""
+"""ReviewGrid: the review frame in a checkbox grid (``TickTable``): a click on a row (or its
+box) ticks or unticks that row only, Shift-click ticks a range, Space the focused box, the box in
+the heading every row; buttons add all green, all probable, all yellow or all rows to the ticks,
+or untick all; ticked rows mapped back to the frame; already-imported rows cannot be ticked;
+rows tinted by their context, ticked or not."""
 
 from __future__ import annotations
 
@@ -9,46 +10,26 @@ from collections.abc import Callable
 
 import ipywidgets as w
 import pandas as pd
-from itables.widget import ITable
 
 from primsync import frame as F
 from primsync.selection import (
-    GRID_CSS,
-    TICK_COLUMN,
     after_tick_action,
     choose_record,
     grid_view,
     newest_first,
-    positions_of,
     tickable_positions,
     with_selection,
 )
+from primsync.widgets.tick_table import TickTable
 
 __all__ = ["ReviewGrid"]
-
-_COLUMN_DEFS: list[dict[str, object]] = [
-    {"targets": [0], "orderable": False, "className": "dt-center", "width": "24px"},
-    {"targets": [1], "width": "120px"},
-    {"targets": [7], "className": "dt-center"},
-    {"targets": "_all", "orderable": True},
-]
-_SELECT = {"style": "multi"}  # a click toggles that row only
 
 
 class ReviewGrid(w.VBox):
     """``frame`` is the review frame with the user's ticks (``selected``) and record choices."""
 
     def __init__(self) -> None:
-        self.table = ITable(
-            pd.DataFrame(columns=[TICK_COLUMN, *F.GRID_COLUMNS.values()]),
-            select=_SELECT,
-            order=[],  # the rows come newest first; a click on a heading sorts
-            allow_html=True,
-            maxBytes=0,
-            pageLength=25,
-            columnDefs=_COLUMN_DEFS,
-            showIndex=False,
-        )
+        self.table = TickTable(list(F.GRID_COLUMNS.values()))
         self.record_choice = w.Dropdown(description="Import into", disabled=True)
         self.record_choice.layout.display = "none"  # shown for a row that needs a choice
         self.counts = w.HTML()
@@ -64,16 +45,11 @@ class ReviewGrid(w.VBox):
         }
         for which, button in self.tick_buttons.items():
             button.on_click(lambda _b, which=which: self.tick(which))
-        # the header checkbox: every row that can be ticked, or none; it shows whether all are
-        self.all_box = w.Checkbox(value=False, description="All", indent=False)
-        self.all_box.layout.width = "auto"
-        self.all_box.observe(self._all_toggled, names="value")
         super().__init__(
             [
-                w.HTML(GRID_CSS),
                 # the buttons wrap to a second line rather than being cut ("Tic…")
                 w.HBox(
-                    [self.all_box, self.counts, *self.tick_buttons.values()],
+                    [self.counts, *self.tick_buttons.values()],
                     layout=w.Layout(flex_flow="row wrap", align_items="center"),
                 ),
                 self.table,
@@ -85,7 +61,7 @@ class ReviewGrid(w.VBox):
         self.current: int | None = None
         self._on_current: list[Callable[[pd.Series | None], None]] = []
         self._updating = False
-        self.table.observe(self._selection_changed, names="selected_rows")
+        self.table.observe(self._selection_changed, names="ticked")
         self.record_choice.observe(self._record_chosen, names="value")
 
     def on_current(self, callback: Callable[[pd.Series | None], None]) -> None:
@@ -102,31 +78,13 @@ class ReviewGrid(w.VBox):
     def _refresh(self, ticked: list[int]) -> None:
         self._updating = True
         try:
-            self.table.update(
-                grid_view(self.frame),
-                selected_rows=ticked,
-                select=_SELECT,
-                order=[],
-                columnDefs=_COLUMN_DEFS,  # itables drops them on update unless passed again
-                allow_html=True,
-                maxBytes=0,
-            )
+            self.table.show(grid_view(self.frame), ticked)
         finally:
             self._updating = False
         self._count()
 
-    def _all_toggled(self, change: dict) -> None:
-        if not self._updating:
-            self.tick("all" if change["new"] else "none")
-
     def _count(self) -> None:
         f = self.frame
-        every = positions_of(f, "all")
-        self._updating, was = True, self._updating
-        try:  # the header box follows the ticks: checked when every open row is ticked
-            self.all_box.value = bool(every) and bool(f[F.SELECTED].to_numpy()[every].all())
-        finally:
-            self._updating = was
         self.counts.value = (
             f"{len(f)} messages: {int((f[F.CONTEXT] == 'green').sum())} green, "
             f"{int((f[F.CONTEXT] == 'yellow').sum())} yellow, "
@@ -139,12 +97,13 @@ class ReviewGrid(w.VBox):
             return
         wanted = list(change["new"])
         allowed = tickable_positions(self.frame, wanted)
-        added = [p for p in wanted if p not in (change["old"] or [])]
+        before = set(change["old"] or ())
+        added = [p for p in wanted if p not in before]
         self.frame = with_selection(self.frame, allowed)
-        if sorted(wanted) != allowed:  # an already-imported row was clicked: untick it
+        if sorted(wanted) != allowed:  # an already-imported row was ticked: untick it
             self._updating = True
             try:
-                self.table.selected_rows = allowed
+                self.table.ticked = allowed
             finally:
                 self._updating = False
         self._count()
@@ -180,7 +139,7 @@ class ReviewGrid(w.VBox):
 
     def select_positions(self, positions: list[int]) -> None:
         """Tick exactly these rows (as a click in the browser would)."""
-        self.table.selected_rows = list(positions)
+        self.table.ticked = list(positions)
 
     def choose(self, position: int, record_id: int) -> None:
         """File the row at ``position`` into another of its candidate records."""
