@@ -56,8 +56,8 @@ def _add_db(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_account(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--account", required=True, help="address of a registered mail account")
+def _add_account(p: argparse.ArgumentParser, *, required: bool = True) -> None:
+    p.add_argument("--account", required=required, help="address of a registered mail account")
     p.add_argument(
         "--password-stdin",
         action="store_true",
@@ -65,9 +65,9 @@ def _add_account(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_selection(p: argparse.ArgumentParser) -> None:
-    _add_account(p)
-    p.add_argument("--folder", action="append", required=True, help="a folder (repeatable)")
+def _add_selection(p: argparse.ArgumentParser, *, required: bool = True) -> None:
+    _add_account(p, required=required)
+    p.add_argument("--folder", action="append", required=required, help="a folder (repeatable)")
     p.add_argument(
         "--option",
         default=SyncOption.SINCE_LAST.value,
@@ -210,7 +210,21 @@ def _sync_parser(sub: Subparsers) -> None:
     """``primsync sync``'s arguments."""
     p = sub.add_parser("sync", help="review + import in one go, for cron (one line per folder)")
     _add_db(p)
-    _add_selection(p)
+    _add_selection(p, required=False)  # required unless --all
+    _add_select(p)
+    p.add_argument("--accessible-to", help="security group of the imported mail")
+    p.add_argument("--user", help="importing user (default: the account's owner)")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="every scheduled account that is due (`account schedule`), several at a time",
+    )
+    p.add_argument(
+        "--jobs", type=int, default=None, help="with --all: accounts synced at a time (default 4)"
+    )
+
+
+def _add_select(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--select",
         choices=["green", "all"],
@@ -218,8 +232,6 @@ def _sync_parser(sub: Subparsers) -> None:
         help="green: the pre-ticked replies, green and probable from --threshold (default); "
         "all: every row not yet imported",
     )
-    p.add_argument("--accessible-to", required=True, help="security group of the imported mail")
-    p.add_argument("--user", help="importing user (default: the account's owner)")
 
 
 def _account_parser(sub: Subparsers) -> None:
@@ -241,6 +253,22 @@ def _account_parser(sub: Subparsers) -> None:
     a.add_argument("address", metavar="ADDRESS")
     _add_connection(a)
     a.add_argument("--owner", help="login of the user who owns the account")
+    a = what.add_parser("schedule", help="what `primsync sync --all` runs for this account")
+    _add_db(a)
+    a.add_argument("address", metavar="ADDRESS")
+    a.add_argument("--folder", action="append", help="a folder, by name (repeatable)")
+    a.add_argument(
+        "--option",
+        default=SyncOption.SINCE_LAST.value,
+        choices=[o.value for o in SyncOption if o is not SyncOption.RANGE],
+        help="which messages (default: since-last)",
+    )
+    _add_select(a)
+    a.add_argument("--accessible-to", help="security group of the imported mail")
+    a.add_argument("--threshold", type=_confidence, default=None, help="as for sync (0..1)")
+    a.add_argument("--every", default="15m", help="how often: 15m, 2h, 1d (default 15m)")
+    a.add_argument("--off", action="store_true", help="switch the schedule off (it is kept)")
+    a.add_argument("--on", action="store_true", help="switch a schedule that is off on again")
     a = what.add_parser("password", help="keep an account's password in the system keyring")
     _add_db(a)
     a.add_argument("address", metavar="ADDRESS")
@@ -283,7 +311,11 @@ def _health_parser(sub: Subparsers) -> None:
     """``primsync health``'s arguments."""
     p = sub.add_parser("health", help="per folder: UIDVALIDITY, last UID, last sync, last error")
     _add_db(p)
-    p.add_argument("--account", required=True)
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--account")
+    which.add_argument(
+        "--all", action="store_true", help="every scheduled account: last sync, next due, error"
+    )
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
 
@@ -526,6 +558,17 @@ def cmd_sync(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
+    if args.all:
+        return _sync_all(args)
+    needed = (("--account", args.account), ("--folder", args.folder),
+              ("--accessible-to", args.accessible_to))  # fmt: skip
+    missing = [flag for flag, value in needed if not value]
+    if missing or args.jobs is not None:
+        raise ConfigurationError(
+            f"sync needs {', '.join(missing)} (or --all, for every scheduled account)"
+            if missing
+            else "--jobs goes with --all"
+        )
     try:
         sync_account(
             _engine(args),
@@ -544,6 +587,78 @@ def cmd_sync(args: argparse.Namespace) -> int:
             exc,
         )
         raise
+    return 0
+
+
+def _sync_all(args: argparse.Namespace) -> int:
+    """``sync --all``: every due scheduled account, a summary table, the most serious code."""
+    import pandas as pd
+
+    from primsync.sync import DEFAULT_JOBS, exit_code_of, sync_due
+
+    given = [flag for flag, value in (
+        ("--account", args.account), ("--folder", args.folder),
+        ("--accessible-to", args.accessible_to), ("--user", args.user),
+        ("--password-stdin", args.password_stdin), ("--since", args.since),
+        ("--until", args.until), ("--threshold", args.threshold),
+    ) if value]  # fmt: skip
+    if given:
+        raise ConfigurationError(
+            f"--all takes each account's schedule (`primsync account schedule`): "
+            f"not {', '.join(given)}"
+        )
+    outcomes = sync_due(_engine(args), jobs=DEFAULT_JOBS if args.jobs is None else args.jobs)
+    if not outcomes:
+        print("no scheduled account is due (see `primsync health --all`)")
+        return 0
+    summary = pd.DataFrame(
+        [
+            {
+                "account": o.account,
+                "new": o.new,
+                "imported": o.imported,
+                "skipped": o.skipped,
+                "waited": f"{o.waited:g} s",
+                "error": o.error or "",
+            }
+            for o in outcomes
+        ]
+    )
+    print(summary.to_string(index=False))
+    failed = sum(1 for o in outcomes if o.error)
+    print(f"{len(outcomes)} accounts synced, {failed} failed")
+    return exit_code_of(outcomes)
+
+
+def _schedule_account(args: argparse.Namespace) -> int:
+    from primsync.db.schedules import parse_every, set_schedule, switch_schedule
+
+    if args.off and args.on:
+        raise ConfigurationError("--off or --on, not both")
+    if args.off or args.on:
+        schedule = switch_schedule(_engine(args), args.address, on=args.on)
+    else:
+        if not args.folder or not args.accessible_to:
+            raise ConfigurationError(
+                "a schedule needs --folder (repeatable) and --accessible-to; --off or --on "
+                "switch an existing one"
+            )
+        schedule = set_schedule(
+            _engine(args),
+            args.address,
+            folders=args.folder,
+            accessible_to=args.accessible_to,
+            option=args.option,
+            select=args.select,
+            threshold=args.threshold,
+            every_minutes=parse_every(args.every),
+        )
+    state = "on" if schedule.enabled else "off (sync --all leaves it)"
+    print(
+        f"schedule of {schedule.address}: {', '.join(schedule.folders)}, every "
+        f"{schedule.every_minutes} min, {schedule.option}, {schedule.select}, accessible to "
+        f"{schedule.accessible_to}; {state}"
+    )
     return 0
 
 
@@ -595,6 +710,8 @@ def cmd_account(args: argparse.Namespace) -> int:
         return 0
     if args.action == "remove":
         return _remove_account(args)
+    if args.action == "schedule":
+        return _schedule_account(args)
     if args.action == "edit":
         return _edit_account(args)
     if args.action == "password":
@@ -744,8 +861,12 @@ def cmd_login(args: argparse.Namespace) -> int:
 
 def cmd_health(args: argparse.Namespace) -> int:
     from primsync.db.queries import health_frame
+    from primsync.db.schedules import schedule_frame
 
-    _frame_out(health_frame(_engine(args), args.account), args.format)
+    if args.all:
+        _frame_out(schedule_frame(_engine(args)), args.format)
+    else:
+        _frame_out(health_frame(_engine(args), args.account), args.format)
     return 0
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "health_table",
     "html_table",
     "runs_table",
+    "schedules_table",
     "unicode_domain",
     "weekly_chart",
     "weekly_counts",
@@ -86,6 +87,34 @@ def health_table(health: pd.DataFrame) -> pd.DataFrame:
     )
     if (expires != "").any():
         out["Sign-in token until"] = expires
+    return out.reset_index(drop=True)
+
+
+def schedules_table(schedules: pd.DataFrame) -> pd.DataFrame:
+    """Every account on schedule (``schedule_frame``) in words: what is synced how often, the
+    last sync and how it went, when the next one is due.
+
+    >>> frame = pd.DataFrame([{"account": "a@x.example", "folders": "INBOX, Sent",
+    ...     "option": "since-last", "select": "green", "accessible_to": "Recruiters",
+    ...     "every": "15m", "enabled": False, "last_started_at": None, "last_status": None,
+    ...     "last_error": None, "next_due_at": None}])
+    >>> schedules_table(frame).iloc[0].tolist()  # doctest: +NORMALIZE_WHITESPACE
+    ['a@x.example', 'INBOX, Sent', 'every 15m', '', 'never run', '', 'switched off']
+    """
+    status = schedules["last_status"].map({"ok": "done", "failed": "failed"})
+    out = pd.DataFrame(
+        {
+            "Account": schedules["account"],
+            "Folders": schedules["folders"],
+            "Every": "every " + schedules["every"].astype(str),
+            "Last sync": _local_minute(schedules["last_started_at"]),
+            "Outcome": status.where(schedules["last_status"].notna(), "never run"),
+            "Last error": schedules["last_error"].fillna(""),
+            "Next": _local_minute(schedules["next_due_at"]).where(
+                schedules["enabled"].astype(bool), "switched off"
+            ),
+        }
+    )
     return out.reset_index(drop=True)
 
 

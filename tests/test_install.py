@@ -107,7 +107,7 @@ def test_the_wheel_carries_the_notebooks_and_nothing_of_the_tests(tmp_path):
     assert "primsync/notebooks/02_explore.ipynb" in names
     assert "primsync/py.typed" in names and "primsync/db/migrations/env.py" in names
     assert "primsync/widgets/tick_table.js" in names  # the review grid's browser half
-    assert any(n.startswith("primsync/db/migrations/versions/0006") for n in names)
+    assert any(n.startswith("primsync/db/migrations/versions/0007") for n in names)
     assert not [n for n in names if n.startswith(("tests/", "benchmarks/", "scripts/"))]
     assert "primsync/testing.py" not in names  # the tests' servers live in tests/servers.py
     shipped = {n for n in names if n.endswith(".py")}

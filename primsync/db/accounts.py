@@ -19,6 +19,7 @@ from primsync.db.models import (
     ImportedMessage,
     MailAccount,
     SyncRun,
+    SyncSchedule,
 )
 from primsync.db.queries import get_account, get_user
 from primsync.errors import ConfigurationError
@@ -189,7 +190,7 @@ def remove_account(
     While imported messages point at the account it refuses, unless told what to do with them:
     ``delete_messages`` removes them (and their attachments) from their records;
     ``move_messages_to`` files them under another registered account. Its folders' sync state
-    goes with it; its runs stay in the history, no longer linked to an account.
+    goes with it, and its schedule; its runs stay in the history, no longer linked to an account.
     """
     if delete_messages and move_messages_to:
         raise ConfigurationError("choose --delete-messages or --move-messages-to, not both")
@@ -214,6 +215,7 @@ def remove_account(
             session.execute(delete(Attachment).where(Attachment.message_id.in_(ids)))
             session.execute(delete(ImportedMessage).where(stored))
         session.execute(delete(FolderState).where(FolderState.account_id == account.id))
+        session.execute(delete(SyncSchedule).where(SyncSchedule.account_id == account.id))
         session.execute(
             update(SyncRun).where(SyncRun.account_id == account.id).values(account_id=None)
         )

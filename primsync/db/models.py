@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -236,3 +237,24 @@ class FolderState(Base):
     last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
     highestmodseq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     last_sync_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class SyncSchedule(Base):
+    """What ``primsync sync --all`` runs for an account, and how its last run went: the folders
+    by name (one a line), the option, which rows, the group, every how many minutes."""
+
+    __tablename__ = "sync_schedule"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("mail_account.id"), unique=True)
+    folders: Mapped[str] = mapped_column(Text)
+    option: Mapped[str] = mapped_column(String(40), default="since-last")
+    select: Mapped[str] = mapped_column(String(10), default="green")
+    accessible_to_id: Mapped[int] = mapped_column(ForeignKey("security_group.id"))
+    threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
+    every_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_now)
+    last_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    last_finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    last_status: Mapped[str | None] = mapped_column(String(20), nullable=True)  # ok / failed
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)

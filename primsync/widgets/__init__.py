@@ -5,7 +5,7 @@ from primsync.widgets.contacts import ContactsView
 from primsync.widgets.coverage import CoverageView
 from primsync.widgets.folders import FolderPicker
 from primsync.widgets.options import OptionPicker
-from primsync.widgets.report import HealthView, RunsView
+from primsync.widgets.report import HealthView, RunsView, SchedulesView
 from primsync.widgets.review_grid import ReviewGrid
 
 __all__ = [
@@ -16,5 +16,6 @@ __all__ = [
     "OptionPicker",
     "ReviewGrid",
     "RunsView",
+    "SchedulesView",
     "SyncApp",
 ]

@@ -1,4 +1,5 @@
-"""The runs and the health of an account, as widgets that read them again after an import."""
+"""The runs and the health of an account, and every account's schedule, as widgets that read
+them again after an import."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from primsync.db.queries import health_frame, recent_runs
-from primsync.report import health_table, html_table, runs_table
+from primsync.db.schedules import schedule_frame
+from primsync.report import health_table, html_table, runs_table, schedules_table
 
-__all__ = ["HealthView", "RunsView"]
+__all__ = ["HealthView", "RunsView", "SchedulesView"]
 
 
 class _AccountTable(w.HTML):
@@ -43,3 +45,19 @@ class HealthView(_AccountTable):
 
     read = staticmethod(lambda engine, account: health_table(health_frame(engine, account)))
     empty = "No folder synchronized yet."
+
+
+class SchedulesView(w.HTML):
+    """Every scheduled account (``primsync health --all``) in words: last sync, outcome, last
+    error, next due time."""
+
+    def __init__(self, engine: Engine):
+        super().__init__()
+        self.engine = engine
+        self.refresh()
+
+    def refresh(self, _account: str | None = None) -> None:
+        self.value = html_table(
+            schedules_table(schedule_frame(self.engine)),
+            empty="No account is scheduled (primsync account schedule).",
+        )
