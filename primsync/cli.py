@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         _review_parser,
         _import_parser,
         _sync_parser,
+        _worker_parser,
         _account_parser,
         _login_parser,
         _health_parser,
@@ -221,6 +222,25 @@ def _sync_parser(sub: Subparsers) -> None:
     )
     p.add_argument(
         "--jobs", type=int, default=None, help="with --all: accounts synced at a time (default 4)"
+    )
+
+
+def _worker_parser(sub: Subparsers) -> None:
+    """``primsync worker``'s arguments."""
+    p = sub.add_parser(
+        "worker", help="sync the scheduled accounts as they fall due, on the team's PostgreSQL"
+    )
+    _add_db(p)
+    p.add_argument(
+        "--concurrency", type=int, default=4, help="accounts synced at a time (default 4)"
+    )
+    p.add_argument("--name", help="the worker's name in the queue (default: worker)")
+    p.add_argument(
+        "--stalled-after",
+        type=float,
+        default=30.0,
+        help="seconds without a worker's heartbeat before its jobs run again elsewhere "
+        "(default 30)",
     )
 
 
@@ -628,6 +648,36 @@ def _sync_all(args: argparse.Namespace) -> int:
     failed = sum(1 for o in outcomes if o.error)
     print(f"{len(outcomes)} accounts synced, {failed} failed")
     return exit_code_of(outcomes)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """A worker of the job queue (procrastinate) until SIGINT or SIGTERM."""
+    import logging
+
+    try:
+        from primsync.worker import install_queue, run_worker, worker_app
+    except ImportError as exc:  # procrastinate is the `worker` extra
+        raise ConfigurationError(
+            f"`primsync worker` needs procrastinate ({exc.name} is missing): "
+            "pip install 'primsync[worker]'"
+        ) from None
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+    )
+    engine = _engine(args)
+    if args.stalled_after <= 0:
+        raise ConfigurationError(f"--stalled-after {args.stalled_after:g}: more than 0 seconds")
+    url = engine.url.render_as_string(hide_password=False)
+    app = worker_app(url, engine=engine, stalled_after=args.stalled_after)
+    install_queue(engine)
+    print(
+        f"primsync worker: syncing the scheduled accounts as they fall due, "
+        f"{args.concurrency} at a time (Ctrl-C or SIGTERM to stop)",
+        file=sys.stderr,
+        flush=True,
+    )
+    run_worker(app, concurrency=args.concurrency, name=args.name, stalled_after=args.stalled_after)
+    return 0
 
 
 def _schedule_account(args: argparse.Namespace) -> int:
@@ -1137,6 +1187,7 @@ COMMANDS = {
     "app": cmd_app,
     "undo": cmd_undo,
     "notebooks": cmd_notebooks,
+    "worker": cmd_worker,
 }
 
 

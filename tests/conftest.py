@@ -131,6 +131,10 @@ DIALECT_FREE = {
 }  # fmt: skip
 
 
+# modules where only PostgreSQL makes sense (procrastinate's queue lives there)
+POSTGRES_ONLY = {"test_worker"}
+
+
 # the longest tests (installs into fresh virtual environments, README's walk, the browser) first:
 # the workers then finish together instead of waiting on one started last
 SLOW_FIRST = ("test_install", "test_readme_walk", "test_browser", "test_signin")
@@ -150,7 +154,10 @@ def pytest_generate_tests(metafunc):
     if "backend" in metafunc.fixturenames:
         module = metafunc.module.__name__.rpartition(".")[2]
         once = module in DIALECT_FREE and "sqlite" in BACKENDS
-        metafunc.parametrize("backend", ["sqlite"] if once else BACKENDS)
+        backends = ["sqlite"] if once else BACKENDS
+        if module in POSTGRES_ONLY:
+            backends = [b for b in BACKENDS if b == "postgresql"]
+        metafunc.parametrize("backend", backends)
 
 
 @pytest.fixture
@@ -312,3 +319,44 @@ def replies_db(engine, replies_mailbox, now):
 
     seed(engine, replies_mailbox, now=now)
     return engine
+
+
+@pytest.fixture(scope="session")
+def agency(now):
+    """The agency's Dovecot (tests/agency.py): 19 mailboxes of three messages each."""
+    from tests.agency import AGENTS, mail, password
+
+    if DovecotServer.binary() is None:
+        if os.environ.get("CI"):
+            pytest.fail("Dovecot is not installed: .ci/run must install dovecot-imapd")
+        pytest.skip("Dovecot is not installed (apt-get install dovecot-imapd)")
+    with DovecotServer({a: password(a) for a in AGENTS}) as server:
+        for agent in AGENTS:
+            settings = ConnectionSettings(
+                address=f"{agent}@agency.example",
+                host=server.host,
+                port=server.port,
+                username=agent,
+                security="none",
+            )
+            with connect(settings, password(agent)) as box:
+                seed_mailbox(box, mail(agent), now=now)
+        yield server
+
+
+@pytest.fixture
+def keyring_env(tmp_path, monkeypatch):
+    """The passwords in a file keyring (keyrings.alt), as `account password` keeps them."""
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
+           "XDG_DATA_HOME": str(tmp_path / "keyring")}  # fmt: skip
+    env.pop("PRIMSYNC_PASSWORD", None)
+    for name in ("PYTHON_KEYRING_BACKEND", "XDG_DATA_HOME"):
+        monkeypatch.setenv(name, env[name])
+    monkeypatch.delenv("PRIMSYNC_PASSWORD", raising=False)
+    import keyring
+    from keyrings.alt.file import PlaintextKeyring
+
+    before = keyring.get_keyring()
+    keyring.set_keyring(PlaintextKeyring())
+    yield env
+    keyring.set_keyring(before)

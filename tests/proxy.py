@@ -99,6 +99,10 @@ class FaultyProxy:
         self._busy: dict[bytes, list[bytes]] = {}  # command -> the answers still to give
         self.shape: str | None = None  # "domino" / "yandex": FETCH answers reshaped
         self.busy_answers = 0
+        self.accepted = 0  # connections accepted so far
+        self._hold_from: int | None = None
+        self.holding = threading.Event()  # set when a connection is being held
+        self._held: list[socket.socket] = []
         self._closed = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", self.port))
         threading.Thread(target=self._accept, daemon=True).start()
@@ -139,6 +143,14 @@ class FaultyProxy:
     def close(self) -> None:
         self._closed.set()
         self._listener.close()
+        for sock in self._held:
+            sock.close()
+
+    def hold_from(self, number: int | None) -> None:
+        """Hold the ``number``-th connection and those after it: accepted, never answered (a
+        server that says nothing, not even its greeting); None lets new ones through again."""
+        with self._lock:
+            self._hold_from = number
 
     def _accept(self) -> None:
         while not self._closed.is_set():
@@ -146,6 +158,13 @@ class FaultyProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
+            with self._lock:
+                self.accepted += 1
+                hold = self._hold_from is not None and self.accepted >= self._hold_from
+            if hold:
+                self._held.append(client)
+                self.holding.set()
+                continue
             server = socket.create_connection(("127.0.0.1", self.target_port))
             conn = _Connection()
             for args in ((client, server, False, conn), (server, client, True, conn)):

@@ -297,6 +297,13 @@ class PostgresServer(Server):
             user=self._owner(),
             group=self._owner(),
         )
+        self._launch()
+
+    def _launch(self) -> None:
+        """Run the server on the cluster made by ``start`` and wait until it takes logins."""
+        bindir = self.bindir()
+        assert bindir is not None
+        data, sockets = self.root / "data", self.root / "run"
         self.process = subprocess.Popen(
             [
                 str(bindir / "postgres"),
@@ -338,6 +345,13 @@ class PostgresServer(Server):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
+
+    def restart(self) -> None:
+        """Stop the server (its connections cut) and start it again on the same port and
+        data: what a team's database does for an upgrade."""
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=30)
+        self._launch()
 
     def create_database(self, name: str, *, template: str | None = None) -> str:
         """Create a database — empty, or a copy of ``template`` (which nobody may be connected

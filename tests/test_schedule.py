@@ -11,123 +11,18 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from primsync import imap
-from primsync.accounts import ConnectionSettings
 from primsync.db.engine import write_session
 from primsync.db.models import ImportedMessage, SyncSchedule
 from primsync.db.schedules import due_schedules, schedules, set_schedule, switch_schedule
-from primsync.demo import DEMO_ACCOUNT, DemoMail, seed_mailbox
+from primsync.demo import DEMO_ACCOUNT
 from primsync.errors import ConfigurationError
-from primsync.imap import connect
-from primsync.servers import free_port
 from primsync.sync import sync_due
-from tests.conftest import add_account
-from tests.mailbox import LEA, ME, SOFIA
+from tests.agency import KNOWN, cli, register, stored
 from tests.proxy import FaultyProxy
-from tests.servers import DovecotServer
-
-AGENTS = [f"agent{n:02d}" for n in range(1, 20)]  # 19 mailboxes; the 20th account's port refuses
-
-
-def mail(agent: str) -> list[DemoMail]:
-    """An agent's three messages (their own ids: the same message on two records' mailboxes
-    would be skipped as already stored)."""
-    return [
-        DemoMail("INBOX", LEA, [ME], f"Availability ({agent})", 1,
-                 message_id=f"<a.1.{agent}@mail.example>"),
-        DemoMail("INBOX", SOFIA, [ME], f"My CV ({agent})", 2,
-                 message_id=f"<s.1.{agent}@rossi.example>"),
-        DemoMail("INBOX", ("Deals", "news@deals.example"), [ME], "50% off", 3),  # no contact
-    ]  # fmt: skip
-
-
-KNOWN = 2  # of mail(), from known contacts: what an account imports with --select all
-
-
-def password(agent: str) -> str:
-    return f"pw-{agent}-7"
-
-
-@pytest.fixture(scope="module")
-def agency(now):
-    """A Dovecot of its own: 19 mailboxes of three messages each."""
-    if DovecotServer.binary() is None:
-        if os.environ.get("CI"):
-            pytest.fail("Dovecot is not installed: .ci/run must install dovecot-imapd")
-        pytest.skip("Dovecot is not installed (apt-get install dovecot-imapd)")
-    with DovecotServer({a: password(a) for a in AGENTS}) as server:
-        for agent in AGENTS:
-            settings = ConnectionSettings(
-                address=f"{agent}@agency.example",
-                host=server.host,
-                port=server.port,
-                username=agent,
-                security="none",
-            )
-            with connect(settings, password(agent)) as box:
-                seed_mailbox(box, mail(agent), now=now)
-        yield server
-
-
-@pytest.fixture
-def keyring_env(tmp_path, monkeypatch):
-    """The passwords in a file keyring (keyrings.alt), as `account password` keeps them."""
-    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
-           "XDG_DATA_HOME": str(tmp_path / "keyring")}  # fmt: skip
-    env.pop("PRIMSYNC_PASSWORD", None)
-    for name in ("PYTHON_KEYRING_BACKEND", "XDG_DATA_HOME"):
-        monkeypatch.setenv(name, env[name])
-    monkeypatch.delenv("PRIMSYNC_PASSWORD", raising=False)
-    import keyring
-    from keyrings.alt.file import PlaintextKeyring
-
-    before = keyring.get_keyring()
-    keyring.set_keyring(PlaintextKeyring())
-    yield env
-    keyring.set_keyring(before)
-
-
-def register(db, agency, *, busy_proxy=None) -> dict[str, str]:
-    """20 accounts scheduled: the agents', one whose keyring password is wrong (agent19), one
-    on a port where nothing listens, and agent18 behind ``busy_proxy``. Returns their roles."""
-    import keyring
-
-    roles = {}
-    for agent in AGENTS:
-        address = f"{agent}@agency.example"
-        port = busy_proxy.port if (busy_proxy and agent == "agent18") else agency.port
-        add_account(db, address, agency, agent, port=port)
-        secret = "not-it-123" if agent == "agent19" else password(agent)
-        keyring.set_password("primsync", address, secret)
-        roles[address] = {"agent18": "busy", "agent19": "wrong password"}.get(agent, "ok")
-    add_account(db, "gone@agency.example", agency, "agent01", port=free_port())
-    keyring.set_password("primsync", "gone@agency.example", password("agent01"))
-    roles["gone@agency.example"] = "refused"
-    for address in roles:
-        set_schedule(db, address, folders=["INBOX"], accessible_to="Recruiters", select="all")
-    return roles
-
-
-def cli(env, db, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "primsync.cli", *args], env={**env, "PRIMSYNC_DB": str(db.url)},
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-
-
-def stored(db) -> dict[str, int]:
-    from primsync.db.models import MailAccount
-
-    with Session(db) as session:
-        rows = session.execute(
-            select(MailAccount.address, func.count(ImportedMessage.id))
-            .join(ImportedMessage, ImportedMessage.account_id == MailAccount.id)
-            .group_by(MailAccount.address)
-        ).all()
-    return dict(rows)
 
 
 def test_sync_all_syncs_the_others_names_the_failures_and_exits_with_the_code(
@@ -243,6 +138,12 @@ def test_a_server_busy_past_its_waits_fails_that_account_only_and_due_comes_back
 def test_a_schedule_is_checked_when_it_is_set(db):
     with pytest.raises(ConfigurationError, match="no security group 'Nobody'"):
         set_schedule(db, DEMO_ACCOUNT, folders=["INBOX"], accessible_to="Nobody")
+    from primsync.db.schedules import SCHEDULE_OPTIONS
+    from primsync.options import SyncOption
+
+    assert set(SCHEDULE_OPTIONS) == {o.value for o in SyncOption} - {"range"}
+    with pytest.raises(ConfigurationError, match="--option 'weekly'"):
+        set_schedule(db, DEMO_ACCOUNT, folders=["INBOX"], accessible_to="Public", option="weekly")
     with pytest.raises(ConfigurationError, match="option range"):
         set_schedule(db, DEMO_ACCOUNT, folders=["INBOX"], accessible_to="Public", option="range")
     with pytest.raises(ConfigurationError, match="no registered mail account"):

@@ -23,7 +23,6 @@ from primsync.db.engine import write_session
 from primsync.db.models import MailAccount, SecurityGroup, SyncSchedule
 from primsync.db.queries import get_account, get_group
 from primsync.errors import ConfigurationError
-from primsync.options import SyncOption
 
 __all__ = [
     "Schedule",
@@ -36,6 +35,10 @@ __all__ = [
     "set_schedule",
     "switch_schedule",
 ]
+
+# the sync options a schedule may use (primsync.options.SyncOption's, but "range": its days
+# would never move); spelled here because the database layer imports nothing of the IMAP side
+SCHEDULE_OPTIONS = ("unread", "since-last", "today", "7d", "30d", "all")
 
 _EVERY = re.compile(r"^\s*(\d+)\s*(m|min|h|d)?\s*$", re.IGNORECASE)
 _UNIT_MINUTES = {"m": 1, "min": 1, "h": 60, "d": 1440}
@@ -96,7 +99,7 @@ def set_schedule(
     *,
     folders: list[str],
     accessible_to: str,
-    option: str = SyncOption.SINCE_LAST.value,
+    option: str = "since-last",
     select: str = "green",
     threshold: float | None = None,
     every_minutes: int = 15,
@@ -106,11 +109,14 @@ def set_schedule(
         raise ConfigurationError("a schedule needs at least one --folder", account=address)
     if select not in ("green", "all"):
         raise ConfigurationError(f"--select {select!r}: green or all", account=address)
-    SyncOption(option)  # an unknown option is refused here, not at the first run
-    if option == SyncOption.RANGE.value:
+    if option == "range":
         raise ConfigurationError(
             "a schedule cannot use --option range (its days would never move): use since-last",
             account=address,
+        )
+    if option not in SCHEDULE_OPTIONS:  # refused here, not at the first run
+        raise ConfigurationError(
+            f"--option {option!r}: one of {', '.join(SCHEDULE_OPTIONS)}", account=address
         )
     with write_session(engine) as session:
         account = get_account(session, address)
