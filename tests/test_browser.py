@@ -326,7 +326,9 @@ def test_the_same_walk_in_the_app_has_no_code_on_the_page(db, tmp_path):
     assert stored == {("INBOX", 1), ("INBOX", 2), ("Sent", 1), ("INBOX", 3)}
 
 
-def test_adding_an_unknown_correspondent_from_the_explore_notebook_then_undoing_it(db, tmp_path):
+def test_adding_an_unknown_correspondent_from_the_explore_notebook_then_undoing_it(
+    db, tmp_path
+):
     """The coverage view, clicked as a person does: the suggestion (a reply to the CRM message
     to Tom, from an address on no record), "Add to the record…", "Confirm", then "Undo"."""
     from primsync.db.models import RecordAddress, RecordAddressChange

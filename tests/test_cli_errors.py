@@ -191,7 +191,7 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
     env = _agency(tmp_path, records=3000)  # 167 kB: more than a pipe holds
     listing = f"{shlex.quote(sys.executable)} -m primsync.cli records list --format csv"
     for reader, status in (("head -n 1", None), ("true", "141")):
-        command = f'{listing} | {reader}; echo "status ${{PIPESTATUS[0]}}" >&2'
+        command = f"{listing} | {reader}; echo \"status ${{PIPESTATUS[0]}}\" >&2"
         out = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env,
                              capture_output=True, text=True, timeout=120)  # fmt: skip
         said, _, code = out.stderr.rpartition("status ")

@@ -189,10 +189,7 @@ ANNOTATIONS = (
     b'* 1 FETCH (UID 1 ANNOTATION (/comment (value.priv "My comment" value.shared NIL)))\r\n'
     b"* 1 FETCH (UID 1 FLAGS () INTERNALDATE " + DATE + b" RFC822.SIZE 2140 ANNOTATION "
     b'(/comment (value.priv "My comment" value.shared NIL size.priv "10" size.shared "0")) '
-    + FIELDS
-    + b" "
-    + lit(HDR)
-    + b")\r\n"
+    + FIELDS + b" " + lit(HDR) + b")\r\n"
 )
 # a server echoing the PEEK of the command back (php-imap guards against it)
 PEEK_ECHO = (
@@ -232,30 +229,15 @@ def test_the_new_shapes_in_one_answer_in_any_chunking():
 # later FETCH responses with new FLAGS for a message already read in the same answer
 FLAG_UPDATES = {
     # Gmail: the flags change while the answer is sent
-    "gmail": b"* 1 FETCH (UID 71 FLAGS () INTERNALDATE "
-    + DATE
-    + b" RFC822.SIZE 2140 "
-    + FIELDS
-    + b" "
-    + lit(HDR)
-    + b")\r\n* 1 FETCH (FLAGS (\\Seen))\r\n",
+    "gmail": b"* 1 FETCH (UID 71 FLAGS () INTERNALDATE " + DATE + b" RFC822.SIZE 2140 "
+    + FIELDS + b" " + lit(HDR) + b")\r\n* 1 FETCH (FLAGS (\\Seen))\r\n",
     # ProtonMail Bridge: the update repeats the UID
-    "protonmail-bridge": b"* 1 FETCH (UID 71 FLAGS () INTERNALDATE "
-    + DATE
-    + b" RFC822.SIZE 2140 "
-    + FIELDS
-    + b" "
-    + lit(HDR)
-    + b")\r\n"
+    "protonmail-bridge": b"* 1 FETCH (UID 71 FLAGS () INTERNALDATE " + DATE
+    + b" RFC822.SIZE 2140 " + FIELDS + b" " + lit(HDR) + b")\r\n"
     b"* 1 FETCH (UID 71 FLAGS (\\Seen \\Flagged))\r\n* 1 FETCH (UID 71 FLAGS (\\Seen))\r\n",
     # CONDSTORE (RFC 7162): MODSEQ with the new flags
-    "condstore": b"* 1 FETCH (UID 71 FLAGS (\\Seen) MODSEQ (12) INTERNALDATE "
-    + DATE
-    + b" RFC822.SIZE 2140 "
-    + FIELDS
-    + b" "
-    + lit(HDR)
-    + b")\r\n"
+    "condstore": b"* 1 FETCH (UID 71 FLAGS (\\Seen) MODSEQ (12) INTERNALDATE " + DATE
+    + b" RFC822.SIZE 2140 " + FIELDS + b" " + lit(HDR) + b")\r\n"
     b"* 1 FETCH (MODSEQ (13) FLAGS ())\r\n",
 }
 

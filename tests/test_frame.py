@@ -104,7 +104,7 @@ def test_the_json_output_holds_the_same_values_as_the_records():
             "uid": np.array([1, 2]),
             "record_id": pd.array([7, None], dtype="Int64"),
             "confidence": [0.85, np.nan],
-            "subject": ['a/b \u2028 line\nbreak "q" \u00e9 \U0001f600', None],
+            "subject": ["a/b \u2028 line\nbreak \"q\" \u00e9 \U0001f600", None],
             "candidates": [[1, 2], []],
             "defects": [["From: missing"], []],
             "seen": [True, False],

@@ -119,7 +119,9 @@ def test_the_wheel_carries_the_notebooks_and_nothing_of_the_tests(tmp_path):
         assert packed == (ROOT / "notebooks" / notebook).read_bytes()
 
 
-def test_the_installed_wheel_runs_the_demo_the_app_and_the_notebooks_from_any_folder(tmp_path, db):
+def test_the_installed_wheel_runs_the_demo_the_app_and_the_notebooks_from_any_folder(
+    tmp_path, db
+):
     """Built from the repository, installed into a fresh virtual environment in an empty
     folder outside the checkout (README's line, as written, from the wheel's folder): the demo,
     the app (served with its token, refused without), `primsync notebooks` and papermill on the

@@ -73,7 +73,9 @@ def _review(engine, **kw):
 
 def _rows_by_case(frame: pd.DataFrame) -> dict[str, dict]:
     inbox = frame[frame[F.FOLDER] == "INBOX"]
-    return {row[F.MESSAGE_ID].split(".", 1)[0].strip("<"): row for row in inbox.to_dict("records")}
+    return {
+        row[F.MESSAGE_ID].split(".", 1)[0].strip("<"): row for row in inbox.to_dict("records")
+    }
 
 
 def test_each_labelled_case_gets_its_context_and_crm_message(replies_db):
@@ -212,8 +214,7 @@ def test_learned_ids_survive_a_second_review_an_import_an_undo_and_a_resync(
         crm_ids = dict(session.execute(select(CrmMessage.message_id, CrmMessage.id)).all())
     for case in rewritten:
         assert learned[normalize_message_id(f"<AM{case.key}RW@exchange.example>")] == (
-            crm_ids[crm_message_id(case)],
-            "rewritten",
+            crm_ids[crm_message_id(case)], "rewritten"
         )
     # the Sent copies that keep the CRM's id, capitals or not, are linked by it ("same id")
     assert sum(1 for _, how in learned.values() if how == "same id") == sum(
@@ -232,9 +233,8 @@ def test_learned_ids_survive_a_second_review_an_import_an_undo_and_a_resync(
     assert summary.imported == len(rewritten)
     with Session(replies_db) as session:
         stored = session.execute(
-            select(
-                ImportedMessage.message_id, ImportedMessage.context, ImportedMessage.annexed_to_id
-            )  # fmt: skip
+            select(ImportedMessage.message_id, ImportedMessage.context,
+                   ImportedMessage.annexed_to_id)  # fmt: skip
         ).all()
     assert {(c, a) for _, c, a in stored} == {
         ("green", crm_ids[crm_message_id(c)]) for c in rewritten
@@ -277,8 +277,8 @@ def test_a_probable_reply_is_imported_as_probable_with_its_crm_message(replies_d
             select(ImportedMessage.message_id, ImportedMessage.annexed_to_id).where(
                 ImportedMessage.context == "probable")).all())  # fmt: skip
     assert stored == {
-        mid: int(crm)
-        for mid, crm in zip(chosen[F.MESSAGE_ID], chosen[F.ANNEXED_TO_ID], strict=True)  # fmt: skip
+        mid: int(crm) for mid, crm in zip(chosen[F.MESSAGE_ID], chosen[F.ANNEXED_TO_ID],
+                                          strict=True)  # fmt: skip
     }
 
 

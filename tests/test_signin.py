@@ -318,7 +318,9 @@ def test_login_whose_browser_never_comes_back_ends_at_its_timeout(person):
 
 
 @pytest.mark.parametrize("address", [M365, GMAIL])
-def test_a_refresh_the_sign_in_service_refuses_is_said_as_such_and_asked_once(person, idp, address):
+def test_a_refresh_the_sign_in_service_refuses_is_said_as_such_and_asked_once(
+    person, idp, address
+):
     act = approve_device_code if address == M365 else follow_google_link
     idp.state.lifetime = 1  # as good as expired when issued: the next run must refresh
     code, said = login(person, address, act(idp))

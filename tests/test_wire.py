@@ -116,8 +116,7 @@ def test_an_answer_is_read_up_to_its_tagged_line_in_any_chunking(size):
     body = b"Subject: x\r\n\r\nsee below\r\nT7 OK not the end\r\n"  # the tag's text, in a body
     answer = (
         b'* 1 FETCH (UID 4 FLAGS () INTERNALDATE "01-Feb-2026 10:00:00 +0100" RFC822.SIZE 9 '
-        b"BODY[] {%d}\r\n%s)\r\n"
-        % (len(body), body)
+        b"BODY[] {%d}\r\n%s)\r\n" % (len(body), body)
         + b'* 2 FETCH (UID 5 FLAGS () INTERNALDATE "01-Feb-2026 10:00:00 +0100" RFC822.SIZE 2 '
         b"BODY[] {2}\r\nok)\r\nT7 OK Fetch completed.\r\n"
     )
