@@ -62,3 +62,29 @@ def test_the_grid_benchmark_runs_at_a_tiny_size():
                    "Tick all yellow: rows and counts",
                    "the heading's box: all rows ticked"):  # fmt: skip
         assert figure in out.stdout
+
+
+def test_the_agency_benchmark_runs_at_a_tiny_size():
+    """benchmarks/agency.py end to end (its own Dovecot and PostgreSQL, `sync --all` and a
+    worker) on 6 mailboxes: figures, no limit; nothing lost or stored twice."""
+    import os
+
+    import pytest
+
+    from tests.servers import DovecotServer, PostgresServer
+
+    if DovecotServer.binary() is None or PostgresServer.bindir() is None:
+        if os.environ.get("CI"):
+            pytest.fail("Dovecot and PostgreSQL must be installed: .ci/run installs them")
+        pytest.skip("Dovecot or PostgreSQL is not installed")
+    pytest.importorskip("procrastinate")
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "agency.py"), "--mailboxes", "6",
+         "--workers", "1", "--initial", "2", "--new-share", "0.5", "--new-each", "2"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = [line for line in out.stdout.splitlines() if "nothing new" in line or " new " in line]
+    assert [r.split()[0] for r in rows] == ["sync", "sync", "1", "1"], out.stdout
+    assert out.stdout.count("nothing lost, nothing twice") == 2, out.stdout
+    assert "stored 24 messages, 24 distinct, 24 planted" in out.stdout  # 12 + 6 + 6
