@@ -27,6 +27,7 @@ from primsync.errors import ConfigurationError
 
 __all__ = [
     "AUTHS",
+    "OAUTH_AUTHS",
     "PRESETS",
     "SECURITIES",
     "ConnectionSettings",
@@ -39,7 +40,9 @@ __all__ = [
 ]
 
 SECURITIES = ("ssl", "starttls", "none")
-AUTHS = ("password", "xoauth2")
+AUTHS = ("password", "xoauth2", "app")
+# the auths that log in with XOAUTH2: a person's sign-in (xoauth2) or the app's own (app)
+OAUTH_AUTHS = ("xoauth2", "app")
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,7 +91,11 @@ def _add_connection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int)
     p.add_argument("--security", help="ssl, starttls or none (none: loopback only)")
     p.add_argument("--username", help="login name (default: the address)")
-    p.add_argument("--auth", help="password or xoauth2")
+    p.add_argument(
+        "--auth",
+        help="password, xoauth2 (the person signs in: `login`) or app (the organisation's "
+        "app-only access: Microsoft 365, Google Workspace)",
+    )
     p.add_argument("--ca-file", help="CA certificates to trust (a private server's)")
 
 
@@ -752,6 +756,8 @@ def cmd_account(args: argparse.Namespace) -> int:
         )
         if settings.auth == "xoauth2":
             print(f"next: primsync login {settings.address}")
+        elif settings.auth == "app":
+            print(f"next: primsync account test {settings.address} (the app's access, no sign-in)")
         elif note:
             print(f"password: {note}")
         return 0
@@ -849,6 +855,12 @@ def _store_password(args: argparse.Namespace) -> int:
             f"`primsync login {settings.address}`",
             account=settings.address,
         )
+    if settings.auth == "app":
+        raise ConfigurationError(
+            f"{settings.address} is read with the organisation's app-only access (auth app): "
+            "no password; the app's credential is configured (README: App-only access)",
+            account=settings.address,
+        )
     from primsync.credentials import system_keyring
 
     system_keyring()  # say there is no keyring before asking for the password
@@ -890,6 +902,12 @@ def cmd_login(args: argparse.Namespace) -> int:
 
     engine = _engine(args)
     settings = queries.account_settings(engine, args.address)
+    if settings.auth == "app":
+        raise ConfigurationError(
+            f"{settings.address} is read with the organisation's app-only access (auth app): "
+            "nobody signs in; `primsync account test` checks it",
+            account=settings.address,
+        )
     if settings.auth != "xoauth2":
         raise ConfigurationError(
             f"{settings.address} signs in with a password (auth password): nothing to do; "

@@ -24,7 +24,7 @@ import imapclient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
 from primsync import deflate
-from primsync.accounts import ConnectionSettings, is_loopback
+from primsync.accounts import AUTHS, OAUTH_AUTHS, ConnectionSettings, is_loopback
 from primsync.connection import Client, Wire
 from primsync.errors import (
     AuthenticationError,
@@ -750,7 +750,7 @@ def _transport(settings: ConnectionSettings) -> imapclient.IMAPClient:
     where = {"account": settings.address}
     if settings.security not in ("ssl", "starttls", "none"):
         raise ConfigurationError(f"unknown security {settings.security!r}", **where)
-    if settings.auth not in ("password", "xoauth2"):
+    if settings.auth not in AUTHS:
         raise ConfigurationError(f"unknown auth {settings.auth!r}", **where)
     if settings.security == "none" and not is_loopback(settings.host):
         raise ConfigurationError(
@@ -789,7 +789,7 @@ def _login(client: imapclient.IMAPClient, settings: ConnectionSettings, secret: 
     where = {"account": settings.address}
     target = f"{settings.host}:{settings.port}"
     try:
-        if settings.auth == "xoauth2":
+        if settings.auth in OAUTH_AUTHS:
             client.oauth2_login(settings.username, secret)
         else:
             client.login(settings.username, secret)

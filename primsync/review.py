@@ -114,6 +114,11 @@ def open_mailbox(
                 queries.set_token_expiry(engine, account, token.expires_at)
 
         source = token_source(secret, on_token=record_expiry)
+    elif secret is None and settings.auth == "app":  # the organisation's consent: no sign-in
+        from primsync.apponly import app_token_provider
+
+        provider = app_token_provider(settings.address, queries.account_provider(engine, account))
+        return open_mailbox(engine, account, secret=provider, record=record)
     elif secret is None:
         signed_in = stored_provider(settings.address) if settings.auth == "xoauth2" else None
         if signed_in is not None:  # `primsync login` kept a sign-in: tokens come from it

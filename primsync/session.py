@@ -90,8 +90,14 @@ def open_session(
     try:
         check_schema(engine)
         auth = queries.account_settings(engine, account).auth
-        signed_in = stored_provider(account) if auth == "xoauth2" else None
-        secret = signed_in or _secret_or_none(account, auth, prompt)
+        secret: str | TokenProvider | None
+        if auth == "app":  # the organisation's app-only access: nothing to ask anyone
+            from primsync.apponly import app_token_provider
+
+            secret = app_token_provider(account, queries.account_provider(engine, account))
+        else:
+            signed_in = stored_provider(account) if auth == "xoauth2" else None
+            secret = signed_in or _secret_or_none(account, auth, prompt)
         login = user or queries.owner_login(engine, account)
     except BaseException:
         engine.dispose()  # no connection left behind by a session that did not open

@@ -360,3 +360,32 @@ def keyring_env(tmp_path, monkeypatch):
     keyring.set_keyring(PlaintextKeyring())
     yield env
     keyring.set_keyring(before)
+
+
+@pytest.fixture(scope="module")
+def idp(tmp_path_factory):
+    """The tests' identity provider (tests/idp.py): HTTPS with a private CA."""
+    from tests.idp import IdentityProvider
+
+    with IdentityProvider(tmp_path_factory.mktemp("idp")) as provider:
+        yield provider
+
+
+@pytest.fixture(scope="module")
+def oauth_imap(idp):
+    """A Dovecot that checks access tokens at the identity provider; Ana's mailbox (login
+    ana) holds one message."""
+    from tests.idp import M365, MESSAGE
+
+    if DovecotServer.binary() is None:
+        if os.environ.get("CI"):
+            pytest.fail("dovecot is not installed: .ci/run must install dovecot-imapd")
+        pytest.skip("dovecot is not installed (apt-get install dovecot-imapd)")
+    with DovecotServer(
+        {"ana": "plain-pw"}, oauth2_introspection_url=idp.introspection_url
+    ) as server:
+        settings = ConnectionSettings(address=M365, host=server.host, port=server.port,
+                                      username="ana", security="none")  # fmt: skip
+        with connect(settings, "plain-pw") as box:
+            box.append("INBOX", MESSAGE)
+        yield server

@@ -25,6 +25,12 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 TENANT = "primsync-test-tenant"
 USER = "ana"  # the IMAP login the introspection answers for
+M365 = "ana@contoso.example"  # her addresses at the two providers (one mailbox: login ana)
+GMAIL = "ana.martin@gmail.com"
+MESSAGE = (  # what her mailbox holds
+    b"From: Lea Dubois <lea.dubois@mail.example>\r\nTo: ana@contoso.example\r\n"
+    b"Subject: Availability\r\nMessage-ID: <signin.1@mail.example>\r\n\r\nHello\r\n"
+)
 
 
 def _b64(data: bytes) -> str:
@@ -113,9 +119,15 @@ class State:
     device_message: bool = True  # Microsoft's device-code answer carries a "message"
     id_token: bool = True  # the token answer carries an ID token
     google_secret: str = "test-google-client-secret"
+    # app-only (client credentials, RFC 7523 JWT bearer): what the organisation's admin set up
+    app_secret: str = "test-app-secret-Zq7"  # the app registration's client secret
+    app_certificate: bytes | None = None  # its certificate (PEM), for a client assertion
+    app_mailbox_access: bool = True  # Exchange: the app's permission on the mailbox
+    service_account_key: bytes | None = None  # Google: the service account's public key (PEM)
+    delegated: bool = True  # Google Workspace: domain-wide delegation granted
     device: dict[str, dict] = field(default_factory=dict)  # device_code -> {user_code, ok}
     codes: dict[str, dict] = field(default_factory=dict)  # auth code -> request
-    access: dict[str, dict] = field(default_factory=dict)  # token -> {exp, refresh}
+    access: dict[str, dict] = field(default_factory=dict)  # token -> {exp, refresh, kind}
     refresh: dict[str, dict] = field(default_factory=dict)  # token -> {revoked}
     requests: list[str] = field(default_factory=list)  # "METHOD /path grant" seen
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -145,14 +157,26 @@ class State:
             del answer["id_token"], answer["client_info"]
         return answer
 
+    def issue_app(self, kind: str, scope: str, subject: str | None = None) -> dict:
+        """An app's token (no refresh token, no ID token): ``kind`` "app" (Microsoft's client
+        credentials) or "delegated" (Google's JWT bearer, for ``subject``)."""
+        access = secrets.token_urlsafe(24)
+        with self.lock:
+            self.access[access] = {"exp": time.time() + self.lifetime, "refresh": None,
+                                   "kind": kind, "subject": subject}  # fmt: skip
+        return {"token_type": "Bearer", "access_token": access, "expires_in": self.lifetime,
+                "scope": scope}  # fmt: skip
+
     def active(self, token: str) -> bool:
         with self.lock:
             info = self.access.get(token)
-            return bool(
-                info
-                and info["exp"] > time.time()
-                and not self.refresh.get(info["refresh"], {}).get("revoked")
-            )
+            if not info or info["exp"] <= time.time():
+                return False
+            if info.get("kind") == "app":  # Exchange checks the app's mailbox permission
+                return self.app_mailbox_access
+            if info.get("kind") == "delegated":
+                return self.delegated
+            return not self.refresh.get(info["refresh"], {}).get("revoked")
 
     def revoke_all(self) -> None:
         with self.lock:
@@ -314,6 +338,10 @@ class IdentityProvider:
                     ):
                         return self._json(400, {"error": "invalid_grant"})
                     return self._json(200, state.issue(client, request["scope"]))
+                if grant == "client_credentials":
+                    return self._client_credentials(form)
+                if grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
+                    return self._jwt_bearer(form)
                 if grant == "refresh_token":
                     token = form.get("refresh_token", "")
                     info = state.refresh.get(token)
@@ -324,6 +352,61 @@ class IdentityProvider:
                         })  # fmt: skip
                     return self._json(200, state.issue(client, form.get("scope", ""), token))
                 return self._json(400, {"error": "unsupported_grant_type"})
+
+            def _client_credentials(self, form: dict[str, str]) -> None:
+                """Microsoft's app-only grant: the client secret, or a client assertion signed
+                with the app's certificate's key (RS256, checked with the certificate)."""
+                import jwt
+                from cryptography import x509
+
+                scope = form.get("scope", "")
+                if not scope.endswith("/.default"):
+                    return self._json(400, {"error": "invalid_scope"})
+                assertion = form.get("client_assertion")
+                if assertion:
+                    if state.app_certificate is None:
+                        return self._json(401, {"error": "invalid_client"})
+                    key = x509.load_pem_x509_certificate(state.app_certificate).public_key()
+                    try:
+                        jwt.decode(assertion, key, algorithms=["RS256", "PS256"],
+                                   audience=f"{base()}/token")  # fmt: skip
+                    except jwt.PyJWTError as exc:
+                        return self._json(401, {"error": "invalid_client",
+                                                "error_description": str(exc)})  # fmt: skip
+                elif self._client_secret(form) != state.app_secret:
+                    return self._json(401, {
+                        "error": "invalid_client",
+                        "error_description": "AADSTS7000215: Invalid client secret provided.",
+                    })  # fmt: skip
+                return self._json(200, state.issue_app("app", scope))
+
+            def _jwt_bearer(self, form: dict[str, str]) -> None:
+                """Google's service-account grant (RFC 7523): an assertion signed with the
+                service account's key, naming the mailbox (``sub``) it acts for."""
+                import jwt
+
+                if state.service_account_key is None:
+                    return self._json(400, {"error": "invalid_grant"})
+                try:
+                    claims = jwt.decode(
+                        form.get("assertion", ""),
+                        state.service_account_key,
+                        algorithms=["RS256"],
+                        # what google-auth writes, whatever the key file's token_uri: Google's
+                        audience="https://oauth2.googleapis.com/token",
+                    )
+                except jwt.PyJWTError as exc:
+                    return self._json(400, {"error": "invalid_grant",
+                                            "error_description": str(exc)})  # fmt: skip
+                if not state.delegated:
+                    return self._json(401, {
+                        "error": "unauthorized_client",
+                        "error_description": "Client is unauthorized to retrieve access tokens "
+                        "using this method, or client not authorized for any of the scopes "
+                        "requested.",
+                    })  # fmt: skip
+                return self._json(200, state.issue_app("delegated", claims.get("scope", ""),
+                                                       claims.get("sub")))  # fmt: skip
 
         self._https = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -24,42 +24,11 @@ from sqlalchemy.orm import Session
 
 from primsync.db.models import ImportedMessage
 from primsync.demo import seed_database
-from primsync.imap import ConnectionSettings, connect
-from tests.idp import IdentityProvider
-from tests.servers import DovecotServer
+from tests.idp import GMAIL, M365, IdentityProvider
 
 pytest.importorskip("msal")
 pytest.importorskip("google_auth_oauthlib")
 pytest.importorskip("keyrings.alt")
-
-M365 = "ana@contoso.example"
-GMAIL = "ana.martin@gmail.com"
-MESSAGE = (
-    b"From: Lea Dubois <lea.dubois@mail.example>\r\nTo: ana@contoso.example\r\n"
-    b"Subject: Availability\r\nMessage-ID: <signin.1@mail.example>\r\n\r\nHello\r\n"
-)
-
-
-@pytest.fixture(scope="module")
-def idp(tmp_path_factory):
-    with IdentityProvider(tmp_path_factory.mktemp("idp")) as provider:
-        yield provider
-
-
-@pytest.fixture(scope="module")
-def oauth_imap(idp):
-    if DovecotServer.binary() is None:
-        if os.environ.get("CI"):
-            pytest.fail("dovecot is not installed: .ci/run must install dovecot-imapd")
-        pytest.skip("dovecot is not installed (apt-get install dovecot-imapd)")
-    with DovecotServer(
-        {"ana": "plain-pw"}, oauth2_introspection_url=idp.introspection_url
-    ) as server:
-        settings = ConnectionSettings(address=M365, host=server.host, port=server.port,
-                                      username="ana", security="none")  # fmt: skip
-        with connect(settings, "plain-pw") as box:
-            box.append("INBOX", MESSAGE)
-        yield server
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pandas as pd
 from sqlalchemy import ColumnElement, Connection, Engine, String, any_, bindparam, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from primsync.accounts import ConnectionSettings
+from primsync.accounts import OAUTH_AUTHS, ConnectionSettings
 from primsync.db.engine import write_session
 from primsync.db.models import (
     AppUser,
@@ -385,7 +385,7 @@ def health_frame(engine: Engine, address: str) -> pd.DataFrame:
             .order_by(SyncRun.id.desc())
             .limit(200)
         ).all()
-        expires = _aware(account.token_expires_at) if account.auth == "xoauth2" else None
+        expires = _aware(account.token_expires_at) if account.auth in OAUTH_AUTHS else None
         rows = []
         for folder in sorted(set(states) | set(counts)):
             state = states.get(folder)

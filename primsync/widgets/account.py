@@ -11,7 +11,7 @@ from typing import Any
 import ipywidgets as w
 from sqlalchemy import Engine
 
-from primsync.accounts import PRESETS, account_settings
+from primsync.accounts import OAUTH_AUTHS, PRESETS, account_settings
 from primsync.credentials import resolve_secret
 from primsync.db import queries
 from primsync.db.accounts import list_accounts, register_account
@@ -128,7 +128,7 @@ class AccountStep(w.VBox):
         settings = queries.account_settings(self.engine, self.account)
         oauth = settings.auth == "xoauth2"
         self.sign_in_button.layout.display = "" if oauth else "none"
-        self.password.layout.display = "none" if oauth else ""
+        self.password.layout.display = "none" if settings.auth in OAUTH_AUTHS else ""
         if oauth and not has_sign_in(self.account) and self.secret is None:
             self.status.value = "Not signed in yet: press <b>Sign in</b>."
 
@@ -145,7 +145,7 @@ class AccountStep(w.VBox):
         self._show_kind()
         self.secret = self._known_secret(address)
         if self.secret is None:  # nothing to log in with yet: ask, and wait for it
-            if queries.account_settings(self.engine, address).auth != "xoauth2":
+            if queries.account_settings(self.engine, address).auth == "password":
                 self.status.value = (
                     f"Type the password of {html.escape(address)} (kept in memory only), or "
                     f"store it with <code>primsync account password {html.escape(address)}</code>."
@@ -161,8 +161,15 @@ class AccountStep(w.VBox):
             return signed_in
         auth = queries.account_settings(self.engine, address).auth
         try:
+            if auth == "app":  # the organisation's app-only access: nothing to type
+                from primsync.apponly import app_token_provider
+
+                provider = queries.account_provider(self.engine, address)
+                return app_token_provider(address, provider)
             return resolve_secret(address, auth=auth, prompt=None)
-        except ConfigurationError:
+        except ConfigurationError as exc:
+            if auth == "app":  # its configuration is missing: say what, on screen
+                self.status.value = html.escape(str(exc))
             return None
 
     def _password_typed(self) -> None:
