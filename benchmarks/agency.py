@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,7 @@ from primsync.db.models import (  # noqa: E402
     SecurityGroup,
     SyncSchedule,
 )
+from tests.processes import stop  # noqa: E402
 from tests.servers import DovecotServer, PostgresServer  # noqa: E402
 
 PASSWORD = "agency-bench-pw"  # every mailbox's: the workers read it from $PRIMSYNC_PASSWORD
@@ -174,17 +174,6 @@ def round_of(engine, db_url: str, start_processes, mailboxes: int) -> dict[str, 
     }
 
 
-def stop(processes) -> None:
-    for p in processes:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in processes:
-        try:
-            p.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            p.kill()
-
-
 def imported(engine) -> tuple[int, int]:
     """(messages stored, distinct (account, id) pairs among them)."""
     with engine.connect() as conn:
@@ -247,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit("the workers did not register in 120 s")
 
         first = round_of(engine, db_url, sync_all, args.mailboxes)  # the mailboxes' first sync
-        stop(first.pop("processes"))
+        stop(*first.pop("processes"))
         planted = args.mailboxes * args.initial
         next_id = args.initial
         results = []
@@ -264,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             planted += len(receivers) * args.new_each
             busy = round_of(engine, db_url, starter, args.mailboxes)
             busy.pop("processes")
-            stop(running)
+            stop(*running, timeout=120)
             total, distinct = imported(engine)
             new = len(receivers) * args.new_each
             results.append((label, quiet, busy, new, total, distinct, planted))

@@ -31,9 +31,8 @@ from primsync.signin import (
     _MICROSOFT_HOSTS,
     GMAIL_SCOPE,
     OAuthConfig,
-    SignInUnreachable,
     _service,
-    certificate_problem,
+    google_unreachable,
 )
 
 __all__ = ["OUTLOOK_APP_SCOPE", "AppOnlyConfig", "app_token_provider"]
@@ -174,16 +173,8 @@ class GoogleServiceAccountProvider:
                     account=self.address,
                 ) from None
             except TransportError as exc:
-                where = self.credentials._token_uri.split("/")[2]
-                reason = certificate_problem(exc)
-                raise SignInUnreachable(
-                    f"the certificate of Google's token endpoint ({where}) cannot be verified: "
-                    f"{reason}; give its CA with REQUESTS_CA_BUNDLE=FILE"
-                    if reason
-                    else f"Google's token endpoint could not be reached ({where}: "
-                    f"{type(exc).__name__})",
-                    account=self.address,
-                ) from None
+                uri = self.credentials._token_uri
+                raise google_unreachable(self.address, uri, exc) from None
         expiry = self.credentials.expiry
         if expiry is not None and expiry.tzinfo is None:
             expiry = expiry.replace(tzinfo=UTC)

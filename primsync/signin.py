@@ -428,6 +428,19 @@ def _google_token(credentials: Any) -> AccessToken:
     return AccessToken(credentials.token, expiry)
 
 
+def google_unreachable(address: str, token_uri: str, exc: BaseException) -> SignInUnreachable:
+    """Google's token endpoint out of reach, or its certificate not trusted, in one line."""
+    where = token_uri.split("/")[2]
+    reason = certificate_problem(exc)
+    return SignInUnreachable(
+        f"the certificate of Google's token endpoint ({where}) cannot be verified: {reason}; "
+        "give its CA with REQUESTS_CA_BUNDLE=FILE"
+        if reason
+        else f"Google's token endpoint could not be reached ({where}: {type(exc).__name__})",
+        account=address,
+    )
+
+
 class _GoogleProvider:
     """Access tokens refreshed with the stored refresh token, at the token endpoint of the
     organisation's client secrets file (configuration, not the keyring)."""
@@ -462,16 +475,7 @@ class _GoogleProvider:
             except RefreshError as exc:
                 raise _expired(self.address) from exc
             except TransportError as exc:
-                where = self.credentials.token_uri.split("/")[2]
-                reason = certificate_problem(exc)
-                raise SignInUnreachable(
-                    f"the certificate of Google's token endpoint ({where}) cannot be verified: "
-                    f"{reason}; give its CA with REQUESTS_CA_BUNDLE=FILE"
-                    if reason
-                    else f"Google's token endpoint could not be reached ({where}: "
-                    f"{type(exc).__name__})",
-                    account=self.address,
-                ) from exc
+                raise google_unreachable(self.address, self.credentials.token_uri, exc) from exc
             _save(self.address, _google_stored(self.credentials))
         return _google_token(self.credentials)
 

@@ -1,4 +1,5 @@
-"""The tests' way to run a long-lived primsync command (demo, app) and read what it prints."""
+"""The tests' way to run a long-lived primsync command (demo, app, worker), read what it prints
+and stop it."""
 
 from __future__ import annotations
 
@@ -36,3 +37,17 @@ def printed_address(process: subprocess.Popen, label: str, lines: int = 200) -> 
         if not line:
             return None
     return None
+
+
+def stop(*processes: subprocess.Popen, timeout: float = 30) -> None:
+    """SIGTERM to each process still running (jobs in progress finish), then wait; killed if
+    one has not stopped within ``timeout`` seconds."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

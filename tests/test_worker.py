@@ -19,6 +19,7 @@ from primsync.db.engine import init_db, open_engine, write_session
 from primsync.db.models import ImportedMessage, SyncRun, SyncSchedule
 from primsync.demo import seed_database
 from tests.agency import AGENTS, KNOWN, cli, register_healthy, stored
+from tests.processes import stop
 from tests.proxy import FaultyProxy
 from tests.servers import PostgresServer
 
@@ -41,17 +42,6 @@ def worker(env, db_url: str, name: str, tmp_path, *more: str) -> subprocess.Pope
              name, "--stalled-after", "2", *more],
             env={**env, "PRIMSYNC_DB": db_url}, stdout=log, stderr=log,
         )  # fmt: skip
-
-
-def stop(*processes: subprocess.Popen) -> None:
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    for process in processes:
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def finished(db, addresses) -> int:
