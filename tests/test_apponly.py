@@ -103,6 +103,18 @@ def sync(env, address):
                "--select", "all", "--accessible-to", "Recruiters", "--user", "ana")  # fmt: skip
 
 
+def check_then_sync(env, engine, idp, address: str, grant: str, admin) -> None:
+    """`account test`, then `sync`: the one message imported through ``grant``; no secret of
+    ``admin``'s configuration kept anywhere."""
+    checked = run(env, "account", "test", address)
+    assert checked.returncode == 0, checked.stderr
+    done = sync(env, address)
+    assert done.returncode == 0, done.stderr
+    assert imported(engine) == 1
+    assert f"POST /token {grant}" in idp.state.requests
+    no_secret_kept(engine, admin, checked.stdout + checked.stderr, done.stdout + done.stderr)
+
+
 def imported(engine) -> int:
     with Session(engine) as session:
         return session.scalar(select(func.count()).select_from(ImportedMessage))
@@ -135,13 +147,7 @@ def test_microsoft_app_only_reads_the_mailbox_nobody_signs_in(
         (tmp_path / "app.pem").write_bytes(key + cert)
         env["PRIMSYNC_MS_CLIENT_CERTIFICATE"] = str(tmp_path / "app.pem")
         del env["PRIMSYNC_MS_CLIENT_SECRET"]
-    checked = run(env, "account", "test", M365)
-    assert checked.returncode == 0, checked.stderr
-    done = sync(env, M365)
-    assert done.returncode == 0, done.stderr
-    assert imported(engine) == 1
-    assert "POST /token client_credentials" in idp.state.requests
-    no_secret_kept(engine, admin, checked.stdout + checked.stderr, done.stdout + done.stderr)
+    check_then_sync(env, engine, idp, M365, "client_credentials", admin)
     health = run(env, "health", "--account", M365, "--format", "json")
     assert health.returncode == 0, health.stderr
     assert json.loads(health.stdout)[0]["token_expires_at"]  # when the app's token runs out
@@ -167,15 +173,10 @@ def test_microsoft_app_only_refusals_are_one_line(admin, engine, idp):
 
 
 def test_google_workspace_service_account_acts_as_the_mailbox(admin, engine, idp):
-    checked = run(admin, "account", "test", GMAIL)
-    assert checked.returncode == 0, checked.stderr
-    done = sync(admin, GMAIL)
-    assert done.returncode == 0, done.stderr
-    assert imported(engine) == 1
-    assert "POST /token urn:ietf:params:oauth:grant-type:jwt-bearer" in idp.state.requests
+    jwt_bearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    check_then_sync(admin, engine, idp, GMAIL, jwt_bearer, admin)
     issued = [i for i in idp.state.access.values() if i.get("kind") == "delegated"]
     assert issued and {i["subject"] for i in issued} == {GMAIL}  # acting as the mailbox
-    no_secret_kept(engine, admin, checked.stdout + checked.stderr, done.stdout + done.stderr)
     idp.state.delegated = False  # the domain-wide delegation withdrawn
     refused = sync(admin, GMAIL)
     assert refused.returncode == 3
