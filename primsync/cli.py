@@ -1243,5 +1243,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             _OPENED.pop().dispose()
 
 
+# the commands whose work ends in a large frame written out: once their output is flushed,
+# the process ends at once instead of freeing every row of it (0.4 s at 50,000 rows)
+_EXIT_AT_ONCE = {"review", "coverage", "messages"}
+
+
+def run(argv: Sequence[str] | None = None) -> None:
+    """The ``primsync`` command: :func:`main`, then the process's exit. After a command that
+    wrote out a review (its engines disposed, its output flushed), the interpreter's teardown
+    is skipped: nothing is left to do but free memory the system takes back anyway."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    code = main(arguments)
+    if arguments and arguments[0] in _EXIT_AT_ONCE:
+        import logging
+
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            code = 141
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
