@@ -175,9 +175,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     link = PROFILES[args.link] if args.link else None
     if link is not None:
-        measured, expected = check_shaping(link)
-        print(f"link {link.name}: 10 MB in {measured:.3f} s, expected {expected:.3f} s", flush=True)
-        if abs(measured - expected) > 0.1 * expected:
+        # the check is itself a measurement on a shared machine: a moment of CPU taken by
+        # another process slows the proxy's pacing; three tries, the link kept if one is right
+        for _ in range(3):
+            measured, expected = check_shaping(link)
+            print(f"link {link.name}: 10 MB in {measured:.3f} s, expected {expected:.3f} s",
+                  flush=True)  # fmt: skip
+            if abs(measured - expected) <= 0.1 * expected:
+                break
+        else:
             print(f"the {link.name} link is off by more than 10 %: not measured", file=sys.stderr)
             return 3
     n, repeat = args.messages, args.repeat
