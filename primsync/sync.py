@@ -30,7 +30,14 @@ from primsync.replies import DEFAULT_THRESHOLD
 from primsync.review import ReviewResult, review_mailbox
 from primsync.selection import choose_rows
 
-__all__ = ["AccountOutcome", "SyncReport", "exit_code_of", "sync_account", "sync_due"]
+__all__ = [
+    "AccountOutcome",
+    "SyncReport",
+    "exit_code_of",
+    "sync_account",
+    "sync_due",
+    "sync_scheduled",
+]
 
 logger = logging.getLogger("primsync.sync")
 
@@ -135,9 +142,11 @@ def exit_code_of(outcomes: Sequence[AccountOutcome]) -> int:
     return next((c for c in SEVERITY if c in codes), max(codes, default=0))
 
 
-def _sync_scheduled(
+def sync_scheduled(
     engine: Engine, schedule: Schedule, log: Callable[[str], None]
 ) -> AccountOutcome:
+    """One scheduled account synced as its schedule says (claimed already), its outcome
+    recorded on the schedule; a failure is the outcome's, never raised."""
     started = time.monotonic()
     try:
         report = sync_account(
@@ -187,4 +196,4 @@ def sync_due(
     if not mine:
         return []
     with ThreadPoolExecutor(max_workers=min(jobs, len(mine)), thread_name_prefix="sync") as pool:
-        return list(pool.map(lambda s: _sync_scheduled(engine, s, log), mine))
+        return list(pool.map(lambda s: sync_scheduled(engine, s, log), mine))

@@ -78,7 +78,7 @@ def worker_app(
     """A procrastinate app on ``db_url``'s PostgreSQL with primsync's three tasks."""
     import procrastinate
 
-    from primsync.sync import _sync_scheduled
+    from primsync.sync import sync_scheduled
 
     engine = engine or open_engine(db_url)
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=_conninfo(db_url)))
@@ -90,7 +90,7 @@ def worker_app(
         if schedule is None or not schedule.enabled:
             logger.info("account=%s status=skipped reason=no schedule switched on", address)
             return {"account": address, "skipped": "no schedule switched on"}
-        outcome = _sync_scheduled(engine, schedule, logger.info)
+        outcome = sync_scheduled(engine, schedule, logger.info)
         return {
             "account": outcome.account,
             "new": outcome.new,
