@@ -83,8 +83,8 @@ def worker_app(
     engine = engine or open_engine(db_url)
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=_conninfo(db_url)))
 
-    @app.task(name="primsync.sync_account", pass_context=True)
-    def sync_account_job(context: procrastinate.JobContext, address: str) -> dict[str, Any]:
+    @app.task(name="primsync.sync_account")
+    def sync_account_job(address: str) -> dict[str, Any]:
         wanted = address.lower()
         schedule = next((s for s in schedules(engine) if s.address.lower() == wanted), None)
         if schedule is None or not schedule.enabled:
@@ -128,11 +128,6 @@ def worker_app(
             await app.job_manager.retry_job(job)
         return len(stalled)
 
-    app.primsync_tasks = {  # type: ignore[attr-defined]
-        "sync_account": sync_account_job,
-        "defer_due": defer_due,
-        "retry_stalled": retry_stalled,
-    }
     return app
 
 
