@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, make_url, text
 
 from primsync.db.engine import open_engine
-from primsync.db.schedules import claim, due_schedules, schedules
+from primsync.db.schedules import claim, due_schedules, schedule_of
 from primsync.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -85,8 +85,7 @@ def worker_app(
 
     @app.task(name="primsync.sync_account")
     def sync_account_job(address: str) -> dict[str, Any]:
-        wanted = address.lower()
-        schedule = next((s for s in schedules(engine) if s.address.lower() == wanted), None)
+        schedule = schedule_of(engine, address)
         if schedule is None or not schedule.enabled:
             logger.info("account=%s status=skipped reason=no schedule switched on", address)
             return {"account": address, "skipped": "no schedule switched on"}

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from primsync.db.engine import write_session
@@ -31,6 +31,7 @@ __all__ = [
     "parse_every",
     "record_outcome",
     "schedule_frame",
+    "schedule_of",
     "schedules",
     "set_schedule",
     "switch_schedule",
@@ -150,18 +151,20 @@ def switch_schedule(engine: Engine, address: str, *, on: bool) -> Schedule:
     return _one(engine, address)
 
 
-def schedules(engine: Engine) -> list[Schedule]:
-    """Every account's schedule, by address."""
+def schedules(engine: Engine, *, address: str | None = None) -> list[Schedule]:
+    """Every account's schedule, by address; or only ``address``'s (none, or one)."""
+    query = (
+        select(SyncSchedule, MailAccount.address, SecurityGroup.name)
+        .join(MailAccount, MailAccount.id == SyncSchedule.account_id)
+        .join(SecurityGroup, SecurityGroup.id == SyncSchedule.accessible_to_id)
+        .order_by(MailAccount.address)
+    )
+    if address is not None:
+        query = query.where(func.lower(MailAccount.address) == address.strip().lower())
     with Session(engine) as session:
-        rows = session.execute(
-            select(SyncSchedule, MailAccount.address, SecurityGroup.name)
-            .join(MailAccount, MailAccount.id == SyncSchedule.account_id)
-            .join(SecurityGroup, SecurityGroup.id == SyncSchedule.accessible_to_id)
-            .order_by(MailAccount.address)
-        ).all()
         return [
             Schedule(
-                address=address,
+                address=account,
                 folders=[f for f in row.folders.split("\n") if f],
                 option=row.option,
                 select=row.select,
@@ -174,13 +177,20 @@ def schedules(engine: Engine) -> list[Schedule]:
                 last_status=row.last_status,
                 last_error=row.last_error,
             )
-            for row, address, group in rows
+            for row, account, group in session.execute(query).all()
         ]
 
 
+def schedule_of(engine: Engine, address: str) -> Schedule | None:
+    """``address``'s schedule, None when it has none (one query, not every schedule read)."""
+    found = schedules(engine, address=address)
+    return found[0] if found else None
+
+
 def _one(engine: Engine, address: str) -> Schedule:
-    wanted = address.strip().lower()
-    return next(s for s in schedules(engine) if s.address.lower() == wanted)
+    found = schedule_of(engine, address)
+    assert found is not None  # just written in the same call
+    return found
 
 
 def due_schedules(engine: Engine, now: datetime | None = None) -> list[Schedule]:
