@@ -3,7 +3,9 @@ contacts database of matching size.
 
 Correspondents follow a long-tailed (Zipf) volume; about a fifth of the mail replies to CRM
 messages (through References chains or In-Reply-To); names and subjects are often RFC 2047
-encoded; one folder in ten messages is a sent folder's worth."""
+encoded; one folder in ten messages is a sent folder's worth. A share of the mail (``unknown``)
+comes from senders on no record — notifications, newsletters, strangers — as in a recruiter's
+real mailbox, where the review drops it."""
 
 from __future__ import annotations
 
@@ -51,16 +53,47 @@ def _encoded(text: str, rng: random.Random) -> str:
     return Header(text, "utf-8").encode()
 
 
-def build_messages(count: int, *, seed: int = 7, people: int = 300, now: datetime | None = None):
-    """(raw bytes, internal date) of ``count`` messages, and the CRM ids they answer."""
+NOTIFIERS = ["LinkedIn", "Indeed Alerts", "Newsletter RH", "Calendly", "Équipe Welcome",
+             "Service client", "Jobboard Digest", "No Reply"]  # fmt: skip
+
+
+def strangers(n: int, rng: random.Random) -> list[tuple[str, str]]:
+    """Senders on no record: notifiers (encoded names), colleagues, people never filed."""
+    out = []
+    for i in range(n):
+        if i % 3 == 0:
+            out.append((rng.choice(NOTIFIERS), f"noreply{i}@notify{i % 25}.example"))
+        else:
+            out.append(
+                (f"{rng.choice(FIRST)} {rng.choice(LAST)}", f"stranger{i}@web{i % 60}.example")
+            )
+    return out
+
+
+def build_messages(
+    count: int,
+    *,
+    seed: int = 7,
+    people: int = 300,
+    now: datetime | None = None,
+    unknown: float = 0.0,
+):
+    """(raw bytes, internal date) of ``count`` messages, the known correspondents, and the CRM
+    ids they answer. A share ``unknown`` of the messages (drawn at random) comes from senders on
+    no record (:func:`strangers`), never answering CRM mail."""
     rng = random.Random(seed)
     now = now or datetime.now(UTC)
     folks = correspondents(people, rng)
     weights = [1 / (rank + 1) for rank in range(people)]
+    others = strangers(people * 4, random.Random(seed + 1))
+    other_weights = [1 / (rank + 1) for rank in range(len(others))]
     crm_ids = [f"<crm{i}@crm.agency.example>" for i in range(max(count // 10, 1))]
     out = []
     for i in range(count):
-        name, addr = rng.choices(folks, weights)[0]
+        stranger = unknown > 0 and rng.random() < unknown
+        name, addr = (
+            rng.choices(others, other_weights)[0] if stranger else rng.choices(folks, weights)[0]
+        )
         when = now - timedelta(minutes=(count - i) * 7)
         subject = rng.choice(SUBJECTS)
         headers = [
@@ -70,7 +103,7 @@ def build_messages(count: int, *, seed: int = 7, people: int = 300, now: datetim
             f"Date: {format_datetime(when)}",
             f"Message-ID: <m{i}.{seed}@{addr.split('@')[1]}>",
         ]
-        if rng.random() < 0.2:
+        if not stranger and rng.random() < 0.2:
             crm = rng.choice(crm_ids)
             if rng.random() < 0.5:
                 headers.append(f"References: {crm} <x{i}@mail.example>")

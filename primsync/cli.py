@@ -493,8 +493,14 @@ def _selection(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _review(
-    args: argparse.Namespace, engine: Engine | None = None, *, record: bool = True
+    args: argparse.Namespace,
+    engine: Engine | None = None,
+    *,
+    record: bool = True,
+    keep_unmatched: bool = False,
 ) -> ReviewResult:
+    """The review the selection flags ask for; only the rows shown kept unless
+    ``keep_unmatched`` (``review --unmatched``, ``coverage``)."""
     from primsync.review import review_mailbox
 
     return review_mailbox(
@@ -503,6 +509,7 @@ def _review(
         args.folder,
         progress=sys.stderr.isatty(),
         record=record,
+        keep_unmatched=keep_unmatched,
         **_selection(args),
     )
 
@@ -512,7 +519,7 @@ def cmd_review(args: argparse.Namespace) -> int:
 
     from primsync import frame as F
 
-    result = _review(args)
+    result = _review(args, keep_unmatched=args.unmatched)
     frame = result.all_rows[~result.all_rows[F.EXCLUDED]] if args.unmatched else result.frame
     if args.format == "json":
         text = F.frame_json(frame)
@@ -530,7 +537,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     from primsync.coverage import coverage_of
 
     engine = _engine(args)
-    review = _review(args, engine, record=False)
+    review = _review(args, engine, record=False, keep_unmatched=True)
     _frame_out(coverage_of(engine, review), args.format, args.output)
     return 0
 
@@ -959,7 +966,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     lab = None
     try:
         folders = [f.name for f in _demo_folders(engine, DEMO_ACCOUNT, DEMO_PASSWORD)]
-        result = review_mailbox(engine, DEMO_ACCOUNT, folders, option="all", secret=DEMO_PASSWORD)
+        result = review_mailbox(
+            engine, DEMO_ACCOUNT, folders, option="all", secret=DEMO_PASSWORD, keep_unmatched=False
+        )
         print(f"demo database: {db}")
         print(
             f"demo mailbox:  imap://127.0.0.1:{server.port} (account {DEMO_ACCOUNT}, "
@@ -969,7 +978,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(table(result.frame))
         print(
             f"\n{len(result.frame)} rows shown, {int(result.frame[F.SELECTED].sum())} pre-ticked "
-            f"(green), {len(result.unmatched)} from unknown correspondents left out"
+            f"(green), {result.unmatched_count} from unknown correspondents left out"
         )
         if args.exit:
             return 0

@@ -18,7 +18,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from primsync.parse import HeaderFields, dedupe_key, parse_headers
+from primsync.parse import HeaderFields, RawSubject, decode_subject, dedupe_key, parse_headers
 from primsync.wire import RawMessage
 
 # parsed from the mailbox
@@ -161,12 +161,16 @@ class FetchedFolder:
     messages: Iterable[RawMessage]  # a list, or a stream read once
 
 
-def build_frame(folders: Iterable[FetchedFolder]) -> pd.DataFrame:
+def build_frame(folders: Iterable[FetchedFolder], *, decode_subjects: bool = True) -> pd.DataFrame:
     """One row per fetched message with the parsed columns; bad headers give ``defects``.
 
     Each folder's ``messages`` are read once, so they may be a stream (a fetch in progress):
     a header block is dropped as soon as it is parsed. Built column by column (a list per
-    column, then one DataFrame): a dict per row costs more than the parsing itself."""
+    column, then one DataFrame): a dict per row costs more than the parsing itself.
+
+    ``decode_subjects=False``: subjects with encoded words are left undecoded
+    (:class:`~primsync.parse.RawSubject`) for :func:`decode_subjects` to decode in the rows
+    the caller keeps — a fifth of the parsing, spared for the mail a review lets go of."""
     folder_of: list[str] = []
     validity_of: list[int] = []
     direction_of: list[str] = []
@@ -191,7 +195,7 @@ def build_frame(folders: Iterable[FetchedFolder]) -> pd.DataFrame:
                 sizes.append(raw.size)
                 seen.append(_seen(raw.flags))
                 received.append(raw.received)
-                fields.append(parse_headers(raw.data))
+                fields.append(parse_headers(raw.data, decode_subject=decode_subjects))
             counts.append(len(uids) - before)
             folder_of.append(f.folder)
             validity_of.append(f.uidvalidity)
@@ -218,7 +222,7 @@ def build_frame(folders: Iterable[FetchedFolder]) -> pd.DataFrame:
             FROM_NAME: [h.from_name for h in fields],
             TO_ADDRS: [list(h.to_addrs) for h in fields],
             CC_ADDRS: [list(h.cc_addrs) for h in fields],
-            SUBJECT: [h.subject for h in fields],
+            SUBJECT: _subjects([h.subject for h in fields], decode_subjects),
             IN_REPLY_TO: [list(h.in_reply_to) for h in fields],
             REFERENCES: [list(h.references) for h in fields],
             SIZE: np.array(sizes, dtype="int64"),
@@ -233,6 +237,41 @@ def build_frame(folders: Iterable[FetchedFolder]) -> pd.DataFrame:
 
 
 _NO_INTERNALDATE = "INTERNALDATE missing: the Date header is used"
+
+
+def _subjects(subjects: list[str], decoded: bool) -> list[str] | pd.Series:
+    """The subject column: a column of objects while some are :class:`RawSubject` (pandas
+    would turn a column of strings into its string type, which keeps no subclass)."""
+    if decoded or not any(type(s) is RawSubject for s in subjects):
+        return subjects
+    return pd.Series(subjects, dtype=object)
+
+
+def decode_subjects(rows: pd.DataFrame) -> pd.DataFrame:
+    """The subjects :func:`build_frame` left undecoded, decoded (their defects where
+    :func:`~primsync.parse.parse_headers` puts them): the same values and types as a frame
+    built with every subject decoded. ``rows`` is left as it is."""
+    column = rows[SUBJECT]
+    if column.dtype != object:  # pandas' string type: nothing was left undecoded
+        return rows
+    subjects = column.tolist()
+    todo = [i for i, subject in enumerate(subjects) if type(subject) is RawSubject]
+    if not todo:  # the undecoded ones were let go of: the column pandas would have built
+        out = rows.copy(deep=False)
+        out[SUBJECT] = pd.Series(subjects, index=rows.index)
+        return out
+    defects = rows[DEFECTS].tolist()
+    for i in todo:
+        found: list[str] = []
+        subjects[i] = decode_subject(subjects[i], found)
+        if found:
+            listed = defects[i]
+            at = len(listed) - (1 if listed and listed[-1] == _NO_INTERNALDATE else 0)
+            defects[i] = [*listed[:at], *found, *listed[at:]]
+    out = rows.copy(deep=False)
+    out[SUBJECT] = pd.Series([str(s) for s in subjects], index=rows.index)
+    out[DEFECTS] = pd.Series(defects, index=rows.index, dtype=object)
+    return out
 
 
 def _seconds(when: datetime | None) -> float:

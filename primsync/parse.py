@@ -35,6 +35,8 @@ __all__ = [
     "Body",
     "HeaderFields",
     "Part",
+    "RawSubject",
+    "decode_subject",
     "decode_text",
     "dedupe_key",
     "normalize_address",
@@ -377,8 +379,27 @@ def _raw_headers(raw: bytes, defects: list[str]) -> dict[str, str]:
     return found
 
 
-def parse_headers(raw: bytes) -> HeaderFields:
-    """Parse a header block (or a whole message); never raises."""
+class RawSubject(str):
+    """A Subject as it stands in the header, its encoded words (or 8-bit bytes) not decoded
+    yet: :func:`parse_headers` leaves it so when asked (``decode_subject=False``), for a caller
+    that decodes only the rows it keeps (:func:`decode_subject`)."""
+
+    __slots__ = ()
+
+
+def decode_subject(subject: str, defects: list[str]) -> str:
+    """A :class:`RawSubject` decoded, what it could not read added to ``defects`` (any other
+    string is returned as it is)."""
+    if type(subject) is not RawSubject:
+        return subject
+    return decode_text(str(subject), defects, "Subject")
+
+
+def parse_headers(raw: bytes, *, decode_subject: bool = True) -> HeaderFields:
+    """Parse a header block (or a whole message); never raises. ``decode_subject=False``: a
+    Subject that needs decoding is left a :class:`RawSubject` (the decoding's defects, which
+    would come last, are then left out), unless there is no Message-ID (the subject is then
+    part of the message's identity: :func:`dedupe_key`)."""
     defects: list[str] = []
     h = _raw_headers(raw or b"", defects)
     get = h.get
@@ -396,13 +417,19 @@ def parse_headers(raw: bytes) -> HeaderFields:
         defects.append("Message-ID: missing")
     date = parse_date(h["date"], defects) if "date" in h else None
     subject = get("subject", "")
+    if not subject:
+        pass
+    elif decode_subject or message_id is None:
+        subject = decode_text(subject, defects, "Subject")  # the last defects of a message
+    elif "=?" in subject or not subject.isascii():
+        subject = RawSubject(subject)
     return HeaderFields(
         from_addr=from_addr,
         from_name=from_name,
         to_addrs=to_addrs,
         cc_addrs=cc_addrs,
         date=date,
-        subject=decode_text(subject, defects, "Subject") if subject else "",
+        subject=subject,
         message_id=message_id,
         in_reply_to=tuple(parse_id_list(get("in-reply-to"))),
         references=tuple(parse_id_list(get("references"))),

@@ -11,15 +11,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
 from primsync import frame as F
 from primsync.credentials import resolve_secret
 from primsync.db import links, queries
-from primsync.enrich import enrich, shown
+from primsync.enrich import enrich, shown, shown_mask
 from primsync.errors import ConfigurationError, FolderError, PrimsyncError
-from primsync.frame import FetchedFolder, build_frame
+from primsync.frame import FetchedFolder, build_frame, decode_subjects
 from primsync.imap import Folder, Mailbox, Secret, connect, waited_note
 from primsync.oauth import AccessToken, TokenProvider, token_source
 from primsync.options import SyncOption, folder_names, parse_option, search_plan
@@ -38,6 +39,7 @@ from primsync.signin import stored_provider
 
 __all__ = [
     "AccountCheck",
+    "LeftOut",
     "ReviewResult",
     "check_account",
     "list_folders",
@@ -70,8 +72,19 @@ def gone_note(folder: str, gone: Sequence[int]) -> str:
 
 
 @dataclass(frozen=True)
+class LeftOut:
+    """The messages a review read and did not keep (``keep_unmatched=False``): counted, never
+    held."""
+
+    unknown: int = 0  # no counterpart on any record
+    excluded: int = 0  # an address or the answered record excluded from synchronization
+
+
+@dataclass(frozen=True)
 class ReviewResult:
-    """The review of one account: ``frame`` is what the grid shows, ``all_rows`` everything.
+    """The review of one account: ``frame`` is what the grid shows, ``all_rows`` every row
+    kept — every message read, or (a review with ``keep_unmatched=False``) only those shown,
+    the others counted in ``left_out``.
 
     ``frame`` is built once and is the user's to change (tick rows in its ``selected`` column,
     file a row elsewhere in ``record_id``): the import reads it as it is then.
@@ -83,6 +96,7 @@ class ReviewResult:
     scans: list[FolderScan] = field(default_factory=list)
     run_id: int | None = None
     waited: float = 0.0  # seconds spent waiting out a busy server
+    left_out: LeftOut | None = None  # None: every row read is in all_rows
     frame: pd.DataFrame = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -90,8 +104,22 @@ class ReviewResult:
 
     @property
     def unmatched(self) -> pd.DataFrame:
+        """The rows from unknown correspondents (not excluded)."""
+        if self.left_out is not None:
+            raise ConfigurationError(
+                "this review kept only the rows it shows (the others were counted, not "
+                "kept): review with keep_unmatched=True to see them",
+                account=self.account,
+            )
         rows = self.all_rows
         return rows[~rows[F.MATCHED] & ~rows[F.EXCLUDED]]
+
+    @property
+    def unmatched_count(self) -> int:
+        """How many rows came from unknown correspondents (not excluded), kept or not."""
+        if self.left_out is not None:
+            return self.left_out.unknown
+        return len(self.unmatched)
 
 
 def open_mailbox(
@@ -199,20 +227,30 @@ def check_account(
     return AccountCheck(account, folders, sent, capabilities)
 
 
-def one_row_per_message(rows: pd.DataFrame, scans: Sequence[FolderScan]) -> pd.DataFrame:
+def one_row_per_message(
+    rows: pd.DataFrame, scans: Sequence[FolderScan], dropped: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Gmail's folders are labels: one message under INBOX, a label and All Mail is one
-    message. Keep one row for it — from a folder of its own rather than a folder of copies, in
-    the order the folders were asked — and say in its evidence where else it is."""
+    message. Keep one row for it — a row the grid shows rather than one it does not (a Sent
+    copy rather than the same message received from oneself), then from a folder of its own
+    rather than a folder of copies, in the order the folders were asked — and say in its
+    evidence where else it is. ``dropped``: the dedupe key and folder of rows the review read
+    and did not keep, named in the evidence too."""
     if rows.empty:
         return rows
     rank = {scan.folder: (scan.noisy, i) for i, scan in enumerate(scans)}
-    order = sorted(range(len(rows)), key=lambda i: rank.get(rows[F.FOLDER].iat[i], (True, 99)))
+    hidden = (~shown_mask(rows)).tolist()
+    folders = rows[F.FOLDER].tolist()
+    order = sorted(range(len(rows)), key=lambda i: (hidden[i], *rank.get(folders[i], (True, 99))))
     ranked = rows.iloc[order]
     keep = ~ranked[F.DEDUPE_KEY].duplicated()
-    elsewhere = ranked.groupby(F.DEDUPE_KEY, sort=False)[F.FOLDER].agg(list)
+    seen = ranked[[F.DEDUPE_KEY, F.FOLDER]]
+    if dropped is not None and len(dropped):
+        seen = pd.concat([seen, dropped[[F.DEDUPE_KEY, F.FOLDER]]], ignore_index=True)
+    elsewhere = seen.groupby(F.DEDUPE_KEY, sort=False)[F.FOLDER].agg(list)
     kept = ranked[keep.to_numpy()].sort_index().copy()
     also = [
-        ", ".join(f for f in elsewhere[key] if f != folder)
+        ", ".join(dict.fromkeys(f for f in elsewhere[key] if f != folder))
         for key, folder in zip(kept[F.DEDUPE_KEY], kept[F.FOLDER], strict=True)
     ]
     kept[F.EVIDENCE] = [
@@ -296,7 +334,8 @@ def _scan_folders(
             with reporter(progress, name) as report:
                 messages = box.fetch_headers(uids, progress=report)
                 piece = build_frame(
-                    [FetchedFolder(name, status.uidvalidity, folder.is_sent, messages)]
+                    [FetchedFolder(name, status.uidvalidity, folder.is_sent, messages)],
+                    decode_subjects=False,  # enrich_piece decodes those of the rows it keeps
                 )
             read.update(piece[F.UID].tolist())
             if not piece.empty:
@@ -442,14 +481,55 @@ def find_probable_replies(
     return probable_replies(out, crm, addresses, threshold)
 
 
-def _piece_enricher(engine: Engine) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    """enrich_from_db for the pieces of one review, the contacts read at the first piece."""
+@dataclass
+class _Tally:
+    """What a review read and what it let go of (``keep_unmatched=False``)."""
+
+    unknown: int = 0
+    excluded: int = 0
+    dropped: list[pd.DataFrame] = field(default_factory=list)  # key, folder, excluded: Gmail
+
+    def drop(self, rows: pd.DataFrame, gone: np.ndarray, *, note_folders: bool) -> pd.DataFrame:
+        """``rows`` without those at ``gone`` (a boolean mask), counted."""
+        if not gone.any():
+            return rows
+        excluded = rows[F.EXCLUDED].to_numpy(bool)
+        self.excluded += int((gone & excluded).sum())
+        self.unknown += int((gone & ~excluded).sum())
+        if note_folders:
+            self.dropped.append(rows.loc[gone, [F.DEDUPE_KEY, F.FOLDER, F.EXCLUDED]])
+        return rows[~gone].reset_index(drop=True)
+
+    def left_out(self, kept: pd.DataFrame) -> LeftOut:
+        """The counts; with Gmail's labels, a message is counted once (and not at all when a
+        copy of it is kept)."""
+        if not self.dropped:
+            return LeftOut(self.unknown, self.excluded)
+        dropped = pd.concat(self.dropped, ignore_index=True)
+        dropped = dropped[~dropped[F.DEDUPE_KEY].isin(kept[F.DEDUPE_KEY])]
+        dropped = dropped.drop_duplicates(F.DEDUPE_KEY)
+        excluded = int(dropped[F.EXCLUDED].astype(bool).sum())
+        return LeftOut(len(dropped) - excluded, excluded)
+
+
+def _piece_enricher(
+    engine: Engine, tally: _Tally, *, keep_unmatched: bool = True, note_folders: bool = False
+) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """enrich_from_db for the pieces of one review, the contacts read at the first piece.
+    Without ``keep_unmatched``, a piece's received rows the grid will not show are let go of
+    at once (counted in ``tally``): they are never held; a sent folder's rows stay until the
+    Sent copies have taught what they teach. The subjects of the rows kept are decoded then
+    (nothing before needs them)."""
     contacts: list[pd.DataFrame] = []
 
     def enrich_piece(parsed: pd.DataFrame) -> pd.DataFrame:
         if not contacts and not parsed.empty:
             contacts.append(queries.contacts_frame(engine))
-        return enrich_from_db(engine, parsed, contacts[0] if contacts else None)
+        rows = enrich_from_db(engine, parsed, contacts[0] if contacts else None)
+        if not keep_unmatched and not rows.empty:
+            gone = (rows[F.DIRECTION].to_numpy() == "in") & ~shown_mask(rows).to_numpy(bool)
+            rows = tally.drop(rows, gone, note_folders=note_folders)
+        return decode_subjects(rows)
 
     return enrich_piece
 
@@ -469,6 +549,7 @@ def review_mailbox(
     mailbox: Mailbox | None = None,
     record: bool = True,
     threshold: float = DEFAULT_THRESHOLD,
+    keep_unmatched: bool = True,
 ) -> ReviewResult:
     """Search and fetch the headers of ``folders`` (a list, or one folder's name, or a JSON
     list: :func:`primsync.options.folder_names`), then match them against the database.
@@ -480,12 +561,18 @@ def review_mailbox(
     Nothing is flagged on the server (read-only SELECT, ``BODY.PEEK``). A ``sync_run`` row of
     kind "review" records who, what and how many; a failure is recorded there with its reason.
     With ``record=False`` (a notebook that only reads) nothing at all is written.
+
+    ``keep_unmatched=False``: only the rows the grid shows are kept (memory bounded by them,
+    not by the folder); the others are counted in ``ReviewResult.left_out``. The rows kept
+    and their values are the same either way.
     """
     opt = parse_option(option)
     folders = folder_names(folders)
     if not folders:
         raise ConfigurationError("choose at least one folder", account=account)
     account_id, owner_id = queries.account_ids(engine, account)
+    gmail = queries.account_provider(engine, account) == "gmail" and len(folders) > 1
+    tally = _Tally()
     run_id = None
     if record:
         run_id = queries.start_run(
@@ -513,7 +600,9 @@ def review_mailbox(
                 since=since,
                 until=until,
                 progress=progress,
-                enrich_piece=_piece_enricher(engine),
+                enrich_piece=_piece_enricher(
+                    engine, tally, keep_unmatched=keep_unmatched, note_folders=gmail
+                ),
             )
         finally:
             waited = box.waited
@@ -527,19 +616,24 @@ def review_mailbox(
             rows = pd.concat(frames, ignore_index=True)
         rows, learned = learn_from_sent(engine, rows, account_id, store=record)
         rows = find_probable_replies(engine, rows, threshold, learned)
-        if queries.account_provider(engine, account) == "gmail" and len(scans) > 1:
-            rows = one_row_per_message(rows, scans)
+        if not keep_unmatched:  # the sent folder's rows not shown: taught what they teach
+            rows = tally.drop(rows, ~shown_mask(rows).to_numpy(bool), note_folders=gmail)
+        if gmail and len(scans) > 1:
+            dropped = pd.concat(tally.dropped, ignore_index=True) if tally.dropped else None
+            rows = one_row_per_message(rows, scans, dropped)
     except PrimsyncError as exc:
         finish(status="failed", error=str(exc))
         raise
     except Exception as exc:
         finish(status="failed", error=f"{type(exc).__name__}: {exc}")
         raise
-    result = ReviewResult(account, opt, rows, scans, run_id, waited)
+    left_out = None if keep_unmatched else tally.left_out(rows)
+    result = ReviewResult(account, opt, rows, scans, run_id, waited, left_out)
     shown_rows = len(result.frame)
     notes = [gone_note(s.folder, s.gone) for s in scans if s.gone]
     notes += [waited_note(waited)] if waited else []
     if len(learned):
         notes.append(f"learned {len(learned)} id(s) of CRM mail from its Sent copies")
-    finish(status="ok", fetched=len(rows), shown=shown_rows, note="; ".join(notes))
+    fetched = len(rows) + (left_out.unknown + left_out.excluded if left_out else 0)
+    finish(status="ok", fetched=fetched, shown=shown_rows, note="; ".join(notes))
     return result

@@ -97,6 +97,7 @@ def sync_account(
             since=since,
             until=until,
             threshold=threshold,
+            keep_unmatched=False,
         )
         rows = choose_rows(review.frame, select=select)
         summary = import_selected(

@@ -14,6 +14,7 @@ import pytest
 
 from primsync.db.engine import init_db, open_engine
 from primsync.demo import DEMO_ACCOUNT, seed_database, seed_mailbox
+from primsync.errors import ConfigurationError
 from primsync.imap import ConnectionSettings, connect
 from tests.servers import DovecotServer, PostgresServer
 
@@ -35,6 +36,7 @@ USERS = {
     "replies": "replies-test-pw",  # benchmarks/replies.py's labelled mailbox
     "threads": "threads-test-pw",  # benchmarks/threads.py's real threads, as sent
     "threads-cc": "threads-cc-test-pw",  # ... the repliers named in the Sent copies
+    "bench": "bench-test-pw",  # benchmarks/mailbox.py's mailbox, half its senders unknown
 }
 PASSWORD = USERS["ana"]
 
@@ -237,6 +239,29 @@ def server_flags(server) -> dict[tuple[str, int], bool]:
             flags[(folder, uid)] = b"\\Seen" in data[b"FLAGS"]
     client.logout()
     return flags
+
+
+def assert_lean_review_same(engine, account: str, folders, **kw):
+    """Review twice, every row kept and only the rows shown kept (``keep_unmatched``): the
+    same rows shown, with the same values, and the rows let go of counted. Returns the two."""
+    import pandas as pd
+
+    from primsync import frame as F
+    from primsync.review import review_mailbox
+
+    kw.setdefault("option", "all")
+    full = review_mailbox(engine, account, list(folders), record=False, **kw)
+    lean = review_mailbox(engine, account, list(folders), record=False, keep_unmatched=False, **kw)
+    pd.testing.assert_frame_equal(
+        lean.frame.reset_index(drop=True), full.frame.reset_index(drop=True)
+    )
+    assert len(lean.all_rows) == len(lean.frame)  # nothing else held
+    assert lean.left_out is not None and full.left_out is None
+    assert lean.unmatched_count == lean.left_out.unknown == len(full.unmatched)
+    assert lean.left_out.excluded == int(full.all_rows[F.EXCLUDED].sum())
+    with pytest.raises(ConfigurationError, match="keep_unmatched=True"):
+        lean.unmatched  # noqa: B018
+    return full, lean
 
 
 def group_id(engine, name: str) -> int:

@@ -9,9 +9,10 @@ from tests.conftest import ROOT
 
 
 def test_benchmarks_run_at_a_tiny_size(dovecot, tmp_path):
+    """Two sizes (as `--messages 5000,50000,500000` is run), half the mail from strangers."""
     results = tmp_path / "RESULTS.md"
     out = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--messages", "150",
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--messages", "150,300",
          "--match-rows", "500", "--import-messages", "20", "--repeat", "1",
          "--write-results", str(results)],
         capture_output=True, text=True, timeout=600,
@@ -20,8 +21,17 @@ def test_benchmarks_run_at_a_tiny_size(dovecot, tmp_path):
     for goal in ("review 150 messages, compressed", "review 150 messages, not compressed",
                  "primsync review --format json", "primsync --help", "re-sync, nothing new",
                  "match 500 rows", "import 20 messages in full, compressed",
-                 "peak memory"):  # fmt: skip
+                 "peak memory, 150-message review", "peak memory, `primsync review` of 300",
+                 "review 300 messages, compressed", "scale: review per message, 300",
+                 "scale: command per message, 300",
+                 "scale: peak memory, command, 300"):  # fmt: skip
         assert goal in out.stdout
+    dropped = [line for line in out.stdout.splitlines() if "dropped: senders on no record" in line]
+    assert len(dropped) == 2
+    assert all(30 < float(line.split()[5].rstrip("%")) < 70 for line in dropped), dropped
+    bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--messages",
+                          "5000,lots"], capture_output=True, text=True)  # fmt: skip
+    assert bad.returncode == 2 and "not a size or a list of sizes: '5000,lots'" in bad.stderr
     resync = next(line for line in out.stdout.splitlines() if line.startswith("re-sync"))
     assert " met" in resync.split("target")[1]  # round trips are counted, not timed
     assert "| goal | figure |" in results.read_text()

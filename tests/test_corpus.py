@@ -12,7 +12,7 @@ from primsync.db.engine import write_session
 from primsync.db.models import AppUser, SecurityGroup
 from primsync.parse import parse_headers, parse_message
 from primsync.review import review_mailbox
-from tests.conftest import USERS, add_account
+from tests.conftest import USERS, add_account, assert_lean_review_same
 
 
 def test_corpus_headers_parse_without_raising(corpus_files):
@@ -111,3 +111,24 @@ def test_every_corpus_message_is_stored_or_reported(engine, corpus_account, corp
     unknown = next(p for p in corpus_files if p.name == "unk-charset-part.raw")
     body = parse_message(unknown.read_bytes())  # (stored above under a twin's Message-ID)
     assert "unknown charset 'fakescii'" in body.defects[0] and body.text == "A text section"
+
+
+def test_a_lean_review_of_the_corpus_shows_the_same_rows(engine, corpus_account):
+    """Every other corpus sender on a record, one of them excluded: the review that keeps only
+    the rows shown gives them with the same values as the one that keeps every row."""
+    from primsync.db.models import Record, RecordAddress
+
+    first = review_mailbox(engine, "corpus@test.example", ["Corpus"], option="all",
+                           secret=USERS["corpus"], record=False)  # fmt: skip
+    senders = sorted({a for a in first.all_rows[F.FROM_ADDR] if a})
+    with write_session(engine) as session:
+        known = Record(kind="contact", name="Half the corpus")
+        shut = Record(kind="contact", name="Excluded", exclude_from_sync=True)
+        session.add_all([known, shut])
+        session.flush()
+        session.add_all(RecordAddress(record_id=known.id, address=a) for a in senders[1::2])
+        session.add(RecordAddress(record_id=shut.id, address=senders[0]))
+    full, lean = assert_lean_review_same(
+        engine, "corpus@test.example", ["Corpus"], secret=USERS["corpus"]
+    )
+    assert len(lean.frame) > 20 and lean.left_out.unknown > 20 and lean.left_out.excluded >= 1

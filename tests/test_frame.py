@@ -114,3 +114,29 @@ def test_the_json_output_holds_the_same_values_as_the_records():
     assert json.loads(frame_json(frame, columns)) == frame_to_records(frame, columns)
     assert frame_json(frame, columns).count("\n") == 3  # one row a line
     assert frame_json(frame.iloc[0:0], columns) == "[]"
+
+
+def test_subjects_decoded_only_for_the_rows_kept_give_the_same_values(corpus_files):
+    """build_frame leaves encoded subjects for decode_subjects to decode in the rows a review
+    keeps: on the shared corpus (broken charsets, 8-bit headers, no Message-ID, no
+    INTERNALDATE) and on the benchmark's mailbox, the values and defects are those of a frame
+    decoded at once, whichever rows are kept."""
+    from benchmarks.mailbox import build_messages
+    from primsync.parse import RawSubject
+
+    bench, _, _ = build_messages(400, unknown=0.5)
+    raws = [p.read_bytes() for p in corpus_files] + [raw for raw, _ in bench]
+    messages = [
+        RawMessage(uid, raw, (), None if uid % 7 == 0 else 1_700_000_000 + uid, len(raw))
+        for uid, raw in enumerate(raws, 1)
+    ]
+    eager = build_frame([FetchedFolder("Corpus", 1, False, messages)])
+    lazy = build_frame([FetchedFolder("Corpus", 1, False, messages)], decode_subjects=False)
+    undecoded = sum(type(s) is RawSubject for s in lazy[F.SUBJECT])
+    assert undecoded > 100  # the benchmark's names and subjects are often encoded
+    pd.testing.assert_frame_equal(F.decode_subjects(lazy), eager)
+    kept = lazy.iloc[::3]
+    pd.testing.assert_frame_equal(F.decode_subjects(kept), eager.iloc[::3])
+    assert sum(type(s) is RawSubject for s in lazy[F.SUBJECT]) == undecoded  # left as it was
+    changed = eager[F.DEFECTS].map(lambda d: any(x.startswith("Subject") for x in d))
+    assert changed.any()  # some subjects' decoding has defects: they are in the same place

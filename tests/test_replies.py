@@ -24,7 +24,7 @@ from primsync.imap import ConnectionSettings, connect
 from primsync.parse import normalize_message_id
 from primsync.replies import DEFAULT_THRESHOLD, apply_threshold, thread_key, thread_subject
 from primsync.review import review_mailbox
-from tests.conftest import USERS
+from tests.conftest import USERS, assert_lean_review_same
 
 PASSWORD = USERS["replies"]
 
@@ -109,6 +109,15 @@ def test_each_labelled_case_gets_its_context_and_crm_message(replies_db):
                                      "headers)"][F.EVIDENCE]  # fmt: skip
     second = by_what["a reply from a second address, found by Thread-Index"]
     assert not second[F.MATCHED] and not second[F.SELECTED]  # unknown address: not in the grid
+
+
+def test_a_lean_review_finds_the_same_replies(replies_db):
+    """Sent copies teach, probable replies are found, strangers answer: keeping only the rows
+    shown changes none of the rows shown."""
+    full, lean = assert_lean_review_same(replies_db, ACCOUNT, FOLDERS, secret=PASSWORD)
+    contexts = set(lean.frame[F.CONTEXT])
+    assert {"green", "yellow", "probable"} <= contexts, contexts
+    assert lean.left_out.unknown > 0
 
 
 def test_a_reply_from_a_colleague_in_cc_of_the_copy_is_annexed_to_the_crm_message(replies_db):

@@ -17,7 +17,7 @@ from primsync.db.models import FolderState, SyncRun
 from primsync.demo import DEMO_ACCOUNT
 from primsync.errors import AuthenticationError, ConfigurationError
 from primsync.review import list_folders, review_mailbox
-from tests.conftest import PASSWORD, server_flags
+from tests.conftest import PASSWORD, USERS, assert_lean_review_same, server_flags
 from tests.mailbox import EXCLUDED, FOLDERS, MAILS, SHOWN, UNMATCHED
 
 
@@ -103,6 +103,37 @@ def test_rows_record_context_annex_candidates_selected(db):
     unmatched = result.unmatched.set_index([F.FOLDER, F.UID])
     assert set(unmatched.index) == UNMATCHED
     assert set(rows.index[rows[F.EXCLUDED]]) == EXCLUDED
+
+
+def test_a_lean_review_keeps_only_the_rows_shown_with_the_same_values(db):
+    full, lean = assert_lean_review_same(db, DEMO_ACCOUNT, FOLDERS, secret=PASSWORD)
+    assert (lean.left_out.unknown, lean.left_out.excluded) == (len(UNMATCHED), len(EXCLUDED))
+    assert len(lean.frame) == len(SHOWN) and len(full.all_rows) == len(MAILS)
+    with Session(db) as session:  # what sync_run records is the same too
+        lean_run = review(db, FOLDERS, option="all", keep_unmatched=False).run_id
+        assert (session.get(SyncRun, lean_run).fetched, session.get(SyncRun, lean_run).shown) == (
+            len(MAILS),
+            len(SHOWN),
+        )
+
+
+def test_a_lean_review_of_a_mailbox_half_unknown(empty_engine, dovecot, tmp_path):
+    """benchmarks/mailbox.py's mailbox with half its mail from senders on no record: the rows
+    shown are the same and the half let go of is counted."""
+    from benchmarks.mailbox import build_messages, load_into_dovecot, seed_contacts
+
+    messages, people, crm_ids = build_messages(1200, unknown=0.5, seed=11)
+    folder = f"Lean{tmp_path.name[-12:].replace('_', '')}"
+    load_into_dovecot(dovecot, "bench", USERS["bench"], folder, messages)
+    seed_contacts(empty_engine, host=dovecot.host, port=dovecot.port, people=people,
+                  crm_ids=crm_ids)  # fmt: skip
+    full, lean = assert_lean_review_same(
+        empty_engine, "ana@agency.example", [folder], secret=USERS["bench"]
+    )
+    assert len(full.all_rows) == 1200
+    assert 0.4 < lean.left_out.unknown / 1200 < 0.6 and lean.left_out.excluded == 0
+    assert len(lean.frame) + lean.left_out.unknown == 1200
+    assert (lean.frame[F.CONTEXT] == "green").sum() > 100
 
 
 def test_evidence_and_direction(db):

@@ -207,9 +207,10 @@ class SyncApp(w.VBox):
             secret=self._secret,
             progress=self._progress,
             threshold=self.threshold.value,
+            keep_unmatched=False,  # the grid's rows only: the others are counted
         )
         self.grid.show(carry_ticks(self.result.frame, previous))
-        unmatched = len(self.result.unmatched)
+        unmatched = self.result.unmatched_count
         self.status.value = (
             f"{len(self.result.frame)} messages from known correspondents; "
             f"{unmatched} from unknown addresses left out"
