@@ -18,7 +18,15 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from primsync.parse import HeaderFields, RawSubject, decode_subject, dedupe_key, parse_headers
+from primsync.parse import (
+    HeaderFields,
+    RawSubject,
+    Wanted,
+    decode_subject,
+    dedupe_key,
+    parse_headers,
+    parse_wanted_headers,
+)
 from primsync.wire import RawMessage
 
 # parsed from the mailbox
@@ -161,7 +169,13 @@ class FetchedFolder:
     messages: Iterable[RawMessage]  # a list, or a stream read once
 
 
-def build_frame(folders: Iterable[FetchedFolder], *, decode_subjects: bool = True) -> pd.DataFrame:
+def build_frame(
+    folders: Iterable[FetchedFolder],
+    *,
+    decode_subjects: bool = True,
+    wanted: Wanted | None = None,
+    dropped: list[int] | None = None,
+) -> pd.DataFrame:
     """One row per fetched message with the parsed columns; bad headers give ``defects``.
 
     Each folder's ``messages`` are read once, so they may be a stream (a fetch in progress):
@@ -170,7 +184,11 @@ def build_frame(folders: Iterable[FetchedFolder], *, decode_subjects: bool = Tru
 
     ``decode_subjects=False``: subjects with encoded words are left undecoded
     (:class:`~primsync.parse.RawSubject`) for :func:`decode_subjects` to decode in the rows
-    the caller keeps — a fifth of the parsing, spared for the mail a review lets go of."""
+    the caller keeps — a fifth of the parsing, spared for the mail a review lets go of.
+
+    ``wanted``: received mail it refuses, from what the sender, recipients and reply headers
+    say (:func:`~primsync.parse.parse_wanted_headers`), gets no row; its UID goes to
+    ``dropped``. A sent folder's mail is always read."""
     folder_of: list[str] = []
     validity_of: list[int] = []
     direction_of: list[str] = []
@@ -182,6 +200,7 @@ def build_frame(folders: Iterable[FetchedFolder], *, decode_subjects: bool = Tru
     fields: list[HeaderFields] = []
     with gc_paused():
         for f in folders:
+            want = None if f.is_sent else wanted
             before = len(uids)
             position: dict[int, int] = {}  # UID -> row, for later FLAGS of a message read
             for raw in f.messages:
@@ -190,12 +209,21 @@ def build_frame(folders: Iterable[FetchedFolder], *, decode_subjects: bool = Tru
                     if row is not None:
                         seen[row] = _seen(raw.flags)
                     continue
+                if want is None:
+                    parsed = parse_headers(raw.data, decode_subject=decode_subjects)
+                else:
+                    found = parse_wanted_headers(raw.data, want, decode_subject=decode_subjects)
+                    if found is None:
+                        if dropped is not None:
+                            dropped.append(raw.uid)
+                        continue
+                    parsed = found
                 position[raw.uid] = len(uids)
                 uids.append(raw.uid)
                 sizes.append(raw.size)
                 seen.append(_seen(raw.flags))
                 received.append(raw.received)
-                fields.append(parse_headers(raw.data, decode_subject=decode_subjects))
+                fields.append(parsed)
             counts.append(len(uids) - before)
             folder_of.append(f.folder)
             validity_of.append(f.uidvalidity)
@@ -212,7 +240,9 @@ def build_frame(folders: Iterable[FetchedFolder], *, decode_subjects: bool = Tru
             UID: np.array(uids, dtype="int64"),
             UIDVALIDITY: np.repeat(np.array(validity_of, dtype="int64"), counts),
             DIRECTION: np.repeat(np.array(direction_of, dtype=object), counts),
-            MESSAGE_ID: [h.message_id for h in fields],
+            # text or None, kept as objects: the column's type never depends on which
+            # messages came (pandas makes a column of strings its string type, of Nones objects)
+            MESSAGE_ID: _objects([h.message_id for h in fields]),
             DEDUPE_KEY: [
                 h.message_id or dedupe_key(h, size) for size, h in zip(sizes, fields, strict=True)
             ],
@@ -231,12 +261,16 @@ def build_frame(folders: Iterable[FetchedFolder], *, decode_subjects: bool = Tru
                 [*h.defects, _NO_INTERNALDATE] if r is None else list(h.defects)
                 for r, h in zip(received, fields, strict=True)
             ],
-            THREAD_INDEX: [h.thread_index for h in fields],
+            THREAD_INDEX: _objects([h.thread_index for h in fields]),
         }
         return pd.DataFrame(columns, columns=PARSED_COLUMNS)
 
 
 _NO_INTERNALDATE = "INTERNALDATE missing: the Date header is used"
+
+
+def _objects(values: list[str | None]) -> pd.Series:
+    return pd.Series(values, dtype=object)  # (an object array alone would be inferred)
 
 
 def _subjects(subjects: list[str], decoded: bool) -> list[str] | pd.Series:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.base64mime import decode as b64decode
@@ -45,6 +46,7 @@ __all__ = [
     "parse_headers",
     "parse_id_list",
     "parse_message",
+    "parse_wanted_headers",
 ]
 
 REVIEW_HEADERS = (
@@ -395,11 +397,30 @@ def decode_subject(subject: str, defects: list[str]) -> str:
     return decode_text(str(subject), defects, "Subject")
 
 
+# told the sender, the recipients and whether a reply header is there: go on reading?
+Wanted = Callable[[str, tuple[str, ...], tuple[str, ...], bool], bool]
+
+
 def parse_headers(raw: bytes, *, decode_subject: bool = True) -> HeaderFields:
     """Parse a header block (or a whole message); never raises. ``decode_subject=False``: a
     Subject that needs decoding is left a :class:`RawSubject` (the decoding's defects, which
     would come last, are then left out), unless there is no Message-ID (the subject is then
     part of the message's identity: :func:`dedupe_key`)."""
+    fields = _parse_headers(raw, decode_subject, None)
+    assert fields is not None  # nothing to refuse it
+    return fields
+
+
+def parse_wanted_headers(
+    raw: bytes, wanted: Wanted, *, decode_subject: bool = True
+) -> HeaderFields | None:
+    """:func:`parse_headers`, or None as soon as ``wanted`` — told the sender, the To and Cc
+    addresses and whether In-Reply-To or References is there — says the message is not
+    wanted: its date, ids and subject are then never read."""
+    return _parse_headers(raw, decode_subject, wanted)
+
+
+def _parse_headers(raw: bytes, decode_subject: bool, wanted: Wanted | None) -> HeaderFields | None:
     defects: list[str] = []
     h = _raw_headers(raw or b"", defects)
     get = h.get
@@ -412,6 +433,9 @@ def parse_headers(raw: bytes, *, decode_subject: bool = True) -> HeaderFields:
     from_name, from_addr = senders[0] if senders else ("", "")
     to_addrs = _address_list(get("to"), "To", defects)
     cc_addrs = _address_list(get("cc"), "Cc", defects)
+    replies = bool(get("in-reply-to") or get("references"))
+    if wanted is not None and not wanted(from_addr, to_addrs, cc_addrs, replies):
+        return None
     message_id = normalize_message_id(get("message-id"))
     if message_id is None:
         defects.append("Message-ID: missing")

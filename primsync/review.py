@@ -24,7 +24,7 @@ from primsync.frame import FetchedFolder, build_frame, decode_subjects
 from primsync.imap import Folder, Mailbox, Secret, connect, waited_note
 from primsync.oauth import AccessToken, TokenProvider, token_source
 from primsync.options import SyncOption, folder_names, parse_option, search_plan
-from primsync.parse import Body, parse_message
+from primsync.parse import Body, Wanted, parse_message
 from primsync.progress import Progress, reporter
 from primsync.replies import (
     COPY_WINDOW,
@@ -270,9 +270,10 @@ def _scan_folders(
     since: date | None,
     until: date | None,
     progress: Progress,
-    enrich_piece: Callable[[pd.DataFrame], pd.DataFrame],
+    pieces: _Pieces,
 ) -> tuple[list[pd.DataFrame], list[FolderScan]]:
-    """The enriched frames of the folders' messages, in pieces, and what was seen.
+    """The enriched frames of the folders' messages, in pieces (:class:`_Pieces`), and what
+    was seen.
 
     A folder synced before is first asked STATUS (one round trip); when nothing new has come,
     that is all it costs: no LIST, no SELECT, no SEARCH."""
@@ -331,15 +332,21 @@ def _scan_folders(
         if uids:
             # one streaming FETCH: each header block is parsed as it arrives, while the
             # server goes on sending
+            dropped: list[int] = []
+            wanted = None if folder.is_sent else pieces.wanted()
             with reporter(progress, name) as report:
                 messages = box.fetch_headers(uids, progress=report)
                 piece = build_frame(
                     [FetchedFolder(name, status.uidvalidity, folder.is_sent, messages)],
-                    decode_subjects=False,  # enrich_piece decodes those of the rows it keeps
+                    decode_subjects=False,  # pieces.enrich decodes those of the rows it keeps
+                    wanted=wanted,
+                    dropped=dropped,
                 )
             read.update(piece[F.UID].tolist())
+            read.update(dropped)
+            pieces.dropped(dropped)
             if not piece.empty:
-                frames.append(enrich_piece(piece))
+                frames.append(pieces.enrich(piece))
         gone = sorted(set(uids) - read)  # every UID of the search is a row, or named here
         note = "; ".join(n for n in (plan.note, gone_note(name, gone) if gone else "") if n)
         scans.append(
@@ -512,26 +519,57 @@ class _Tally:
         return LeftOut(len(dropped) - excluded, excluded)
 
 
-def _piece_enricher(
-    engine: Engine, tally: _Tally, *, keep_unmatched: bool = True, note_folders: bool = False
-) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    """enrich_from_db for the pieces of one review, the contacts read at the first piece.
-    Without ``keep_unmatched``, a piece's received rows the grid will not show are let go of
-    at once (counted in ``tally``): they are never held; a sent folder's rows stay until the
-    Sent copies have taught what they teach. The subjects of the rows kept are decoded then
-    (nothing before needs them)."""
-    contacts: list[pd.DataFrame] = []
+class _Pieces:
+    """The pieces of one review: the contacts read once (when the first folder has mail to
+    read), each piece enriched with them, its subjects decoded. Without ``keep_unmatched``
+    nothing the grid will not show is held: received mail from a sender on no record (no
+    reply header, no excluded address: only the sender decides) gets no row at all
+    (:meth:`wanted`: its date, ids and subject are never read), the other received rows not
+    shown are let go of once matched; both counted in ``tally``. A sent folder's rows stay
+    until the Sent copies have taught what they teach."""
 
-    def enrich_piece(parsed: pd.DataFrame) -> pd.DataFrame:
-        if not contacts and not parsed.empty:
-            contacts.append(queries.contacts_frame(engine))
-        rows = enrich_from_db(engine, parsed, contacts[0] if contacts else None)
-        if not keep_unmatched and not rows.empty:
+    def __init__(
+        self, engine: Engine, tally: _Tally, *, keep_unmatched: bool, note_folders: bool
+    ) -> None:
+        self.engine, self.tally = engine, tally
+        self.keep_unmatched, self.note_folders = keep_unmatched, note_folders
+        self._contacts: pd.DataFrame | None = None
+        self._wanted: Wanted | None = None
+
+    def contacts(self) -> pd.DataFrame:
+        if self._contacts is None:
+            self._contacts = queries.contacts_frame(self.engine)
+        return self._contacts
+
+    def wanted(self) -> Wanted | None:
+        """What :func:`~primsync.frame.build_frame` reads of received mail; None: all of it
+        (every row kept, or Gmail's labels, whose copies are named by their rows)."""
+        if self.keep_unmatched or self.note_folders:
+            return None
+        if self._wanted is not None:
+            return self._wanted
+        contacts = self.contacts()
+        known = set(contacts["address"].tolist())
+        excluded = set(contacts.loc[contacts["excluded"].astype(bool).to_numpy(), "address"])
+
+        def wanted(sender: str, to: tuple[str, ...], cc: tuple[str, ...], replies: bool) -> bool:
+            if sender in known or replies:  # a reply may answer an excluded record's mail
+                return True
+            return bool(excluded) and not excluded.isdisjoint((*to, *cc))
+
+        self._wanted = wanted
+        return wanted
+
+    def dropped(self, uids: list[int]) -> None:
+        """Received mail :meth:`wanted` refused: from unknown correspondents, none excluded."""
+        self.tally.unknown += len(uids)
+
+    def enrich(self, parsed: pd.DataFrame) -> pd.DataFrame:
+        rows = enrich_from_db(self.engine, parsed, self.contacts() if len(parsed) else None)
+        if not self.keep_unmatched and not rows.empty:
             gone = (rows[F.DIRECTION].to_numpy() == "in") & ~shown_mask(rows).to_numpy(bool)
-            rows = tally.drop(rows, gone, note_folders=note_folders)
+            rows = self.tally.drop(rows, gone, note_folders=self.note_folders)
         return decode_subjects(rows)
-
-    return enrich_piece
 
 
 def review_mailbox(
@@ -600,9 +638,7 @@ def review_mailbox(
                 since=since,
                 until=until,
                 progress=progress,
-                enrich_piece=_piece_enricher(
-                    engine, tally, keep_unmatched=keep_unmatched, note_folders=gmail
-                ),
+                pieces=_Pieces(engine, tally, keep_unmatched=keep_unmatched, note_folders=gmail),
             )
         finally:
             waited = box.waited
