@@ -27,8 +27,10 @@ from primsync import deflate
 
 __all__ = ["Buffer", "Client", "PlainConnection", "TlsConnection", "Wire"]
 
-# imaplib's longest line (a guard against a server that never ends one)
-_MAXLINE: int = getattr(imaplib, "_MAXLINE", 1_000_000)
+# the longest line read (a guard against a server that never ends one). Not imaplib's 1 MB:
+# a plain SEARCH answer names every UID found on one line (500,000 messages: 3.4 MB), and a
+# server without ESEARCH (Outlook) has no other way to give them
+_MAXLINE = 1 << 27
 _BUFFER = 1 << 18  # bytes asked of the socket at a time for imaplib's lines
 _CHUNK = 1 << 20  # at most this asked of the socket at a time for a literal
 

@@ -203,6 +203,38 @@ def _batches(
         yield chunk
 
 
+def _esearch(client: imapclient.IMAPClient, criteria: list[object]) -> list[int]:
+    """``UID SEARCH RETURN (ALL)``: the UIDs found, from the ESEARCH answer's sequence set."""
+    from imapclient.imapclient import _normalise_search_criteria
+
+    args = [b"RETURN", b"(ALL)", b"CHARSET", b"UTF-8"]
+    args += _normalise_search_criteria(criteria, "UTF-8")
+    data = client._raw_command_untagged(b"SEARCH", args, response_name="ESEARCH")
+    return esearch_uids(data)
+
+
+def esearch_uids(data: Sequence[bytes | tuple]) -> list[int]:
+    """The UIDs of ESEARCH answers (``(TAG "A5") UID ALL 2,10:12``; no ``ALL`` when none),
+    sorted ascending.
+
+    >>> esearch_uids([b'(TAG "A5") UID ALL 2,10:12,7'])
+    [2, 7, 10, 11, 12]
+    >>> esearch_uids([b'(TAG "A6") UID'])
+    []
+    """
+    uids: set[int] = set()
+    for line in data:
+        words = (line if isinstance(line, bytes) else b"".join(line)).split()
+        for i, word in enumerate(words[:-1]):
+            if word.upper() != b"ALL":
+                continue
+            for part in words[i + 1].split(b","):
+                first, _, last = part.partition(b":")
+                low, high = sorted((int(first), int(last or first)))
+                uids.update(range(low, high + 1))
+    return sorted(uids)
+
+
 def _uid_sets(uids: Sequence[int], limit: int = MAX_UID_SET) -> Iterator[list[int]]:
     """Runs of UIDs whose UID set (``1:5,7``) fits in ``limit`` characters: a folder's
     headers come in one streaming FETCH, or as few as the command line allows. (Measured on
@@ -485,7 +517,11 @@ class Mailbox:
         )
 
     def search(self, criteria: list[object]) -> list[int]:
-        """UID SEARCH in the selected folder, sorted ascending."""
+        """UID SEARCH in the selected folder, sorted ascending. Where the server offers
+        ESEARCH (RFC 4731) the answer comes as ranges (``ALL 1:500000``): a few bytes where the
+        plain answer names every UID on one line (3.4 MB for 500,000 messages)."""
+        if "ESEARCH" in self.capabilities:
+            return self._call("SEARCH failed", lambda c: _esearch(c, criteria))
         found = self._call("SEARCH failed", lambda c: c.search(criteria, charset="UTF-8"))
         return sorted(int(u) for u in found)
 

@@ -35,7 +35,8 @@ _LITERAL_AT_END = re.compile(rb"\{(\d+)\}$")
 class _Reshaper:
     """Dovecot's FETCH answers rewritten in another server's shape, line by line, literals
     passed through whole: ``domino`` wraps the items after the UID in a second pair of
-    parentheses; ``yandex`` adds a body section with no value (``BODY[1] )``)."""
+    parentheses; ``yandex`` adds a body section with no value (``BODY[1] )``);
+    ``no-esearch`` takes ESEARCH out of the capabilities."""
 
     def __init__(self, kind: str):
         self.kind = kind
@@ -66,6 +67,10 @@ class _Reshaper:
         return bytes(out)
 
     def _line(self, line: bytes) -> bytes:
+        if self.kind == "no-esearch":  # a server without ESEARCH (Outlook, pymap)
+            if b"CAPABILITY" in line:
+                return b" ".join(w for w in line.split(b" ") if w.upper() != b"ESEARCH")
+            return line
         fetch = _FETCH_UID.match(line)
         if fetch is not None and _LITERAL_AT_END.search(line):
             self.open = True

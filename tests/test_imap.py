@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import imapclient
 import pytest
 
 from primsync import frame as F
@@ -12,7 +13,7 @@ from primsync.demo import DEMO_ACCOUNT
 from primsync.errors import ConfigurationError, MailboxError
 from primsync.imap import ConnectionSettings, Folder, connect, is_loopback, is_sent_folder
 from primsync.review import review_mailbox
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, USERS
 from tests.mailbox import FOLDERS
 from tests.proxy import FaultyProxy
 
@@ -238,3 +239,51 @@ def test_uid_sets_cover_every_uid_within_the_line_limit():
             assert [uid for run in runs for uid in run] == uids
             assert max(len(uid_ranges(run)) for run in runs) <= limit
     assert len(list(_uid_sets(list(range(1, 50001))))) == 1  # a folder: one FETCH
+
+
+BIG = 170_000  # a plain SEARCH ALL answer then names 1.08 MB of UIDs on one line
+
+
+@pytest.fixture(scope="module")
+def big_folder(dovecot):
+    """A folder of BIG small messages (Gmail's All Mail has 200,000 and more), written once."""
+    from datetime import UTC, datetime, timedelta
+
+    from benchmarks.mailbox import load_into_dovecot
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    messages = (
+        (b"From: a@x.example\r\nMessage-ID: <%d@x>\r\n\r\nx" % i, start + timedelta(minutes=i))
+        for i in range(BIG)
+    )
+    client = imapclient.IMAPClient(dovecot.host, dovecot.port, ssl=False)
+    client.login("bench", USERS["bench"])
+    present = client.folder_exists("Big")
+    client.logout()
+    if not present:
+        load_into_dovecot(dovecot, "bench", USERS["bench"], "Big", messages)
+    return start
+
+
+def test_a_search_answer_longer_than_a_megabyte(dovecot, big_folder):
+    """imaplib refuses a line over 1 MB, and a plain SEARCH answer names every UID on one line:
+    with ESEARCH the answer is ranges; without (Outlook), the long line is read."""
+    from datetime import timedelta
+
+    big = settings(dovecot, username="bench")
+    assert len(" ".join(map(str, range(1, BIG + 1)))) > 1_000_000
+    since = ["SINCE", (big_folder + timedelta(minutes=BIG // 2)).date()]
+    with connect(big, USERS["bench"]) as box:
+        assert "ESEARCH" in box.capabilities
+        box.select("Big")
+        every, later = box.search(["ALL"]), box.search(since)
+    assert every == list(range(1, BIG + 1)) and 0 < len(later) < BIG
+    proxy = FaultyProxy(dovecot.port)
+    proxy.reshape("no-esearch")
+    try:
+        with connect(settings(dovecot, username="bench", port=proxy.port), USERS["bench"]) as box:
+            assert "ESEARCH" not in box.capabilities
+            box.select("Big")
+            assert box.search(["ALL"]) == every and box.search(since) == later
+    finally:
+        proxy.close()
