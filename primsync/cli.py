@@ -13,7 +13,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -408,16 +408,27 @@ def table(frame: pd.DataFrame) -> str:
     return view.to_string(index=False)
 
 
-def _write(text: str, output: str | None) -> None:
+def _write(text: str | Iterable[str], output: str | None) -> None:
+    """``text`` (or its pieces, written as they come) into ``output``, else on stdout (which
+    then ends with a line break)."""
+    pieces = [text] if isinstance(text, str) else text
     if output:
         try:
-            Path(output).write_text(text, encoding="utf-8")
+            with open(output, "w", encoding="utf-8") as file:
+                for piece in pieces:
+                    file.write(piece)
         except OSError as exc:
             raise ConfigurationError(
                 f"cannot write {output}: {exc.strerror or type(exc).__name__}"
             ) from None
     else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        last = ""
+        for piece in pieces:
+            if piece:
+                sys.stdout.write(piece)
+                last = piece
+        if not last.endswith("\n"):
+            sys.stdout.write("\n")
 
 
 def _engine(args: argparse.Namespace) -> Engine:
@@ -521,8 +532,9 @@ def cmd_review(args: argparse.Namespace) -> int:
 
     result = _review(args, keep_unmatched=args.unmatched)
     frame = result.all_rows[~result.all_rows[F.EXCLUDED]] if args.unmatched else result.frame
+    text: str | Iterable[str]
     if args.format == "json":
-        text = F.frame_json(frame)
+        text = F.frame_json_pieces(frame)  # written as encoded: never held whole
     elif args.format == "csv":
         records = pd.DataFrame(F.frame_to_records(frame), columns=F.JSON_COLUMNS)
         text = records.to_csv(index=False)

@@ -328,16 +328,36 @@ def frame_json(frame: pd.DataFrame, columns: list[str] | None = None) -> str:
     {"uid":2,"from":null}
     ]
     """
+    return "".join(frame_json_pieces(frame, columns))
+
+
+JSON_ROWS_AT_ONCE = 2000  # rows encoded at a time: pandas' encoder held ~6 KB a row meanwhile
+
+
+def frame_json_pieces(
+    frame: pd.DataFrame, columns: list[str] | None = None, rows_at_once: int = JSON_ROWS_AT_ONCE
+) -> Iterator[str]:
+    """:func:`frame_json`'s text in pieces of ``rows_at_once`` rows, to be written as they
+    come: encoded whole, 25,000 review rows (17 MB of JSON) held 164 MB more while pandas
+    encoded them, and 250,000 rows 1.4 GB.
+
+    >>> list(frame_json_pieces(pd.DataFrame({"uid": [1, 2, 3]}), rows_at_once=2))
+    ['[\\n', '{"uid":1},\\n{"uid":2}', ',\\n{"uid":3}', '\\n]']
+    """
     cols = [c for c in (columns or JSON_COLUMNS) if c in frame.columns]
-    out = frame[cols].copy()
-    for col in cols:
-        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
+    if frame.empty:
+        yield "[]"
+        return
+    dates = [c for c in cols if isinstance(frame[c].dtype, pd.DatetimeTZDtype)]
+    yield "[\n"
+    for start in range(0, len(frame), rows_at_once):
+        out = frame[cols].iloc[start : start + rows_at_once].copy()
+        for col in dates:
             out[col] = pd.Series(_plain_column(out[col]), index=out.index, dtype=object)
-    if out.empty:
-        return "[]"
-    lines = out.to_json(orient="records", lines=True, force_ascii=False, default_handler=str)
-    # a raw newline never stands inside a JSON string: each line is one row
-    return "[\n" + ",\n".join(lines.rstrip("\n").split("\n")) + "\n]"
+        lines = out.to_json(orient="records", lines=True, force_ascii=False, default_handler=str)
+        # a raw newline never stands inside a JSON string: each line is one row
+        yield (",\n" if start else "") + ",\n".join(lines.rstrip("\n").split("\n"))
+    yield "\n]"
 
 
 def frame_to_records(frame: pd.DataFrame, columns: list[str] | None = None) -> list[dict]:

@@ -95,7 +95,7 @@ def test_the_json_output_holds_the_same_values_as_the_records():
 
     import numpy as np
 
-    from primsync.frame import frame_json
+    from primsync.frame import frame_json, frame_json_pieces
 
     frame = pd.DataFrame(
         {
@@ -114,6 +114,14 @@ def test_the_json_output_holds_the_same_values_as_the_records():
     assert json.loads(frame_json(frame, columns)) == frame_to_records(frame, columns)
     assert frame_json(frame, columns).count("\n") == 3  # one row a line
     assert frame_json(frame.iloc[0:0], columns) == "[]"
+    # written in pieces of any number of rows (the command line writes them as they come):
+    # the same text
+    tripled = pd.concat([frame] * 3, ignore_index=True)
+    whole = "".join(frame_json_pieces(tripled, columns, rows_at_once=len(tripled)))
+    assert json.loads(whole) == frame_to_records(tripled, columns)
+    for rows in (1, 2, 4, 5):
+        assert "".join(frame_json_pieces(tripled, columns, rows_at_once=rows)) == whole
+    assert frame_json(tripled, columns) == whole
 
 
 def test_subjects_decoded_only_for_the_rows_kept_give_the_same_values(corpus_files):
