@@ -274,6 +274,20 @@ def scale_lines(scale: dict[int, Scale], report) -> None:  # type: ignore[no-unt
                    "<= 1 GB", peak <= 1024)  # fmt: skip
 
 
+def dovecot_log_on_failure(dovecot: DovecotServer):  # type: ignore[no-untyped-def]
+    """An exit callback that prints the end of the benchmark's Dovecot log when the run fails
+    (the log goes with the server's temporary folder): why a connection was refused."""
+
+    def show(kind, value, traceback) -> bool:  # type: ignore[no-untyped-def]
+        log = dovecot.root / "dovecot.log"
+        if kind is not None and log.exists():
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
+            print(f"the benchmark's Dovecot log ends:\n{tail}", file=sys.stderr, flush=True)
+        return False  # the failure goes on
+
+    return show
+
+
 def peak_of(command: list[str], env: dict[str, str]) -> float:
     """The peak resident memory (MB) of a whole command, run once."""
     child = subprocess.run([sys.executable, "-c", CHILD_PEAK, *command], env=env,
@@ -291,6 +305,7 @@ def measure(n: int, args, link, report, *, match: bool) -> Scale:  # type: ignor
         DovecotServer({USER: PASSWORD}) as dovecot,
         contextlib.ExitStack() as stack,
     ):
+        stack.push(dovecot_log_on_failure(dovecot))
         started = time.perf_counter()
         messages, people, crm_ids = build_messages(n, unknown=args.unknown)
         load_into_dovecot(dovecot, USER, PASSWORD, FOLDER, messages, warm=HEADER_ITEMS)
