@@ -349,9 +349,10 @@ def frame_json_pieces(
         yield "[]"
         return
     dates = [c for c in cols if isinstance(frame[c].dtype, pd.DatetimeTZDtype)]
+    chosen = frame[cols]  # the columns taken once, not from the whole frame at each piece
     yield "[\n"
     for start in range(0, len(frame), rows_at_once):
-        out = frame[cols].iloc[start : start + rows_at_once].copy()
+        out = chosen.iloc[start : start + rows_at_once].copy()
         for col in dates:
             out[col] = pd.Series(_plain_column(out[col]), index=out.index, dtype=object)
         lines = out.to_json(orient="records", lines=True, force_ascii=False, default_handler=str)

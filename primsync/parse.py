@@ -433,9 +433,10 @@ def _parse_headers(raw: bytes, decode_subject: bool, wanted: Wanted | None) -> H
     from_name, from_addr = senders[0] if senders else ("", "")
     to_addrs = _address_list(get("to"), "To", defects)
     cc_addrs = _address_list(get("cc"), "Cc", defects)
-    replies = bool(get("in-reply-to") or get("references"))
-    if wanted is not None and not wanted(from_addr, to_addrs, cc_addrs, replies):
-        return None
+    if wanted is not None:
+        replies = bool(get("in-reply-to") or get("references"))
+        if not wanted(from_addr, to_addrs, cc_addrs, replies):
+            return None
     message_id = normalize_message_id(get("message-id"))
     if message_id is None:
         defects.append("Message-ID: missing")
