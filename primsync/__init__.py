@@ -79,7 +79,7 @@ _WHERE = {
     "choose_rows": "primsync.selection",
     "domain_counts": "primsync.report",
     "export_frame": "primsync.export",
-    "health_frame": "primsync.db.queries",
+    "health_frame": "primsync.db.runs",
     "health_table": "primsync.report",
     "html_table": "primsync.report",
     "import_records": "primsync.db.people",
@@ -90,14 +90,14 @@ _WHERE = {
     "open_engine": "primsync.db.engine",
     "open_session": "primsync.session",
     "project_root": "primsync.session",
-    "recent_runs": "primsync.db.queries",
+    "recent_runs": "primsync.db.runs",
     "records_frame": "primsync.db.people",
     "review_mailbox": "primsync.review",
     "runs_table": "primsync.report",
     "save_attachment": "primsync.preview",
     "set_excluded": "primsync.db.people",
     "sync_account": "primsync.sync",
-    "undo_run": "primsync.commit",
+    "undo_run": "primsync.db.imports",
     "visible_messages": "primsync.db.access",
     "weekly_chart": "primsync.report",
     "weekly_counts": "primsync.report",
@@ -119,9 +119,10 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what type checkers and editors see
-    from primsync.commit import ImportSummary, import_selected, undo_run
+    from primsync.commit import ImportSummary, import_selected
     from primsync.db.access import visible_messages
     from primsync.db.engine import init_db, open_engine
+    from primsync.db.imports import undo_run
     from primsync.db.people import (
         add_group,
         add_user,
@@ -129,7 +130,7 @@ if TYPE_CHECKING:  # what type checkers and editors see
         records_frame,
         set_excluded,
     )
-    from primsync.db.queries import health_frame, recent_runs
+    from primsync.db.runs import health_frame, recent_runs
     from primsync.errors import (
         AccountLocked,
         AuthenticationError,

@@ -2,7 +2,7 @@
 presets that fill those in for Gmail, Microsoft 365 / Outlook.com and the common providers.
 
 This module sits below both the IMAP side (``imap.py`` connects with these settings) and the
-database side (``db/queries.py`` reads and writes them in ``mail_account``), and imports
+database side (``db/accounts.py`` reads and writes them in ``mail_account``), and imports
 neither.
 
 >>> settings, provider, note = account_settings("ana@gmail.com")

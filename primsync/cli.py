@@ -865,7 +865,7 @@ def _store_password(args: argparse.Namespace) -> int:
     import getpass
 
     from primsync.credentials import store_password
-    from primsync.db.queries import account_settings as registered
+    from primsync.db.accounts import stored_settings as registered
 
     settings = registered(_engine(args), args.address)
     if settings.auth == "xoauth2":
@@ -896,7 +896,7 @@ def _store_password(args: argparse.Namespace) -> int:
 
 
 def _test_account(args: argparse.Namespace) -> int:
-    from primsync.db.queries import account_settings as registered
+    from primsync.db.accounts import stored_settings as registered
     from primsync.review import check_account
 
     engine = _engine(args)
@@ -916,11 +916,11 @@ def _test_account(args: argparse.Namespace) -> int:
 
 
 def cmd_login(args: argparse.Namespace) -> int:
-    from primsync.db import queries
+    from primsync.db import accounts
     from primsync.signin import sign_in
 
     engine = _engine(args)
-    settings = queries.account_settings(engine, args.address)
+    settings = accounts.stored_settings(engine, args.address)
     if settings.auth == "app":
         raise ConfigurationError(
             f"{settings.address} is read with the organisation's app-only access (auth app): "
@@ -933,11 +933,11 @@ def cmd_login(args: argparse.Namespace) -> int:
             "its password comes from the keyring, $PRIMSYNC_PASSWORD or --password-stdin",
             account=settings.address,
         )
-    provider = queries.account_provider(engine, settings.address)
+    provider = accounts.account_provider(engine, settings.address)
     token = sign_in(
         settings.address, provider, show=lambda text: print(text, flush=True), timeout=args.timeout
     )
-    queries.set_token_expiry(engine, settings.address, token.expires_at)
+    accounts.set_token_expiry(engine, settings.address, token.expires_at)
     until = f" (this access token until {token.expires_at:%H:%M} UTC)" if token.expires_at else ""
     print(
         f"signed in: {settings.address}{until}; the sign-in is kept in the system keyring and "
@@ -947,7 +947,7 @@ def cmd_login(args: argparse.Namespace) -> int:
 
 
 def cmd_health(args: argparse.Namespace) -> int:
-    from primsync.db.queries import health_frame
+    from primsync.db.runs import health_frame
     from primsync.db.schedules import schedule_frame
 
     if args.all:
@@ -958,7 +958,7 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
-    from primsync.commit import undo_run
+    from primsync.db.imports import undo_run
 
     removed = undo_run(_engine(args), args.run_id, user=args.user)
     print(f"import run {args.run_id} undone: {removed} messages removed")

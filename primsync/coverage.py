@@ -217,6 +217,6 @@ def coverage(rows: pd.DataFrame, contacts: pd.DataFrame, *, me: str = "") -> pd.
 def coverage_of(engine: Engine, review: ReviewResult) -> pd.DataFrame:
     """:func:`coverage` of a review (its every row, the unmatched too) against the database's
     contacts, the account's own address left out."""
-    from primsync.db import queries
+    from primsync.db import crm
 
-    return coverage(review.all_rows, queries.contacts_frame(engine), me=review.account)
+    return coverage(review.all_rows, crm.contacts_frame(engine), me=review.account)

@@ -17,7 +17,8 @@ from sqlalchemy import Engine
 
 from primsync import frame as F
 from primsync.credentials import resolve_secret
-from primsync.db import links, queries
+from primsync.db import accounts, links, runs
+from primsync.db.crm import contacts_frame, crm_messages_frame, imported_pairs
 from primsync.enrich import enrich, shown, shown_mask
 from primsync.errors import ConfigurationError, FolderError, PrimsyncError
 from primsync.frame import FetchedFolder, build_frame, decode_subjects
@@ -133,19 +134,19 @@ def open_mailbox(
     """Connect to a registered account. ``secret`` is a password, an access token or a
     :class:`~primsync.oauth.TokenProvider`; when None it comes from keyring, environment or
     ``prompt``. A provider's token expiry is recorded for ``primsync health``."""
-    settings = queries.account_settings(engine, account)
+    settings = accounts.stored_settings(engine, account)
     source: Secret
     if isinstance(secret, TokenProvider):
 
         def record_expiry(token: AccessToken) -> None:
             if record:
-                queries.set_token_expiry(engine, account, token.expires_at)
+                accounts.set_token_expiry(engine, account, token.expires_at)
 
         source = token_source(secret, on_token=record_expiry)
     elif secret is None and settings.auth == "app":  # the organisation's consent: no sign-in
         from primsync.apponly import app_token_provider
 
-        provider = app_token_provider(settings.address, queries.account_provider(engine, account))
+        provider = app_token_provider(settings.address, accounts.account_provider(engine, account))
         return open_mailbox(engine, account, secret=provider, record=record)
     elif secret is None:
         signed_in = stored_provider(settings.address) if settings.auth == "xoauth2" else None
@@ -371,14 +372,14 @@ def enrich_from_db(
     if parsed.empty:  # nothing new: no need to read every contact of the agency
         return enrich(parsed, pd.DataFrame(), pd.DataFrame())
     ids = {i for col in (F.REFERENCES, F.IN_REPLY_TO) for ids in parsed[col] for i in ids}
-    crm = queries.crm_messages_frame(engine, ids)
+    crm = crm_messages_frame(engine, ids)
     if learned is not None and not learned.empty:
         crm = pd.concat([crm, learned], ignore_index=True).drop_duplicates("message_id")
     return enrich(
         parsed,
-        queries.contacts_frame(engine) if contacts is None else contacts,
+        contacts_frame(engine) if contacts is None else contacts,
         crm,
-        queries.imported_pairs(engine, parsed[F.DEDUPE_KEY]),
+        imported_pairs(engine, parsed[F.DEDUPE_KEY]),
     )
 
 
@@ -414,7 +415,7 @@ def learn_from_sent(
     if not store:  # not in the database: the CRM rows of the learned ids, built here
         by_crm = dict(zip(learned["crm_id"], learned["message_id"], strict=True))
         originals = crm.loc[crm["crm_id"].isin(list(by_crm)), "message_id"]
-        extra = queries.crm_messages_frame(engine, originals)
+        extra = crm_messages_frame(engine, originals)
         extra["message_id"] = extra["crm_id"].map(by_crm)
         extra["learned"] = True
     again = enrich_from_db(engine, rows.loc[names, F.PARSED_COLUMNS], learned=extra)
@@ -538,7 +539,7 @@ class _Pieces:
 
     def contacts(self) -> pd.DataFrame:
         if self._contacts is None:
-            self._contacts = queries.contacts_frame(self.engine)
+            self._contacts = contacts_frame(self.engine)
         return self._contacts
 
     def wanted(self) -> Wanted | None:
@@ -608,12 +609,12 @@ def review_mailbox(
     folders = folder_names(folders)
     if not folders:
         raise ConfigurationError("choose at least one folder", account=account)
-    account_id, owner_id = queries.account_ids(engine, account)
-    gmail = queries.account_provider(engine, account) == "gmail" and len(folders) > 1
+    account_id, owner_id = accounts.account_ids(engine, account)
+    gmail = accounts.account_provider(engine, account) == "gmail" and len(folders) > 1
     tally = _Tally()
     run_id = None
     if record:
-        run_id = queries.start_run(
+        run_id = runs.start_run(
             engine,
             kind="review",
             account_id=account_id,
@@ -624,7 +625,7 @@ def review_mailbox(
 
     def finish(**outcome: Any) -> None:
         if run_id is not None:
-            queries.finish_run(engine, run_id, **outcome)
+            runs.finish_run(engine, run_id, **outcome)
 
     try:
         box = mailbox or open_mailbox(engine, account, secret=secret, prompt=prompt, record=record)
@@ -633,7 +634,7 @@ def review_mailbox(
                 box,
                 folders,
                 option=opt,
-                states=queries.folder_states(engine, account_id),
+                states=runs.folder_states(engine, account_id),
                 today=today or date.today(),
                 since=since,
                 until=until,

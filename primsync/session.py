@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from primsync.credentials import resolve_secret
-from primsync.db import queries
+from primsync.db import accounts
 from primsync.db.engine import check_schema, open_engine
 from primsync.oauth import TokenProvider
 from primsync.servers import PymapServer
@@ -89,16 +89,16 @@ def open_session(
     engine = open_engine(db)
     try:
         check_schema(engine)
-        auth = queries.account_settings(engine, account).auth
+        auth = accounts.stored_settings(engine, account).auth
         secret: str | TokenProvider | None
         if auth == "app":  # the organisation's app-only access: nothing to ask anyone
             from primsync.apponly import app_token_provider
 
-            secret = app_token_provider(account, queries.account_provider(engine, account))
+            secret = app_token_provider(account, accounts.account_provider(engine, account))
         else:
             signed_in = stored_provider(account) if auth == "xoauth2" else None
             secret = signed_in or _secret_or_none(account, auth, prompt)
-        login = user or queries.owner_login(engine, account)
+        login = user or accounts.owner_login(engine, account)
     except BaseException:
         engine.dispose()  # no connection left behind by a session that did not open
         raise

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 from primsync import frame as F
 from primsync.commit import ImportSummary, import_selected
-from primsync.db import queries
+from primsync.db import accounts
 from primsync.db.locks import account_lock
 from primsync.db.schedules import Schedule, claim, due_schedules, record_outcome
 from primsync.errors import ConfigurationError, PrimsyncError, log_unexpected, unexpected_words
@@ -84,8 +84,8 @@ def sync_account(
     """Review ``folders`` and import the ``select``-ed rows ("green": the pre-ticked ones, green
     and probable replies from ``threshold`` on; or "all"), holding the account's lock so that
     overlapping runs never collide (:class:`AccountLocked`)."""
-    account_id, _ = queries.account_ids(engine, account)
-    user = user or queries.owner_login(engine, account)
+    account_id, _ = accounts.account_ids(engine, account)
+    user = user or accounts.owner_login(engine, account)
     with account_lock(engine, account_id, address=account):
         review = review_mailbox(
             engine,

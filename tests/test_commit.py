@@ -287,13 +287,13 @@ def test_a_connection_that_keeps_dropping_stores_nothing_and_a_rerun_imports_onc
 
 
 def test_an_error_inside_the_database_write_rolls_everything_back(db, monkeypatch):
-    import primsync.commit as commit
+    import primsync.db.imports as imports
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full (simulated)")
 
     result = review(db)
-    monkeypatch.setattr(commit, "_move_folder_states", broken)  # runs after the messages
+    monkeypatch.setattr(imports, "_mark_folders", broken)  # runs after the messages
     with pytest.raises(CommitError, match="rolled back.*disk full"):
         import_selected(db, result, user="ana", accessible_to="Public", secret=PASSWORD)
     assert count(db, ImportedMessage) == 0 and count(db, Attachment) == 0

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from primsync.db.queries import SyncState
+from primsync.db.runs import SyncState
 from primsync.errors import ConfigurationError
 from primsync.options import SyncOption, search_plan
 

@@ -1,5 +1,5 @@
-"""db/queries: accounts, users, groups, contacts, CRM ids, dedupe keys and sync state, on both
-databases (the ``engine`` fixture is SQLite and PostgreSQL)."""
+"""db/accounts, directory, crm and runs: accounts, users, groups, contacts, CRM ids, dedupe keys
+and sync state, on both databases (the ``engine`` fixture is SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import update
 
 from primsync.accounts import ConnectionSettings
-from primsync.db import queries
+from primsync.db import accounts, crm, directory, runs
 from primsync.db.engine import write_session
 from primsync.db.models import FolderState, MailAccount
 from primsync.demo import DEMO_ACCOUNT, crm_id, seed_database
@@ -23,34 +23,34 @@ def seeded(engine):
 
 
 def test_accounts_users_and_groups(seeded):
-    assert queries.account_settings(seeded, DEMO_ACCOUNT) == ConnectionSettings(
+    assert accounts.stored_settings(seeded, DEMO_ACCOUNT) == ConnectionSettings(
         address=DEMO_ACCOUNT, host="127.0.0.1", port=1143, username="ana", security="none",
         auth="password", ca_file=None,
     )  # fmt: skip
-    assert queries.account_ids(seeded, DEMO_ACCOUNT) == (1, 1)
-    assert queries.owner_login(seeded, DEMO_ACCOUNT) == "ana"
-    assert queries.groups_up_to(seeded, "marc") == [
+    assert accounts.account_ids(seeded, DEMO_ACCOUNT) == (1, 1)
+    assert accounts.owner_login(seeded, DEMO_ACCOUNT) == "ana"
+    assert directory.groups_up_to(seeded, "marc") == [
         ("Public", 0), ("Recruiters", 10), ("Managers", 20)
     ]  # fmt: skip
-    assert queries.user_group(seeded, "paul") == "Public"
-    assert queries.viewers_of(seeded, "Managers") == ["Dora Director", "Marc Manager"]
+    assert directory.user_group(seeded, "paul") == "Public"
+    assert directory.viewers_of(seeded, "Managers") == ["Dora Director", "Marc Manager"]
     with pytest.raises(ConfigurationError, match="no registered mail account 'x@y.example'"):
-        queries.account_ids(seeded, "x@y.example")
+        accounts.account_ids(seeded, "x@y.example")
     with pytest.raises(ConfigurationError, match="no user with login 'zoe'"):
-        queries.user_group(seeded, "zoe")
+        directory.user_group(seeded, "zoe")
 
 
 def test_contacts_and_crm_messages(seeded):
-    contacts = queries.contacts_frame(seeded)
+    contacts = crm.contacts_frame(seeded)
     lea = contacts[contacts["address"] == "lea.dubois@mail.example"].iloc[0]
     assert (lea["record_id"], lea["name"], lea["kind"], bool(lea["excluded"])) == (
         1, "Léa Dubois", "candidate", False
     )  # fmt: skip
     assert contacts.loc[contacts["excluded"], "name"].unique().tolist() == ["Victor Stone"]
-    found = queries.crm_messages_frame(seeded, [crm_id("interview"), "<nobody@x>"])
+    found = crm.crm_messages_frame(seeded, [crm_id("interview"), "<nobody@x>"])
     assert found["message_id"].tolist() == [crm_id("interview")]
-    assert queries.crm_messages_frame(seeded, []).empty
-    assert queries.imported_pairs(seeded, ["<never@x>"]) == set()
+    assert crm.crm_messages_frame(seeded, []).empty
+    assert crm.imported_pairs(seeded, ["<never@x>"]) == set()
 
 
 def test_folder_states_and_health(seeded):
@@ -58,23 +58,23 @@ def test_folder_states_and_health(seeded):
     with write_session(seeded) as session:
         session.add(FolderState(account_id=1, folder="INBOX", uidvalidity=7, last_uid=41,
                                 highestmodseq=900, last_sync_at=when))  # fmt: skip
-    assert queries.folder_states(seeded, 1) == {
-        "INBOX": queries.SyncState(
+    assert runs.folder_states(seeded, 1) == {
+        "INBOX": runs.SyncState(
             uidvalidity=7, last_uid=41, highestmodseq=900, last_sync_at=when
         )  # fmt: skip
     }
-    assert queries.folder_states(seeded, 99) == {}
+    assert runs.folder_states(seeded, 99) == {}
     with write_session(seeded) as session:
         session.execute(update(MailAccount).values(auth="xoauth2"))
-    queries.set_token_expiry(seeded, DEMO_ACCOUNT, when)
-    health = queries.health_frame(seeded, DEMO_ACCOUNT)
+    accounts.set_token_expiry(seeded, DEMO_ACCOUNT, when)
+    health = runs.health_frame(seeded, DEMO_ACCOUNT)
     inbox = health[health["folder"] == "INBOX"].iloc[0]
     assert (inbox["uidvalidity"], inbox["last_uid"]) == (7, 41)
 
 
 def test_runs_are_recorded_with_their_counts(seeded):
-    run = queries.start_run(seeded, kind="review", account_id=1, user_id=1, folders=["INBOX"],
+    run = runs.start_run(seeded, kind="review", account_id=1, user_id=1, folders=["INBOX"],
                             option="all")  # fmt: skip
-    queries.finish_run(seeded, run, status="ok", fetched=9, shown=7)
-    (row,) = queries.recent_runs(seeded, DEMO_ACCOUNT).to_dict("records")
+    runs.finish_run(seeded, run, status="ok", fetched=9, shown=7)
+    (row,) = runs.recent_runs(seeded, DEMO_ACCOUNT).to_dict("records")
     assert (row["status"], row["fetched"], row["shown"]) == ("ok", 9, 7)

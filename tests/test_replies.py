@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from benchmarks.replies import ACCOUNT, CASES, FOLDERS, USER, crm_message_id, expected, scores
 from primsync import frame as F
-from primsync.commit import import_selected, undo_run
+from primsync.commit import import_selected
+from primsync.db.imports import undo_run
 from primsync.db.models import CrmMessage, CrmMessageCopy, ImportedMessage
 from primsync.imap import ConnectionSettings, connect
 from primsync.parse import normalize_message_id

@@ -6,7 +6,7 @@ import re
 
 import pandas as pd
 
-from primsync.db.queries import health_frame, recent_runs
+from primsync.db.runs import health_frame, recent_runs
 from primsync.demo import DEMO_ACCOUNT
 from primsync.report import health_table, html_table, runs_table
 from primsync.review import review_mailbox

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from primsync.commit import undo_run
+from primsync.db.imports import undo_run
 from primsync.db.locks import account_lock
 from primsync.db.models import ImportedMessage, MailAccount, SyncRun
 from primsync.demo import DEMO_ACCOUNT

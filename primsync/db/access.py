@@ -15,7 +15,7 @@ import pandas as pd
 from sqlalchemy import Engine, Select, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from primsync.db import queries
+from primsync.db import directory
 from primsync.db.models import (
     Attachment,
     CrmMessage,
@@ -83,7 +83,7 @@ def _attachment(a: Attachment) -> AttachmentData:
 
 def _level(engine: Engine, login: str) -> int:
     with Session(engine) as session:
-        return queries.user_level(session, queries.get_user(session, login))
+        return directory.user_level(session, directory.get_user(session, login))
 
 
 def _visible(stmt: Select, level: int) -> Select:

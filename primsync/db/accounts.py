@@ -1,16 +1,21 @@
-"""Registered mail accounts: add, list, remove (``primsync account ...`` and the notebook's
-Account step). Secrets are never here: only how to reach the server and who owns the account.
+"""Registered mail accounts: add, list, edit, remove (``primsync account ...`` and the
+notebook's Account step), and what the rest of primsync looks up of one (``get_account``, its
+``stored_settings``, provider, ids, owner, token expiry). Secrets are never here: only how to
+reach the server and who owns the account.
 
 >>> register_account(engine, settings, provider="gmail", owner="ana")   # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pandas as pd
 from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from primsync.accounts import ConnectionSettings
+from primsync.db.directory import get_user
 from primsync.db.engine import write_session
 from primsync.db.models import (
     AppUser,
@@ -21,17 +26,80 @@ from primsync.db.models import (
     SyncRun,
     SyncSchedule,
 )
-from primsync.db.queries import get_account, get_user
 from primsync.errors import ConfigurationError
 
 __all__ = [
     "ACCOUNT_COLUMNS",
+    "account_ids",
+    "account_provider",
+    "connection_settings",
     "edit_account",
+    "get_account",
     "is_registered",
     "list_accounts",
+    "owner_login",
     "register_account",
     "remove_account",
+    "set_token_expiry",
+    "stored_settings",
 ]
+
+
+def get_account(session: Session, address: str) -> MailAccount:
+    """The registered account with this address; only registered accounts can be synced."""
+    wanted = address.strip().lower()
+    account = session.scalar(select(MailAccount).where(func.lower(MailAccount.address) == wanted))
+    if account is None:
+        raise ConfigurationError(f"no registered mail account {address!r}", account=address)
+    return account
+
+
+def connection_settings(account: MailAccount) -> ConnectionSettings:
+    return ConnectionSettings(
+        address=account.address,
+        host=account.host,
+        port=account.port,
+        username=account.username,
+        security=account.security,
+        auth=account.auth,
+        ca_file=account.ca_file,
+    )
+
+
+def stored_settings(engine: Engine, address: str) -> ConnectionSettings:
+    """How to reach a registered account (no secret in there)."""
+    with Session(engine) as session:
+        return connection_settings(get_account(session, address))
+
+
+def account_provider(engine: Engine, address: str) -> str:
+    """What ``mail_account.provider`` records of a registered account (gmail, outlook, imap)."""
+    with Session(engine) as session:
+        return str(get_account(session, address).provider)
+
+
+def account_ids(engine: Engine, address: str) -> tuple[int, int]:
+    """(account id, owner's user id) of a registered account."""
+    with Session(engine) as session:
+        account = get_account(session, address)
+        return int(account.id), int(account.owner_id)
+
+
+def owner_login(engine: Engine, address: str) -> str:
+    """The login of the user who owns a registered mail account."""
+    with Session(engine) as session:
+        account = get_account(session, address)
+        login = session.scalar(select(AppUser.login).where(AppUser.id == account.owner_id))
+    if login is None:
+        raise ConfigurationError("the account has no owner", account=address)
+    return str(login)
+
+
+def set_token_expiry(engine: Engine, address: str, expires_at: datetime | None) -> None:
+    """Remember when an OAuth2 account's current access token expires."""
+    with write_session(engine) as session:
+        get_account(session, address).token_expires_at = expires_at
+
 
 ACCOUNT_COLUMNS = [
     "address",

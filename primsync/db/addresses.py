@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 import pandas as pd
 from sqlalchemy import Engine, delete, select
 
+from primsync.db.directory import get_user
 from primsync.db.engine import write_session
 from primsync.db.models import AppUser, Record, RecordAddress, RecordAddressChange
-from primsync.db.queries import get_user
 from primsync.errors import ConfigurationError
 from primsync.parse import normalize_address
 

@@ -12,9 +12,9 @@ from datetime import datetime
 import pandas as pd
 from sqlalchemy import Engine, or_, select
 
+from primsync.db.crm import CRM_FIELDS, among, values_of
 from primsync.db.engine import upsert_insert, write_transaction
 from primsync.db.models import CrmMessage, CrmMessageCopy, Record, RecordAddress
-from primsync.db.queries import CRM_FIELDS, _among, _values
 
 __all__ = [
     "addresses_of",
@@ -27,12 +27,12 @@ __all__ = [
 
 def known_copies(engine: Engine, message_ids: Iterable[str]) -> set[str]:
     """The ids among ``message_ids`` already learned from a Sent copy."""
-    ids = list(set(_values(message_ids)))
+    ids = list(set(values_of(message_ids)))
     if not ids:
         return set()
     with engine.connect() as conn:
         found = conn.execute(
-            select(CrmMessageCopy.message_id).where(_among(conn, CrmMessageCopy.message_id, ids))
+            select(CrmMessageCopy.message_id).where(among(conn, CrmMessageCopy.message_id, ids))
         )
         return set(found.scalars())
 
@@ -97,7 +97,7 @@ def reply_candidates(
     Sent copy is in one of ``threads``, and those of ids ``also`` (copies learned but not
     stored); with their record (name, kind, excluded) and what their copies say
     (``recipients``, ``threads``: lists)."""
-    addresses, keys = list(set(_values(senders))), list(set(_values(threads)))
+    addresses, keys = list(set(values_of(senders))), list(set(values_of(threads)))
     more = {int(i) for i in also}
     columns = ["crm_id", "record_id", "subject", "sent_at", "name", "kind", "excluded"]
     if not addresses and not keys and not more:
@@ -114,7 +114,7 @@ def reply_candidates(
         wanted = []
         if addresses:
             on_record = select(RecordAddress.record_id).where(
-                _among(conn, RecordAddress.address, addresses)
+                among(conn, RecordAddress.address, addresses)
             )
             wanted.append(CrmMessage.record_id.in_(on_record))
         if keys:
@@ -148,14 +148,14 @@ def reply_candidates(
 
 def addresses_of(engine: Engine, addresses: Iterable[str]) -> pd.DataFrame:
     """address, record_id of the record addresses among ``addresses``."""
-    wanted = list(set(_values(addresses)))
+    wanted = list(set(values_of(addresses)))
     rows: list = []
     if wanted:
         with engine.connect() as conn:
             rows = list(
                 conn.execute(
                     select(RecordAddress.address, RecordAddress.record_id).where(
-                        _among(conn, RecordAddress.address, wanted)
+                        among(conn, RecordAddress.address, wanted)
                     )
                 ).all()
             )

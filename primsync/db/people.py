@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from primsync.contacts import KINDS, Problem, RecordLine, RecordsFile
+from primsync.db.directory import get_group, get_user
 from primsync.db.engine import write_session
 from primsync.db.models import (
     AppUser,
@@ -32,7 +33,6 @@ from primsync.db.models import (
     RecordChange,
     SecurityGroup,
 )
-from primsync.db.queries import get_group, get_user
 from primsync.errors import ConfigurationError
 from primsync.parse import normalize_address
 

@@ -19,9 +19,10 @@ import pandas as pd
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
+from primsync.db.accounts import get_account
+from primsync.db.directory import get_group
 from primsync.db.engine import write_session
 from primsync.db.models import MailAccount, SecurityGroup, SyncSchedule
-from primsync.db.queries import get_account, get_group
 from primsync.errors import ConfigurationError
 
 __all__ = [

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from primsync.accounts import OAUTH_AUTHS, PRESETS, account_settings
 from primsync.credentials import resolve_secret
-from primsync.db import queries
+from primsync.db import accounts
 from primsync.db.accounts import list_accounts, register_account
 from primsync.errors import (
     ConfigurationError,
@@ -125,7 +125,7 @@ class AccountStep(w.VBox):
         self._show_kind()
 
     def _show_kind(self) -> None:
-        settings = queries.account_settings(self.engine, self.account)
+        settings = accounts.stored_settings(self.engine, self.account)
         oauth = settings.auth == "xoauth2"
         self.sign_in_button.layout.display = "" if oauth else "none"
         self.password.layout.display = "none" if settings.auth in OAUTH_AUTHS else ""
@@ -145,7 +145,7 @@ class AccountStep(w.VBox):
         self._show_kind()
         self.secret = self._known_secret(address)
         if self.secret is None:  # nothing to log in with yet: ask, and wait for it
-            if queries.account_settings(self.engine, address).auth == "password":
+            if accounts.stored_settings(self.engine, address).auth == "password":
                 self.status.value = (
                     f"Type the password of {html.escape(address)} (kept in memory only), or "
                     f"store it with <code>primsync account password {html.escape(address)}</code>."
@@ -159,12 +159,12 @@ class AccountStep(w.VBox):
         signed_in = stored_provider(address)  # None when it never signed in
         if signed_in is not None:
             return signed_in
-        auth = queries.account_settings(self.engine, address).auth
+        auth = accounts.stored_settings(self.engine, address).auth
         try:
             if auth == "app":  # the organisation's app-only access: nothing to type
                 from primsync.apponly import app_token_provider
 
-                provider = queries.account_provider(self.engine, address)
+                provider = accounts.account_provider(self.engine, address)
                 return app_token_provider(address, provider)
             return resolve_secret(address, auth=auth, prompt=None)
         except ConfigurationError as exc:
@@ -193,7 +193,7 @@ class AccountStep(w.VBox):
     def sign_in(self) -> None:
         """Sign the chosen Gmail or Microsoft 365 account in: the link (and code) to use appear
         here; what lasts goes to the system keyring, nothing to this notebook."""
-        provider = queries.account_provider(self.engine, self.account)
+        provider = accounts.account_provider(self.engine, self.account)
 
         def show(text: str) -> None:
             link = html.escape(text)
@@ -204,7 +204,7 @@ class AccountStep(w.VBox):
             self.status.value = link
 
         token = sign_in(self.account, provider, show=show)
-        queries.set_token_expiry(self.engine, self.account, token.expires_at)
+        accounts.set_token_expiry(self.engine, self.account, token.expires_at)
         self.secret = stored_provider(self.account)
         self.status.value = f"Signed in: {html.escape(self.account)}."
         if self._on_change is not None:

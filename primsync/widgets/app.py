@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from primsync import frame as F
 from primsync.commit import ImportSummary, import_selected
-from primsync.db import queries
+from primsync.db import directory
 from primsync.errors import (
     ConfigurationError,
     PrimsyncError,
@@ -120,10 +120,10 @@ class SyncApp(w.VBox):
         self.message_view = w.HTML()
         # least privilege: the user's own group, the smallest audience their team still sees;
         # a wider (lower) group is a deliberate choice, and the note below says whom it adds
-        self.own_group = queries.user_group(engine, user)
-        self._own_viewers = queries.viewers_of(engine, self.own_group)
+        self.own_group = directory.user_group(engine, user)
+        self._own_viewers = directory.viewers_of(engine, self.own_group)
         self.accessible_to = w.Dropdown(
-            options=[name for name, _level in queries.groups_up_to(engine, user)],
+            options=[name for name, _level in directory.groups_up_to(engine, user)],
             value=self.own_group,
             description="Accessible to",
             style={"description_width": "initial"},
@@ -233,7 +233,7 @@ class SyncApp(w.VBox):
         group = self.accessible_to.value
         self.audience.value = audience_note(
             group,
-            queries.viewers_of(self.engine, group),
+            directory.viewers_of(self.engine, group),
             own_group=self.own_group,
             own_viewers=self._own_viewers,
         )

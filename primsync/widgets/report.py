@@ -9,7 +9,7 @@ import ipywidgets as w
 import pandas as pd
 from sqlalchemy import Engine
 
-from primsync.db.queries import health_frame, recent_runs
+from primsync.db.runs import health_frame, recent_runs
 from primsync.db.schedules import schedule_frame
 from primsync.report import health_table, html_table, runs_table, schedules_table
 
