@@ -79,7 +79,7 @@ PRESETS: dict[str, Preset] = {
         auth="xoauth2",
         note="sign in with `primsync login ADDRESS` (or use an app password: --auth password)",
     ),
-    "microsoft": Preset(
+    "outlook": Preset(
         "outlook",
         "outlook.office365.com",
         auth="xoauth2",
@@ -96,21 +96,21 @@ PRESETS: dict[str, Preset] = {
 }
 _ALIASES = {
     "google": "gmail",
-    "outlook": "microsoft",
-    "office365": "microsoft",
-    "m365": "microsoft",
-    "hotmail": "microsoft",
+    "microsoft": "outlook",
+    "office365": "outlook",
+    "m365": "outlook",
+    "hotmail": "outlook",
     "me": "icloud",
 }
 _DOMAINS = {
     "gmail.com": "gmail",
     "googlemail.com": "gmail",
-    "outlook.com": "microsoft",
-    "hotmail.com": "microsoft",
-    "live.com": "microsoft",
-    "msn.com": "microsoft",
-    "outlook.fr": "microsoft",
-    "hotmail.fr": "microsoft",
+    "outlook.com": "outlook",
+    "hotmail.com": "outlook",
+    "live.com": "outlook",
+    "msn.com": "outlook",
+    "outlook.fr": "outlook",
+    "hotmail.fr": "outlook",
     "icloud.com": "icloud",
     "me.com": "icloud",
     "mac.com": "icloud",
@@ -131,9 +131,9 @@ _ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+$")
 # IMAP hosts of the presets (and their other names): `--host imap.gmail.com` is Gmail
 _HOSTS = {preset.host: name for name, preset in PRESETS.items()} | {
     "imap.googlemail.com": "gmail",
-    "outlook.office.com": "microsoft",
-    "imap-mail.outlook.com": "microsoft",
-    "imap.outlook.com": "microsoft",
+    "outlook.office.com": "outlook",
+    "imap-mail.outlook.com": "outlook",
+    "imap.outlook.com": "outlook",
     "imap.mail.yahoo.co.jp": "yahoo",
 }
 

@@ -268,8 +268,8 @@ def _account_parser(sub: Subparsers) -> None:
     a.add_argument("--owner", required=True, help="login of the user who owns the account")
     a.add_argument(
         "--provider",
-        help="gmail, microsoft, yahoo, icloud, fastmail, gmx, zoho, ovh, aol or imap "
-        "(default: from the address's domain)",
+        help="gmail, outlook (Microsoft 365, Outlook.com; also said microsoft), yahoo, icloud, "
+        "fastmail, gmx, zoho, ovh, aol or imap (default: from the address's domain)",
     )
     _add_connection(a)
     a = what.add_parser("edit", help="correct a registered account's settings")
@@ -810,9 +810,8 @@ def _discover(args: argparse.Namespace) -> Discovery | None:
 
 
 def _remove_account(args: argparse.Namespace) -> int:
-    from primsync.credentials import forget_password
+    from primsync.credentials import forget_password, forget_sign_in
     from primsync.db.accounts import remove_account
-    from primsync.signin import forget_sign_in
 
     address = args.address.strip().lower()
     count = remove_account(

@@ -1,5 +1,9 @@
 """Where an account's secret comes from: keyring → environment → prompt. Never stored, never shown.
 
+The one module that reaches the system keyring (service ``primsync``): an account's password
+(user: the address) and what a sign-in keeps (user: ``oauth:ADDRESS``, a JSON document written
+and read by ``primsync.signin``).
+
 >>> os.environ["PRIMSYNC_PASSWORD"] = "example"         # doctest: +SKIP
 >>> resolve_secret("ana@agency.example", auth="password")  # doctest: +SKIP
 'example'
@@ -7,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -17,7 +22,10 @@ from primsync.errors import ConfigurationError
 __all__ = [
     "KEYRING_SERVICE",
     "forget_password",
+    "forget_sign_in",
+    "load_sign_in",
     "resolve_secret",
+    "save_sign_in",
     "store_password",
     "system_keyring",
 ]
@@ -83,6 +91,35 @@ def forget_password(address: str) -> bool:
     except Exception:  # a backend that cannot delete: the user is told nothing was removed
         logger.warning("the system keyring could not remove the password of %s", key)
         return False
+    return True
+
+
+def _sign_in_key(address: str) -> str:
+    return f"oauth:{address.strip().lower()}"
+
+
+def load_sign_in(address: str) -> dict[str, Any] | None:
+    """What ``primsync login`` kept for ``address`` (a JSON document), or None: never signed in,
+    or no usable keyring."""
+    try:
+        raw = system_keyring().get_password(KEYRING_SERVICE, _sign_in_key(address))
+    except ConfigurationError:
+        return None
+    return json.loads(raw) if raw else None
+
+
+def save_sign_in(address: str, value: dict[str, Any]) -> None:
+    """Keep what a sign-in lasts by (a JSON document) in the keyring."""
+    system_keyring().set_password(KEYRING_SERVICE, _sign_in_key(address), json.dumps(value))
+
+
+def forget_sign_in(address: str) -> bool:
+    """Remove the stored sign-in of ``address``; whether there was one (no usable keyring:
+    :class:`ConfigurationError`, as for signing in)."""
+    keyring = system_keyring()
+    if keyring.get_password(KEYRING_SERVICE, _sign_in_key(address)) is None:
+        return False
+    keyring.delete_password(KEYRING_SERVICE, _sign_in_key(address))
     return True
 
 

@@ -43,7 +43,7 @@ _MX = [
     ),
     (
         ("mail.protection.outlook.com", "outlook.com"),
-        "microsoft",
+        "outlook",
         "Microsoft 365's",
         "Microsoft 365, sign-in with Microsoft",
     ),

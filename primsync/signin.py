@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from primsync.credentials import KEYRING_SERVICE
+from primsync.credentials import load_sign_in, save_sign_in, system_keyring
 from primsync.errors import AuthenticationError, ConfigurationError
 from primsync.oauth import OUTLOOK_IMAP_SCOPE, AccessToken
 
@@ -44,7 +44,6 @@ __all__ = [
     "SignInUnreachable",
     "certificate_problem",
     "OAuthConfig",
-    "forget_sign_in",
     "has_sign_in",
     "sign_in",
     "stored_provider",
@@ -107,43 +106,9 @@ class OAuthConfig:
         return client
 
 
-# --- the keyring ---------------------------------------------------------------------------
-
-
-def _key(address: str) -> str:
-    return f"oauth:{address.strip().lower()}"
-
-
-def _keyring() -> Any:
-    from primsync.credentials import system_keyring
-
-    return system_keyring()
-
-
-def _load(address: str) -> dict[str, Any] | None:
-    try:
-        raw = _keyring().get_password(KEYRING_SERVICE, _key(address))
-    except ConfigurationError:
-        return None
-    return json.loads(raw) if raw else None
-
-
-def _save(address: str, value: dict[str, Any]) -> None:
-    _keyring().set_password(KEYRING_SERVICE, _key(address), json.dumps(value))
-
-
 def has_sign_in(address: str) -> bool:
     """Whether ``primsync login`` has stored a sign-in for ``address``."""
-    return _load(address) is not None
-
-
-def forget_sign_in(address: str) -> bool:
-    """Remove the stored sign-in of ``address``; whether there was one."""
-    keyring = _keyring()
-    if keyring.get_password(KEYRING_SERVICE, _key(address)) is None:
-        return False
-    keyring.delete_password(KEYRING_SERVICE, _key(address))
-    return True
+    return load_sign_in(address) is not None
 
 
 # --- the sign-in service's network ------------------------------------------------------------
@@ -293,7 +258,7 @@ def _microsoft_sign_in(
             f"`primsync login {address}` again",
             account=address,
         )
-    _save(address, {"provider": "microsoft", "msal_cache": cache.serialize()})
+    save_sign_in(address, {"provider": "outlook", "msal_cache": cache.serialize()})
     return _from_msal(result)
 
 
@@ -349,7 +314,9 @@ class _MsalProvider:
         if not result or "access_token" not in result:
             raise _expired(self.address)
         if self.cache.has_state_changed:
-            _save(self.address, {"provider": "microsoft", "msal_cache": self.cache.serialize()})
+            save_sign_in(
+                self.address, {"provider": "outlook", "msal_cache": self.cache.serialize()}
+            )
         return _from_msal(result)
 
 
@@ -405,7 +372,7 @@ def _google_sign_in(
         ) from None
     if not credentials.refresh_token:
         raise AuthenticationError("Google gave no refresh token", account=address)
-    _save(address, _google_stored(credentials))
+    save_sign_in(address, _google_stored(credentials))
     return _google_token(credentials)
 
 
@@ -414,7 +381,7 @@ def _google_stored(credentials: Any) -> dict[str, Any]:
     token with its end (a run uses it while Google's token endpoint is out of reach)."""
     token = _google_token(credentials)
     return {
-        "provider": "google",
+        "provider": "gmail",
         "refresh_token": credentials.refresh_token,
         "access_token": token.token,
         "expires_at": token.expires_at.isoformat() if token.expires_at else None,
@@ -476,7 +443,7 @@ class _GoogleProvider:
                 raise _expired(self.address) from exc
             except TransportError as exc:
                 raise google_unreachable(self.address, self.credentials.token_uri, exc) from exc
-            _save(self.address, _google_stored(self.credentials))
+            save_sign_in(self.address, _google_stored(self.credentials))
         return _google_token(self.credentials)
 
 
@@ -496,7 +463,7 @@ def sign_in(
     open or type. Returns the first access token. The user has ``timeout`` seconds to sign
     in (the browser's redirect, the device code typed); then :class:`AuthenticationError`."""
     config = config or OAuthConfig.from_env()
-    _keyring()  # say there is no keyring before the user signs in, not after
+    system_keyring()  # say there is no keyring before the user signs in, not after
     if provider == "outlook":
         return _microsoft_sign_in(address, config, show, timeout)
     if provider == "gmail":
@@ -511,7 +478,7 @@ def sign_in(
 def stored_provider(address: str, *, config: OAuthConfig | None = None) -> Any | None:
     """A token provider for ``address`` from its stored sign-in, or None if it never signed
     in (or there is no keyring)."""
-    stored = _load(address)
+    stored = load_sign_in(address)
     if stored is None:
         return None
     key = (address.strip().lower(), json.dumps(stored, sort_keys=True))
@@ -520,9 +487,10 @@ def stored_provider(address: str, *, config: OAuthConfig | None = None) -> Any |
         return known[1]  # one provider a process: its access token serves every connection
     config = config or OAuthConfig.from_env()
     provider: _MsalProvider | _GoogleProvider
-    if stored.get("provider") == "microsoft":
+    kind = _STORED_BEFORE.get(stored.get("provider"), stored.get("provider"))
+    if kind == "outlook":
         provider = _MsalProvider(address, config, stored)
-    elif stored.get("provider") == "google":
+    elif kind == "gmail":
         provider = _GoogleProvider(address, config, stored)
     else:
         raise AuthenticationError(
@@ -533,3 +501,5 @@ def stored_provider(address: str, *, config: OAuthConfig | None = None) -> Any |
 
 
 _PROVIDERS: dict[str, tuple[str, Any]] = {}  # address -> (its stored sign-in, its provider)
+# what sign-ins kept before a provider had one name everywhere (mail_account.provider's)
+_STORED_BEFORE = {"microsoft": "outlook", "google": "gmail"}

@@ -86,7 +86,7 @@ def admin(engine, idp, oauth_imap, tmp_path):
     }
     for name in ("PRIMSYNC_TOKEN", "PRIMSYNC_PASSWORD"):
         env.pop(name, None)
-    for address, provider in ((M365, "microsoft"), (GMAIL, "gmail")):
+    for address, provider in ((M365, "outlook"), (GMAIL, "gmail")):
         done = run(env, "account", "add", address, "--owner", "ana", "--provider", provider,
                    "--auth", "app", "--host", "127.0.0.1", "--port", str(oauth_imap.port),
                    "--security", "none", "--username", "ana")  # fmt: skip

@@ -59,7 +59,7 @@ def test_mx_records_name_google_workspace_and_microsoft_365(zone):
         "gmail",
         "MX of agency.com is Google's: Google Workspace, sign-in with Google",
     )
-    assert discover("bo@contoso.example").preset == "microsoft"
+    assert discover("bo@contoso.example").preset == "outlook"
 
 
 def test_nothing_found_keeps_the_one_line_advice(zone):

@@ -48,7 +48,7 @@ def person(engine, idp, oauth_imap, tmp_path):
     }
     env.pop("PRIMSYNC_TOKEN", None)
     env.pop("PRIMSYNC_PASSWORD", None)
-    for address, provider in ((M365, "microsoft"), (GMAIL, "gmail")):
+    for address, provider in ((M365, "outlook"), (GMAIL, "gmail")):
         done = run(env, "account", "add", address, "--owner", "ana", "--provider", provider,
                    "--host", "127.0.0.1", "--port", str(oauth_imap.port), "--security", "none",
                    "--username", "ana")  # fmt: skip
@@ -160,6 +160,18 @@ def test_sign_in_once_then_runs_last_past_the_token_and_a_revocation_says_so(
     assert idp.state.requests.count("POST /token refresh_token") == refreshes + 1
     health = run(person, "health", "--account", address, "--format", "json")
     assert health.returncode == 0 and "token_expires_at" in health.stdout
+
+    # the sign-in is kept under the provider's one name (mail_account's); one kept under the
+    # name of before (microsoft, google) still serves the runs below
+    rename = ("import json, keyring; key = 'oauth:" + address + "'; "
+              "kept = json.loads(keyring.get_password('primsync', key)); "
+              "print(kept['provider']); "
+              "kept['provider'] = {'gmail': 'google', 'outlook': 'microsoft'}[kept['provider']]; "
+              "keyring.set_password('primsync', key, json.dumps(kept))")  # fmt: skip
+    named = subprocess.run([sys.executable, "-c", rename], env=person, capture_output=True,
+                           text=True, timeout=60)  # fmt: skip
+    assert named.returncode == 0, named.stderr
+    assert named.stdout.strip() == ("outlook" if address == M365 else "gmail")
 
     # the server refuses a token the library still believes in: refreshed once, and on
     with idp.state.lock:
