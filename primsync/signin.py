@@ -487,7 +487,8 @@ def stored_provider(address: str, *, config: OAuthConfig | None = None) -> Any |
         return known[1]  # one provider a process: its access token serves every connection
     config = config or OAuthConfig.from_env()
     provider: _MsalProvider | _GoogleProvider
-    kind = _STORED_BEFORE.get(stored.get("provider"), stored.get("provider"))
+    name = str(stored.get("provider"))
+    kind = _STORED_BEFORE.get(name, name)
     if kind == "outlook":
         provider = _MsalProvider(address, config, stored)
     elif kind == "gmail":
