@@ -53,6 +53,7 @@ __all__ = [
     "init_db",
     "list_folders",
     "message_preview",
+    "open_account",
     "open_engine",
     "open_session",
     "project_root",
@@ -88,6 +89,7 @@ _WHERE = {
     "list_folders": "primsync.review",
     "message_preview": "primsync.preview",
     "open_engine": "primsync.db.engine",
+    "open_account": "primsync.opening",
     "open_session": "primsync.session",
     "project_root": "primsync.session",
     "recent_runs": "primsync.db.runs",
@@ -147,6 +149,7 @@ if TYPE_CHECKING:  # what type checkers and editors see
         UidValidityChanged,
     )
     from primsync.export import export_frame
+    from primsync.opening import open_account
     from primsync.options import SyncOption
     from primsync.preview import message_preview, save_attachment
     from primsync.report import (

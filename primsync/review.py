@@ -16,14 +16,14 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from primsync import frame as F
-from primsync.credentials import resolve_secret
 from primsync.db import accounts, links, runs
 from primsync.db.crm import contacts_frame, crm_messages_frame, imported_pairs
 from primsync.enrich import enrich, shown, shown_mask
 from primsync.errors import ConfigurationError, FolderError, PrimsyncError
 from primsync.frame import FetchedFolder, build_frame, decode_subjects
-from primsync.imap import Folder, Mailbox, Secret, connect, waited_note
-from primsync.oauth import AccessToken, TokenProvider, token_source
+from primsync.imap import Folder, Mailbox, waited_note
+from primsync.oauth import TokenProvider
+from primsync.opening import open_account
 from primsync.options import SyncOption, folder_names, parse_option, search_plan
 from primsync.parse import Body, Wanted, parse_message
 from primsync.progress import Progress, reporter
@@ -36,7 +36,6 @@ from primsync.replies import (
     thread_key,
     thread_subject,
 )
-from primsync.signin import stored_provider
 
 __all__ = [
     "AccountCheck",
@@ -131,31 +130,10 @@ def open_mailbox(
     prompt: Callable[[str], str] | None = None,
     record: bool = True,
 ) -> Mailbox:
-    """Connect to a registered account. ``secret`` is a password, an access token or a
-    :class:`~primsync.oauth.TokenProvider`; when None it comes from keyring, environment or
-    ``prompt``. A provider's token expiry is recorded for ``primsync health``."""
-    settings = accounts.stored_settings(engine, account)
-    source: Secret
-    if isinstance(secret, TokenProvider):
-
-        def record_expiry(token: AccessToken) -> None:
-            if record:
-                accounts.set_token_expiry(engine, account, token.expires_at)
-
-        source = token_source(secret, on_token=record_expiry)
-    elif secret is None and settings.auth == "app":  # the organisation's consent: no sign-in
-        from primsync.apponly import app_token_provider
-
-        provider = app_token_provider(settings.address, accounts.account_provider(engine, account))
-        return open_mailbox(engine, account, secret=provider, record=record)
-    elif secret is None:
-        signed_in = stored_provider(settings.address) if settings.auth == "xoauth2" else None
-        if signed_in is not None:  # `primsync login` kept a sign-in: tokens come from it
-            return open_mailbox(engine, account, secret=signed_in, record=record)
-        source = resolve_secret(settings.address, auth=settings.auth, prompt=prompt)
-    else:
-        source = secret
-    return connect(settings, source)
+    """Connect to a registered account (``primsync.opening``). ``secret`` is a password, an
+    access token or a :class:`~primsync.oauth.TokenProvider`; when None it is the account's
+    own (app-only access, a kept sign-in, keyring, environment or ``prompt``)."""
+    return open_account(engine, account, secret=secret, prompt=prompt).connect(record=record)
 
 
 def list_folders(

@@ -17,12 +17,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from primsync.credentials import resolve_secret
 from primsync.db import accounts
 from primsync.db.engine import check_schema, open_engine
 from primsync.oauth import TokenProvider
+from primsync.opening import OpenAccount, open_account
 from primsync.servers import PymapServer
-from primsync.signin import stored_provider
 
 __all__ = ["NotebookSession", "open_session", "project_root"]
 
@@ -52,16 +51,6 @@ def project_root() -> Path:
     return cwd.parent if cwd.name == "notebooks" else cwd
 
 
-def _secret_or_none(account: str, auth: str, prompt: Callable[[str], str] | None) -> str | None:
-    """The secret from the keyring, the environment or ``prompt``. Where nothing can be asked
-    (an app without a text input: Voila's kernels raise NotImplementedError), None: the
-    Account step then asks for it on screen."""
-    try:
-        return resolve_secret(account, auth=auth, prompt=prompt)
-    except NotImplementedError:
-        return None
-
-
 def open_session(
     *,
     account: str | None = None,
@@ -89,17 +78,19 @@ def open_session(
     engine = open_engine(db)
     try:
         check_schema(engine)
-        auth = accounts.stored_settings(engine, account).auth
-        secret: str | TokenProvider | None
-        if auth == "app":  # the organisation's app-only access: nothing to ask anyone
-            from primsync.apponly import app_token_provider
-
-            secret = app_token_provider(account, accounts.account_provider(engine, account))
-        else:
-            signed_in = stored_provider(account) if auth == "xoauth2" else None
-            secret = signed_in or _secret_or_none(account, auth, prompt)
+        opened = _opened(engine, account, prompt)
         login = user or accounts.owner_login(engine, account)
     except BaseException:
         engine.dispose()  # no connection left behind by a session that did not open
         raise
-    return NotebookSession(engine, account, login, secret)
+    return NotebookSession(engine, account, login, opened.secret)
+
+
+def _opened(engine: Engine, account: str, prompt: Callable[[str], str] | None) -> OpenAccount:
+    """The account opened with what it logs in with; where nothing can be asked (an app
+    without a text input: Voila's kernels raise NotImplementedError), no secret: the Account
+    step then asks for it on screen."""
+    try:
+        return open_account(engine, account, prompt=prompt)
+    except NotImplementedError:
+        return open_account(engine, account, prompt=None, required=False)

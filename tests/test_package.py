@@ -25,7 +25,7 @@ EXPORTED = [
     "UidValidityChanged", "add_group", "add_user", "choose_rows", "domain_counts", "export_frame",
     "health_frame",
     "health_table", "html_table", "import_records", "import_selected", "init_db", "list_folders",
-    "message_preview", "open_engine", "open_session", "project_root", "recent_runs",
+    "message_preview", "open_account", "open_engine", "open_session", "project_root", "recent_runs",
     "records_frame", "review_mailbox", "runs_table", "save_attachment", "set_excluded",
     "sync_account", "undo_run", "visible_messages", "weekly_chart", "weekly_counts",
 ]  # fmt: skip

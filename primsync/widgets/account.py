@@ -12,7 +12,6 @@ import ipywidgets as w
 from sqlalchemy import Engine
 
 from primsync.accounts import OAUTH_AUTHS, PRESETS, account_settings
-from primsync.credentials import resolve_secret
 from primsync.db import accounts
 from primsync.db.accounts import list_accounts, register_account
 from primsync.errors import (
@@ -21,14 +20,16 @@ from primsync.errors import (
     log_unexpected,
     unexpected_words,
 )
+from primsync.opening import open_account
 from primsync.review import check_account
 from primsync.signin import has_sign_in, sign_in, stored_provider
 
 __all__ = ["AccountStep"]
 
 Secret = Any  # a password, an access token or a token provider
+_LABELS = {"icloud": "iCloud", "outlook": "Microsoft 365 / Outlook.com"}
 _PROVIDERS = [("from the address", ""), ("any IMAP server", "imap")] + [
-    (name.capitalize() if name != "icloud" else "iCloud", name) for name in PRESETS
+    (_LABELS.get(name, name.capitalize()), name) for name in PRESETS
 ]
 
 
@@ -156,20 +157,10 @@ class AccountStep(w.VBox):
 
     def _known_secret(self, address: str) -> Secret | None:
         """A stored sign-in, or a secret from the keyring or the environment; None if none."""
-        signed_in = stored_provider(address)  # None when it never signed in
-        if signed_in is not None:
-            return signed_in
-        auth = accounts.stored_settings(self.engine, address).auth
         try:
-            if auth == "app":  # the organisation's app-only access: nothing to type
-                from primsync.apponly import app_token_provider
-
-                provider = accounts.account_provider(self.engine, address)
-                return app_token_provider(address, provider)
-            return resolve_secret(address, auth=auth, prompt=None)
-        except ConfigurationError as exc:
-            if auth == "app":  # its configuration is missing: say what, on screen
-                self.status.value = html.escape(str(exc))
+            return open_account(self.engine, address, required=False).secret
+        except ConfigurationError as exc:  # app-only access configured wrong: say what
+            self.status.value = html.escape(str(exc))
             return None
 
     def _password_typed(self) -> None:

@@ -1,0 +1,113 @@
+"""A registered account opened once: how to reach it, its provider and what it logs in with —
+the one place that knows where an account's secret comes from. The command line, the notebooks
+(``open_session``), the Account step and the review, the import and the sync all go through
+``open_account``.
+
+Where the secret comes from, by the account's ``auth``:
+
+- ``app``: the organisation's app-only access (``primsync.apponly``), nothing asked of anyone;
+- ``xoauth2``: the sign-in ``primsync login`` kept (``primsync.signin``), refreshed by itself;
+- otherwise, and for an ``xoauth2`` account never signed in: the keyring, then
+  ``$PRIMSYNC_PASSWORD`` (``$PRIMSYNC_TOKEN``), then ``prompt`` (``primsync.credentials``).
+
+>>> account = open_account(engine, "ana@agency.example")            # doctest: +SKIP
+>>> with account.connect() as box:                                  # doctest: +SKIP
+...     box.folders()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from primsync.accounts import ConnectionSettings
+from primsync.credentials import resolve_secret
+from primsync.db import accounts
+from primsync.errors import ConfigurationError
+from primsync.imap import Mailbox, Secret, connect
+from primsync.oauth import AccessToken, TokenProvider, token_source
+from primsync.signin import stored_provider
+
+__all__ = ["AccountSecret", "OpenAccount", "account_secret", "open_account"]
+
+AccountSecret = str | TokenProvider  # a password, an access token, or a provider of tokens
+
+
+def account_secret(
+    settings: ConnectionSettings,
+    provider: str,
+    *,
+    prompt: Callable[[str], str] | None = None,
+    required: bool = True,
+) -> AccountSecret | None:
+    """What ``settings``' account logs in with (see the module). With ``required=False`` an
+    account with nothing to log in with yet gives None instead of :class:`ConfigurationError`
+    (a screen that asks for it itself); app-only access configured wrong is said either way."""
+    if settings.auth == "app":
+        from primsync.apponly import app_token_provider
+
+        return app_token_provider(settings.address, provider)
+    if settings.auth == "xoauth2":
+        signed_in = stored_provider(settings.address)
+        if signed_in is not None:
+            return signed_in
+    try:
+        return resolve_secret(settings.address, auth=settings.auth, prompt=prompt)
+    except (ConfigurationError, NotImplementedError):  # nothing found, nobody to ask
+        if required:
+            raise
+        return None
+
+
+@dataclass(frozen=True)
+class OpenAccount:
+    """A registered account resolved once: its database, settings, provider and secret (kept
+    out of the repr: it never lands in a notebook's output)."""
+
+    engine: Engine
+    settings: ConnectionSettings
+    provider: str  # as mail_account.provider records it: gmail, outlook or imap
+    secret: AccountSecret | None = field(repr=False)
+
+    @property
+    def address(self) -> str:
+        return self.settings.address
+
+    def connect(self, *, record: bool = True) -> Mailbox:
+        """Log in to the account's server. A token provider's expiries are recorded (for
+        ``primsync health``) unless ``record`` is False."""
+        if self.secret is None:
+            raise ConfigurationError(
+                "nothing to log in with: give a password or sign in", account=self.address
+            )
+        source: Secret
+        if isinstance(self.secret, TokenProvider):
+            engine, address = self.engine, self.address
+
+            def record_expiry(token: AccessToken) -> None:
+                if record:
+                    accounts.set_token_expiry(engine, address, token.expires_at)
+
+            source = token_source(self.secret, on_token=record_expiry)
+        else:
+            source = self.secret
+        return connect(self.settings, source)
+
+
+def open_account(
+    engine: Engine,
+    address: str,
+    *,
+    secret: AccountSecret | None = None,
+    prompt: Callable[[str], str] | None = None,
+    required: bool = True,
+) -> OpenAccount:
+    """The registered account ``address``, with ``secret`` or the one it logs in with (see
+    :func:`account_secret`)."""
+    settings = accounts.stored_settings(engine, address)
+    provider = accounts.account_provider(engine, address)
+    if secret is None:
+        secret = account_secret(settings, provider, prompt=prompt, required=required)
+    return OpenAccount(engine, settings, provider, secret)
