@@ -9,8 +9,8 @@ reach the server and who owns the account.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,9 @@ from primsync.db.models import (
     SyncSchedule,
 )
 from primsync.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "ACCOUNT_COLUMNS",
@@ -241,7 +244,10 @@ def list_accounts(engine: Engine) -> pd.DataFrame:
         .order_by(MailAccount.address)
     )
     with engine.connect() as conn:
-        frame = pd.DataFrame(conn.execute(query).all(), columns=ACCOUNT_COLUMNS)
+        rows = conn.execute(query).all()
+    import pandas as pd  # here: the account commands that write start without pandas (~0.4 s)
+
+    frame = pd.DataFrame(rows, columns=ACCOUNT_COLUMNS)
     frame["last_sync"] = pd.to_datetime(frame["last_sync"], utc=True)
     return frame
 
