@@ -142,10 +142,29 @@ POSTGRES_ONLY = {"test_worker"}
 SLOW_FIRST = ("test_install", "test_readme_walk", "test_browser", "test_signin")
 
 
+# the IMAP side: what reads the mail (the IMAP layer, the parsing of what it reads, and the
+# review, import and sync over it) — marked `imap_side`; CI's second pass (compression off, the
+# newest Python) runs these, where PRIMSYNC_COMPRESS and imaplib's changes are felt
+IMAP_SIDE = {
+    "test_commit", "test_connection", "test_corpus", "test_coverage", "test_deflate",
+    "test_enrich", "test_fetch_shapes", "test_frame", "test_hostile", "test_imap", "test_oauth",
+    "test_options", "test_parse", "test_replies", "test_review", "test_schedule",
+    "test_selection", "test_sync", "test_wire",
+}  # fmt: skip
+
+
+def _module(item) -> str:
+    owner = getattr(item, "module", None)
+    return owner.__name__.rpartition(".")[2] if owner is not None else ""
+
+
 def pytest_collection_modifyitems(items):
+    for item in items:
+        if _module(item) in IMAP_SIDE:
+            item.add_marker(pytest.mark.imap_side)
+
     def rank(item) -> int:
-        owner = getattr(item, "module", None)
-        module = owner.__name__.rpartition(".")[2] if owner is not None else ""
+        module = _module(item)
         return SLOW_FIRST.index(module) if module in SLOW_FIRST else len(SLOW_FIRST)
 
     items.sort(key=rank)  # stable: the rest keep their order
