@@ -10,9 +10,6 @@
 from __future__ import annotations
 
 import logging
-import re
-import ssl
-import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
@@ -21,18 +18,24 @@ from functools import partial
 from typing import TypeVar
 
 import imapclient
-from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
-from primsync import deflate
-from primsync.accounts import AUTHS, OAUTH_AUTHS, ConnectionSettings, is_loopback
-from primsync.connection import Client, Wire
+from primsync import link
+from primsync.accounts import ConnectionSettings, is_loopback
 from primsync.errors import (
-    AuthenticationError,
-    ConfigurationError,
     FolderError,
     MailboxError,
-    PrimsyncError,
     UidValidityChanged,
+)
+from primsync.link import (
+    Link,
+    Secret,
+    decode_text,
+    fast_path_available,
+    is_throttled,
+    open_client,
+    wait_out,
+    waited_note,
 )
 from primsync.parse import REVIEW_HEADERS
 from primsync.progress import ProgressCallback
@@ -78,8 +81,6 @@ _SENT_NAMES = {
     "verzonden items",
 }
 
-# a password or access token, or a token source called with refresh=True after a refusal
-Secret = str | Callable[[bool], str]
 T = TypeVar("T")
 
 
@@ -172,20 +173,6 @@ def is_sent_folder(folder: Folder) -> bool:
     return folder.parts[-1].strip().casefold() in _SENT_NAMES
 
 
-def _server_words(text: str) -> str:
-    """What a server said, without the bytes literal imaplib wraps it in.
-
-    >>> _server_words("b'[AUTHENTICATIONFAILED] Authentication failed.'")
-    '[AUTHENTICATIONFAILED] Authentication failed.'
-    """
-    found = re.fullmatch(r"\s*b(['\"])(.*)\1\s*", text, flags=re.S)
-    return found.group(2) if found else text
-
-
-def _decode(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-
-
 def _batches(
     uids: Sequence[int], size: int, sizes: dict[int, int] | None = None
 ) -> Iterator[list[int]]:
@@ -266,153 +253,47 @@ def _uid_sets(uids: Sequence[int], limit: int = MAX_UID_SET) -> Iterator[list[in
         yield chunk
 
 
-# how long to wait, try after try, when a server says it is busy (Gmail's [THROTTLED] and
-# [UNAVAILABLE], Microsoft's "Request is throttled", too many connections): 30 s in all
-THROTTLE_WAITS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 15.0)
-_THROTTLED = re.compile(
-    r"\[THROTTLED\]|\[UNAVAILABLE\]|request is throttled|too many (simultaneous )?connections|"
-    r"server busy|try again later",
-    re.IGNORECASE,
-)
-
-
-def is_throttled(reason: object) -> bool:
-    """Whether a server's refusal says "later", not "no"."""
-    return bool(_THROTTLED.search(_decode(str(reason))))
-
-
-def wait_out(address: str, what: str, reason: object, attempt: int) -> float:
-    """Wait before try ``attempt + 2`` after a busy answer; says so in the log. Returns the
-    seconds waited."""
-    delay = THROTTLE_WAITS[attempt]
-    logger.warning(
-        "%s: the server is busy (%s): %s; waiting %g s (try %d of %d)",
-        address,
-        _decode(str(reason))[:120],
-        what,
-        delay,
-        attempt + 2,
-        len(THROTTLE_WAITS) + 1,
-    )
-    time.sleep(delay)
-    return delay
-
-
-def waited_note(seconds: float) -> str:
-    """What a run says of the time it waited for a busy server."""
-    return f"waited {seconds:g} s for the server (busy: it asked to try later)"
-
-
 class Mailbox:
-    """An open IMAP session on one account; use :func:`connect` to get one. ``waited`` says
-    how long it waited for a busy server, in seconds."""
+    """An open IMAP session on one account; use :func:`connect` to get one. Its connection's
+    life (reconnects, waits for a busy server, compression) is its :class:`~primsync.link.Link`;
+    ``waited`` says how long it waited for a busy server, in seconds."""
 
-    def __init__(
-        self,
-        client: imapclient.IMAPClient,
-        settings: ConnectionSettings,
-        *,
-        reopen: Callable[[], imapclient.IMAPClient] | None = None,
-        max_reconnects: int = 3,
-        waited: float = 0.0,
-    ):
-        self.settings = settings
-        self.waited = waited
-        self.folder: str | None = None
+    def __init__(self, link: Link):
+        self.link = link
         self.status: FolderStatus | None = None
-        self._reopen = reopen
-        self.max_reconnects = max_reconnects
-        self.reconnects = 0
-        self._use(client)
 
-    def _use(self, client: imapclient.IMAPClient) -> None:
-        """Take ``client`` (logged in) as this session's connection. CONDSTORE is enabled
-        before the first SELECT and compression started before the first FETCH, not here: a
-        re-sync that finds nothing new spends no round trip on either."""
-        self._client = client
-        self._client.normalise_times = False
-        self.capabilities = {_decode(c).upper() for c in client.capabilities()}
-        self._condstore_asked = False
-        self._compress_asked = False
-        self.compressed = False
+    # what the session's connection says of itself
+    @property
+    def settings(self) -> ConnectionSettings:
+        return self.link.settings
 
-    def _enable_condstore(self) -> None:
-        """ENABLE CONDSTORE once a connection, before its first SELECT: only then does SELECT
-        report HIGHESTMODSEQ."""
-        if self._condstore_asked or not {"CONDSTORE", "ENABLE"} <= self.capabilities:
-            return
-        self._condstore_asked = True
-        try:
-            self._client.enable("CONDSTORE")
-        except IMAPClientAbortError:
-            raise
-        except IMAPClientError as exc:
-            # the review works without it; only HIGHESTMODSEQ goes unrecorded
-            logger.warning(
-                "%s: the server offers CONDSTORE but refused to enable it (%s): "
-                "HIGHESTMODSEQ will not be recorded",
-                self.settings.address,
-                exc,
-            )
+    @property
+    def capabilities(self) -> set[str]:
+        return self.link.capabilities
 
-    def _start_compression(self) -> None:
-        """COMPRESS=DEFLATE (RFC 4978) once a connection, before its first FETCH, where the
-        server offers it and PRIMSYNC_COMPRESS is not 0."""
-        if self._compress_asked:
-            return
-        self._compress_asked = True
-        if "COMPRESS=DEFLATE" not in self.capabilities or not deflate.compression_wanted():
-            return
-        if not fast_path_available(self._client):
-            return
-        self.compressed = deflate.start(self._client._imap)
-        if self.compressed:
-            self._client._imap._primsync_reader = None  # read the inflated stream from now on
+    @property
+    def compressed(self) -> bool:
+        return self.link.compressed
+
+    @property
+    def reconnects(self) -> int:
+        return self.link.reconnects
+
+    @property
+    def folder(self) -> str | None:
+        """The folder opened last (opened again after a reconnect)."""
+        return self.link.folder
+
+    @property
+    def waited(self) -> float:
+        return self.link.waited
+
+    @property
+    def _client(self) -> imapclient.IMAPClient:
+        return self.link.client
 
     def _call(self, what: str, command: Callable[[imapclient.IMAPClient], T]) -> T:
-        """Run ``command``; when the connection drops, reconnect (a bounded number of times),
-        reopen the folder and run it again. Commands sent here are idempotent reads."""
-        attempt = 0
-        while True:
-            try:
-                return command(self._client)
-            except (IMAPClientAbortError, OSError) as exc:
-                self._recover(what, exc)
-            except IMAPClientError as exc:
-                if is_throttled(exc) and attempt < len(THROTTLE_WAITS):
-                    self.waited += wait_out(self.settings.address, what, exc, attempt)
-                    attempt += 1
-                    continue
-                raise self._error(what, exc) from exc
-
-    def _recover(self, what: str, exc: BaseException) -> None:
-        """After a dropped connection: reconnect, or raise when out of reconnects."""
-        if self._reopen is None or self.reconnects >= self.max_reconnects:
-            if self.reconnects:
-                what = f"{what} (gave up after {self.reconnects} reconnects)"
-            raise self._error(what, exc) from exc
-        self.reconnects += 1
-        self._reconnect(what, exc)
-
-    def _reconnect(self, what: str, cause: BaseException) -> None:
-        _let_go(self._client)
-        assert self._reopen is not None
-        try:
-            client = self._reopen()
-        except PrimsyncError as exc:
-            raise MailboxError(
-                f"connection lost: {what}; reconnect {self.reconnects} failed: {exc.message}",
-                account=self.settings.address,
-                folder=self.folder,
-            ) from cause
-        try:
-            self._use(client)
-            if self.folder is not None and self.status is not None:
-                self._enable_condstore()
-                info = self._client.select_folder(self.folder, readonly=True)
-                self.expect_uidvalidity(int(info[b"UIDVALIDITY"]), self.status.uidvalidity)
-        except (IMAPClientError, OSError) as exc:
-            raise self._error(f"{what}; reconnecting failed", exc) from cause
+        return self.link.call(what, command)
 
     def expect_uidvalidity(self, actual: int, expected: int | Iterable[int]) -> None:
         """Raise :class:`UidValidityChanged` unless the selected folder's UIDVALIDITY is the
@@ -427,39 +308,17 @@ class Mailbox:
         self.close()
 
     def close(self) -> None:
-        """LOGOUT, then close the connection without waiting for the server's answer (a
-        round trip that tells nothing: the session is over either way)."""
-        if not fast_path_available(self._client):
-            try:
-                self._client.logout()
-            except (IMAPClientError, OSError) as exc:  # the server or the link is gone
-                logger.debug("%s: LOGOUT failed (%s)", self.settings.address, exc)
-                _let_go(self._client)
-            return
-        imap = self._client._imap
-        try:
-            imap.send(imap._new_tag() + b" LOGOUT\r\n")
-        except OSError as exc:
-            logger.debug("%s: LOGOUT not sent (%s)", self.settings.address, exc)
-        _let_go(self._client)
-
-    def _error(self, what: str, exc: BaseException) -> MailboxError:
-        if isinstance(exc, IMAPClientAbortError | OSError):
-            what = f"connection lost: {what}"
-        return MailboxError(
-            f"{what}: {type(exc).__name__}: {_decode(str(exc))[:200]}",
-            account=self.settings.address,
-            folder=self.folder,
-        )
+        """LOGOUT; the connection closed."""
+        self.link.close()
 
     def list_folders(self) -> list[Folder]:
         """The whole folder tree, sorted by name."""
         listed = self._call("LIST failed", lambda c: c.list_folders())
         folders = [
             Folder(
-                name=_decode(name),
-                delimiter=_decode(delim or b""),
-                flags=tuple(map(_decode, flags)),
+                name=decode_text(name),
+                delimiter=decode_text(delim or b""),
+                flags=tuple(map(decode_text, flags)),
             )
             for flags, delim, name in listed
         ]
@@ -467,7 +326,7 @@ class Mailbox:
 
     def select(self, folder: str) -> FolderStatus:
         """Open ``folder`` read-only (nothing is ever flagged by primsync)."""
-        self.folder, self.status = folder, None
+        self.link.folder, self.link.uidvalidity, self.status = folder, None, None
         try:
             info = self._call("EXAMINE failed", self._examine)
         except MailboxError as exc:
@@ -481,6 +340,7 @@ class Mailbox:
             exists=int(info.get(b"EXISTS", 0)),
             highestmodseq=int(modseq) if modseq is not None else None,
         )
+        self.link.uidvalidity = self.status.uidvalidity
         return self.status
 
     def _raise_folder_error(self, exc: MailboxError, what: str, folder: str) -> None:
@@ -493,7 +353,7 @@ class Mailbox:
         ) from exc
 
     def _examine(self, client: imapclient.IMAPClient) -> dict:
-        self._enable_condstore()
+        self.link.enable_condstore()
         assert self.folder is not None
         return client.select_folder(self.folder, readonly=True)
 
@@ -567,7 +427,7 @@ class Mailbox:
             chunk = queue[0]
             what = f"FETCH of UIDs {chunk[0]}..{chunk[-1]} failed"
             try:
-                self._start_compression()
+                self.link.start_compression()
                 with closing(_stream(self._client, chunk, items)) as stream:
                     for message in stream:
                         if message.update:
@@ -582,7 +442,7 @@ class Mailbox:
                             progress(len(received), total)
                 queue.pop(0)
             except (IMAPClientAbortError, OSError) as exc:
-                self._recover(what, exc)
+                self.link.recover(what, exc)
                 queue[0] = [uid for uid in chunk if uid not in received]
                 if not queue[0]:
                     queue.pop(0)
@@ -603,9 +463,9 @@ class Mailbox:
                         received.add(message.uid)
                         yield message
             except (FetchFailed, IMAPClientError) as exc:
-                if not is_throttled(exc) or busy >= len(THROTTLE_WAITS):
-                    raise self._error(what, exc) from exc
-                self.waited += wait_out(self.settings.address, what, exc, busy)
+                if not is_throttled(exc) or busy >= len(link.THROTTLE_WAITS):
+                    raise self.link.error(what, exc) from exc
+                self.link.waited += wait_out(self.settings.address, what, exc, busy)
                 busy += 1
                 queue[0] = [uid for uid in chunk if uid not in received]
                 if not queue[0]:
@@ -621,7 +481,7 @@ class Mailbox:
         try:
             return list(_fetch_with_imapclient(self._client, uids, items))
         except IMAPClientAbortError as exc:
-            raise self._error(what, exc) from exc
+            raise self.link.error(what, exc) from exc
         except IMAPClientError as exc:
             logger.warning(
                 "%s, %s: imapclient could not read them either: %s",
@@ -643,13 +503,13 @@ class Mailbox:
         try:
             self._client.append(folder, message, flags=tuple(flags), msg_time=when)
         except (IMAPClientError, OSError) as exc:
-            raise self._error("APPEND failed", exc) from exc
+            raise self.link.error("APPEND failed", exc) from exc
 
     def create_folder(self, folder: str) -> None:
         try:
             self._client.create_folder(folder)
         except (IMAPClientError, OSError) as exc:
-            raise self._error("CREATE failed", exc) from exc
+            raise self.link.error("CREATE failed", exc) from exc
 
 
 def uid_ranges(uids: Sequence[int]) -> str:
@@ -666,32 +526,6 @@ def uid_ranges(uids: Sequence[int]) -> str:
     if start is not None:
         parts.append(f"{start}:{prev}" if prev != start else str(start))
     return ",".join(parts)
-
-
-def fast_path_available(client: imapclient.IMAPClient) -> bool:
-    """Whether the connection is primsync's own (:mod:`primsync.connection`: every byte read
-    through one buffer) and imaplib still offers what the fast reader uses besides: ``_new_tag``
-    and ``tagged_commands``. These are private to imaplib; an upgrade that changes them turns
-    the fast path off (logged once) and the fetch goes through imapclient's own ``fetch()``,
-    slower but correct."""
-    imap = getattr(client, "_imap", None)
-    ok = (
-        isinstance(imap, Wire)
-        and callable(getattr(imap, "_new_tag", None))
-        and isinstance(getattr(imap, "tagged_commands", None), dict)
-    )
-    global _FAST_PATH_WARNED
-    if not ok and not _FAST_PATH_WARNED:
-        _FAST_PATH_WARNED = True
-        logger.warning(
-            "imapclient %s does not offer the internals primsync's fast FETCH reader uses: "
-            "fetching through imapclient's fetch() instead (slower)",
-            getattr(imapclient, "__version__", "?"),
-        )
-    return ok
-
-
-_FAST_PATH_WARNED = False
 
 
 def _stream(
@@ -742,27 +576,10 @@ def _fetch_with_imapclient(
         yield RawMessage(
             int(uid),
             bytes(data),
-            tuple(_decode(f) for f in fields.get(b"FLAGS", ())),
+            tuple(decode_text(f) for f in fields.get(b"FLAGS", ())),
             int(when.timestamp()) if when is not None else None,
             int(fields.get(b"RFC822.SIZE", len(data))),
         )
-
-
-def _let_go(client: imapclient.IMAPClient) -> None:
-    """Close a connection that is already broken; nothing more can be said to its server."""
-    try:
-        client.shutdown()
-    except OSError as exc:
-        logger.debug("closing a broken connection: %s", exc)
-
-
-def _tls_context(ca_file: str | None) -> ssl.SSLContext:
-    try:
-        return ssl.create_default_context(cafile=ca_file)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigurationError(
-            f"cannot read the CA file {ca_file!r}: {exc.strerror or exc}"
-        ) from exc
 
 
 def connect(settings: ConnectionSettings, secret: Secret, *, max_reconnects: int = 3) -> Mailbox:
@@ -772,115 +589,13 @@ def connect(settings: ConnectionSettings, secret: Secret, *, max_reconnects: int
     in the middle of a read.
     """
     waits: list[float] = []
-    client = _open_client(settings, secret, waits)
+    client = open_client(settings, secret, waits)
     return Mailbox(
-        client,
-        settings,
-        reopen=lambda: _open_client(settings, secret, waits),
-        max_reconnects=max_reconnects,
-        waited=sum(waits),
-    )
-
-
-def _transport(settings: ConnectionSettings) -> imapclient.IMAPClient:
-    where = {"account": settings.address}
-    if settings.security not in ("ssl", "starttls", "none"):
-        raise ConfigurationError(f"unknown security {settings.security!r}", **where)
-    if settings.auth not in AUTHS:
-        raise ConfigurationError(f"unknown auth {settings.auth!r}", **where)
-    if settings.security == "none" and not is_loopback(settings.host):
-        raise ConfigurationError(
-            f"refusing an unencrypted connection to {settings.host}: plain IMAP is only allowed "
-            "on a loopback address; use ssl or starttls",
-            **where,
+        Link(
+            client,
+            settings,
+            reopen=lambda: open_client(settings, secret, waits),
+            max_reconnects=max_reconnects,
+            waited=sum(waits),
         )
-    target = f"{settings.host}:{settings.port}"
-    try:
-        if settings.security == "ssl":
-            client = Client(
-                settings.host,
-                port=settings.port,
-                ssl=True,
-                ssl_context=_tls_context(settings.ca_file),
-                timeout=settings.timeout,
-            )
-        else:
-            client = Client(settings.host, port=settings.port, ssl=False, timeout=settings.timeout)
-            if settings.security == "starttls":
-                client.starttls(_tls_context(settings.ca_file))
-    except ssl.SSLCertVerificationError as exc:
-        raise MailboxError(
-            f"the certificate of {target} cannot be verified: {exc.verify_message}; give its "
-            f"CA file with `primsync account edit {settings.address} --ca-file FILE`",
-            **where,
-        ) from exc
-    except (ssl.SSLError, OSError, IMAPClientError) as exc:
-        raise MailboxError(
-            f"cannot connect to {target}: {type(exc).__name__}: {exc}", **where
-        ) from exc
-    return client
-
-
-def _login(client: imapclient.IMAPClient, settings: ConnectionSettings, secret: str) -> None:
-    where = {"account": settings.address}
-    target = f"{settings.host}:{settings.port}"
-    try:
-        if settings.auth in OAUTH_AUTHS:
-            client.oauth2_login(settings.username, secret)
-        else:
-            client.login(settings.username, secret)
-    except LoginError as exc:
-        client.shutdown()
-        reason = _server_words(str(exc))
-        reason = reason.replace(secret, "***") if secret else reason
-        raise AuthenticationError(f"login refused by {target}: {reason[:200]}", **where) from exc
-    except (IMAPClientError, OSError) as exc:
-        client.shutdown()
-        raise MailboxError(f"login to {target} failed: {type(exc).__name__}", **where) from exc
-
-
-def _open_client(
-    settings: ConnectionSettings, secret: Secret, waits: list[float] | None = None
-) -> imapclient.IMAPClient:
-    """Connect and log in; a busy server ("try later", too many connections) is waited out
-    (the seconds go into ``waits``)."""
-    attempt = 0
-    while True:
-        try:
-            return _open_client_once(settings, secret)
-        except (AuthenticationError, MailboxError) as exc:
-            if not is_throttled(exc.message) or attempt == len(THROTTLE_WAITS):
-                raise
-            waited = wait_out(settings.address, "login", exc.message, attempt)
-            if waits is not None:
-                waits.append(waited)
-            attempt += 1
-
-
-def _open_client_once(settings: ConnectionSettings, secret: Secret) -> imapclient.IMAPClient:
-    """Connect and log in. A token source is asked again, with refresh=True, once the server
-    has refused its first token; a second refusal is final."""
-    if not callable(secret):
-        client = _transport(settings)
-        _login(client, settings, secret)
-        return client
-    # the token is fetched before, and outside, the login: a sign-in service that refuses to
-    # refresh (a revoked consent, a dead refresh token) says so itself, once, and the mail
-    # server, which never saw a token, is not blamed
-    token = secret(False)
-    client = _transport(settings)
-    try:
-        _login(client, settings, token)
-    except AuthenticationError as first:
-        if is_throttled(first.message):
-            raise  # busy, not a refused token: waited out by the caller
-        token = secret(True)
-        client = _transport(settings)
-        try:
-            _login(client, settings, token)
-        except AuthenticationError as exc:
-            raise AuthenticationError(
-                f"the server refused the access token, also after one refresh: {exc.message}",
-                account=settings.address,
-            ) from exc
-    return client
+    )

@@ -126,10 +126,10 @@ def templates(tmp_path_factory, request) -> Templates:
 # modules where no SQL dialect is at stake (the screen, the wire, sign-in, files): SQLite only;
 # the others (queries, locks, migrations, commit, access, sync, review...) on both databases
 DIALECT_FREE = {
-    "test_account_commands", "test_accounts", "test_apponly", "test_browser", "test_connection", "test_corpus",
-    "test_deflate", "test_discover", "test_export", "test_imap", "test_install", "test_notebooks",
-    "test_preview", "test_providers", "test_report", "test_session", "test_signin",
-    "test_widgets",
+    "test_account_commands", "test_accounts", "test_apponly", "test_browser", "test_connection",
+    "test_corpus", "test_deflate", "test_discover", "test_export", "test_imap", "test_install",
+    "test_notebooks", "test_preview", "test_providers", "test_report", "test_session",
+    "test_signin", "test_widgets",
 }  # fmt: skip
 
 

@@ -145,6 +145,7 @@ def test_the_fast_readers_contract_with_imapclient_holds(mailbox):
 
 def test_the_fallback_fetch_gives_what_the_fast_reader_gives(mailbox, monkeypatch, caplog):
     import primsync.imap as imap
+    import primsync.link as link
 
     def everything(box):
         box.select("INBOX")
@@ -153,7 +154,7 @@ def test_the_fallback_fetch_gives_what_the_fast_reader_gives(mailbox, monkeypatc
 
     with connect(settings(mailbox), PASSWORD) as box:
         fast = everything(box)
-    monkeypatch.setattr(imap, "_FAST_PATH_WARNED", False)
+    monkeypatch.setattr(link, "_FAST_PATH_WARNED", False)
     with connect(settings(mailbox), PASSWORD) as box:
         real = box._client._imap
         # as if an upgrade renamed imaplib's _new_tag: the probe sees it, the fallback fetches

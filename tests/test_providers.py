@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-import primsync.imap as imap
+import primsync.link as link
 from primsync import frame as F
 from primsync.commit import import_selected
 from primsync.db.models import ImportedMessage, SyncRun
@@ -122,7 +122,7 @@ def busy(db, mailbox, monkeypatch):
             .where(MailAccount.address == "busy@agency.example")
             .values(port=proxy.port)
         )
-    monkeypatch.setattr(imap, "THROTTLE_WAITS", (0.05, 0.1, 0.1, 0.1, 0.1))
+    monkeypatch.setattr(link, "THROTTLE_WAITS", (0.05, 0.1, 0.1, 0.1, 0.1))
     yield proxy
     proxy.close()
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from primsync import imap
+from primsync import link
 from primsync.db.engine import write_session
 from primsync.db.models import ImportedMessage, SyncSchedule
 from primsync.db.schedules import due_schedules, schedules, set_schedule, switch_schedule
@@ -108,7 +108,7 @@ def test_two_runs_started_together_import_everything_once(db, agency, keyring_en
 def test_a_server_busy_past_its_waits_fails_that_account_only_and_due_comes_back(
     db, agency, keyring_env, monkeypatch, request
 ):
-    monkeypatch.setattr(imap, "THROTTLE_WAITS", (0.05, 0.1))
+    monkeypatch.setattr(link, "THROTTLE_WAITS", (0.05, 0.1))
     proxy = FaultyProxy(agency.port)
     request.addfinalizer(proxy.close)
     roles = register(db, agency, busy_proxy=proxy)
