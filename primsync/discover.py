@@ -10,7 +10,7 @@ so that what the DNS says is what is reached.
 >>> provider_of_mx(["aspmx.l.google.com.", "alt1.aspmx.l.google.com."])
 ('gmail', "Google's")
 >>> provider_of_mx(["agency-com.mail.protection.outlook.com."])
-('microsoft', "Microsoft 365's")
+('outlook', "Microsoft 365's")
 >>> print(provider_of_mx(["mx.agency.example."]))
 None
 """
