@@ -14,10 +14,22 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from primsync import cli_accounts
+from primsync.cli_common import (
+    OPENED,
+    add_account,
+    add_db,
+    add_select,
+    add_selection,
+    frame_out,
+    open_db,
+    stdin_secret,
+    table,
+    write_out,
+)
 from primsync.errors import (
     ConfigurationError,
     DatabaseError,
@@ -25,13 +37,10 @@ from primsync.errors import (
     ServiceError,
     installed_version,
 )
-from primsync.options import SyncOption
 
 if TYPE_CHECKING:
-    import pandas as pd
     from sqlalchemy import Engine
 
-    from primsync.discover import Discovery
     from primsync.imap import Folder
     from primsync.review import ReviewResult
 
@@ -41,62 +50,6 @@ if TYPE_CHECKING:
 # `primsync --help` and a mistyped command answer at once
 
 __all__ = ["main"]
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-
-
-def _add_db(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--db", help="database URL (default: $PRIMSYNC_DB, else sqlite:///data/primsync.db)"
-    )
-
-
-def _add_account(p: argparse.ArgumentParser, *, required: bool = True) -> None:
-    p.add_argument("--account", required=required, help="address of a registered mail account")
-    p.add_argument(
-        "--password-stdin",
-        action="store_true",
-        help="read the password (or OAuth2 token) from standard input",
-    )
-
-
-def _add_selection(p: argparse.ArgumentParser, *, required: bool = True) -> None:
-    _add_account(p, required=required)
-    p.add_argument("--folder", action="append", required=required, help="a folder (repeatable)")
-    p.add_argument(
-        "--option",
-        default=SyncOption.SINCE_LAST.value,
-        choices=[o.value for o in SyncOption],
-        help="which messages (default: since-last)",
-    )
-    p.add_argument("--since", type=_date, help="first day, with --option range")
-    p.add_argument("--until", type=_date, help="last day (included), with --option range")
-    p.add_argument("--today", type=_date, help=argparse.SUPPRESS)
-    p.add_argument(
-        "--threshold",
-        type=_confidence,
-        default=None,
-        help="tick probable replies from this confidence on (0..1, default 0.8)",
-    )
-
-
-def _add_connection(p: argparse.ArgumentParser) -> None:
-    """How to reach an account's server: `account add` and `account edit`."""
-    p.add_argument("--host")
-    p.add_argument("--port", type=int)
-    p.add_argument("--security", help="ssl, starttls or none (none: loopback only)")
-    p.add_argument("--username", help="login name (default: the address)")
-    p.add_argument(
-        "--auth",
-        help="password, xoauth2 (the person signs in: `login`) or app (the organisation's "
-        "app-only access: Microsoft 365, Google Workspace)",
-    )
-    p.add_argument("--ca-file", help="CA certificates to trust (a private server's)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,8 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
         _import_parser,
         _sync_parser,
         _worker_parser,
-        _account_parser,
-        _login_parser,
+        cli_accounts.account_parser,
+        cli_accounts.login_parser,
         _health_parser,
         _undo_parser,
         _messages_parser,
@@ -123,14 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
         add(sub)
     from primsync import cli_people
 
-    cli_people.add_parsers(sub, _add_db)
+    cli_people.add_parsers(sub, add_db)
     return parser
 
 
 def _init_parser(sub: Subparsers) -> None:
     """``primsync init``'s arguments."""
     p = sub.add_parser("init", help="create the schema")
-    _add_db(p)
+    add_db(p)
 
 
 def _demo_parser(sub: Subparsers) -> None:
@@ -150,7 +103,7 @@ def _demo_parser(sub: Subparsers) -> None:
 def _app_parser(sub: Subparsers) -> None:
     """``primsync app``'s arguments."""
     p = sub.add_parser("app", help="the sync notebook as an app for recruiters (Voila, no code)")
-    _add_db(p)
+    add_db(p)
     p.add_argument(
         "--account", help="the account it opens on (default: $PRIMSYNC_ACCOUNT, else the first)"
     )
@@ -168,15 +121,15 @@ def _notebooks_parser(sub: Subparsers) -> None:
 def _folders_parser(sub: Subparsers) -> None:
     """``primsync folders``'s arguments."""
     p = sub.add_parser("folders", help="the folder tree of an account")
-    _add_db(p)
-    _add_account(p)
+    add_db(p)
+    add_account(p)
 
 
 def _review_parser(sub: Subparsers) -> None:
     """``primsync review``'s arguments."""
     p = sub.add_parser("review", help="the review frame of some folders")
-    _add_db(p)
-    _add_selection(p)
+    add_db(p)
+    add_selection(p)
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("-o", "--output", help="write to this file instead of standard output")
     p.add_argument(
@@ -187,8 +140,8 @@ def _review_parser(sub: Subparsers) -> None:
 def _import_parser(sub: Subparsers) -> None:
     """``primsync import``'s arguments."""
     p = sub.add_parser("import", help="review, then import the chosen rows into their records")
-    _add_db(p)
-    _add_selection(p)
+    add_db(p)
+    add_selection(p)
     p.add_argument("--user", required=True, help="login of the importing user (the account owner)")
     p.add_argument("--accessible-to", required=True, help="security group of the imported mail")
     pick = p.add_mutually_exclusive_group()
@@ -214,9 +167,9 @@ def _import_parser(sub: Subparsers) -> None:
 def _sync_parser(sub: Subparsers) -> None:
     """``primsync sync``'s arguments."""
     p = sub.add_parser("sync", help="review + import in one go, for cron (one line per folder)")
-    _add_db(p)
-    _add_selection(p, required=False)  # required unless --all
-    _add_select(p)
+    add_db(p)
+    add_selection(p, required=False)  # required unless --all
+    add_select(p)
     p.add_argument("--accessible-to", help="security group of the imported mail")
     p.add_argument("--user", help="importing user (default: the account's owner)")
     p.add_argument(
@@ -234,7 +187,7 @@ def _worker_parser(sub: Subparsers) -> None:
     p = sub.add_parser(
         "worker", help="sync the scheduled accounts as they fall due, on the team's PostgreSQL"
     )
-    _add_db(p)
+    add_db(p)
     p.add_argument(
         "--concurrency", type=int, default=4, help="accounts synced at a time (default 4)"
     )
@@ -248,93 +201,10 @@ def _worker_parser(sub: Subparsers) -> None:
     )
 
 
-def _add_select(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--select",
-        choices=["green", "all"],
-        default="green",
-        help="green: the pre-ticked replies, green and probable from --threshold (default); "
-        "all: every row not yet imported",
-    )
-
-
-def _account_parser(sub: Subparsers) -> None:
-    """``primsync account``'s arguments."""
-    p = sub.add_parser("account", help="register, list, test or remove mail accounts")
-    what = p.add_subparsers(dest="action", required=True)
-    a = what.add_parser("add", help="register a mail account (presets by provider or domain)")
-    _add_db(a)
-    a.add_argument("address", metavar="ADDRESS")
-    a.add_argument("--owner", required=True, help="login of the user who owns the account")
-    a.add_argument(
-        "--provider",
-        help="gmail, outlook (Microsoft 365, Outlook.com; also said microsoft), yahoo, icloud, "
-        "fastmail, gmx, zoho, ovh, aol or imap (default: from the address's domain)",
-    )
-    _add_connection(a)
-    a = what.add_parser("edit", help="correct a registered account's settings")
-    _add_db(a)
-    a.add_argument("address", metavar="ADDRESS")
-    _add_connection(a)
-    a.add_argument("--owner", help="login of the user who owns the account")
-    a = what.add_parser("schedule", help="what `primsync sync --all` runs for this account")
-    _add_db(a)
-    a.add_argument("address", metavar="ADDRESS")
-    a.add_argument("--folder", action="append", help="a folder, by name (repeatable)")
-    a.add_argument(
-        "--option",
-        default=SyncOption.SINCE_LAST.value,
-        choices=[o.value for o in SyncOption if o is not SyncOption.RANGE],
-        help="which messages (default: since-last)",
-    )
-    _add_select(a)
-    a.add_argument("--accessible-to", help="security group of the imported mail")
-    a.add_argument("--threshold", type=_confidence, default=None, help="as for sync (0..1)")
-    a.add_argument("--every", default="15m", help="how often: 15m, 2h, 1d (default 15m)")
-    a.add_argument("--off", action="store_true", help="switch the schedule off (it is kept)")
-    a.add_argument("--on", action="store_true", help="switch a schedule that is off on again")
-    a = what.add_parser("password", help="keep an account's password in the system keyring")
-    _add_db(a)
-    a.add_argument("address", metavar="ADDRESS")
-    a.add_argument(
-        "--password-stdin", action="store_true", help="read it from standard input, not a prompt"
-    )
-    a = what.add_parser("list", help="the registered accounts")
-    _add_db(a)
-    a.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    a = what.add_parser("test", help="connect, log in, list folders, say what the server offers")
-    _add_db(a)
-    a.add_argument("address", metavar="ADDRESS")
-    a.add_argument("--password-stdin", action="store_true", help="read the secret from stdin")
-    a = what.add_parser("remove", help="unregister an account")
-    _add_db(a)
-    a.add_argument("address", metavar="ADDRESS")
-    gone = a.add_mutually_exclusive_group()
-    gone.add_argument(
-        "--delete-messages", action="store_true", help="also remove the mail imported from it"
-    )
-    gone.add_argument(
-        "--move-messages-to", metavar="ADDRESS", help="file its imported mail under this account"
-    )
-
-
-def _login_parser(sub: Subparsers) -> None:
-    """``primsync login``'s arguments."""
-    p = sub.add_parser("login", help="sign a Gmail or Microsoft 365 account in (OAuth2), once")
-    _add_db(p)
-    p.add_argument("address", metavar="ADDRESS")
-    p.add_argument(
-        "--timeout",
-        type=float,
-        default=300.0,
-        help="seconds to wait for the browser or the device code (default: 300)",
-    )
-
-
 def _health_parser(sub: Subparsers) -> None:
     """``primsync health``'s arguments."""
     p = sub.add_parser("health", help="per folder: UIDVALIDITY, last UID, last sync, last error")
-    _add_db(p)
+    add_db(p)
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--account")
     which.add_argument(
@@ -346,7 +216,7 @@ def _health_parser(sub: Subparsers) -> None:
 def _undo_parser(sub: Subparsers) -> None:
     """``primsync undo``'s arguments."""
     p = sub.add_parser("undo", help="remove what one import run added")
-    _add_db(p)
+    add_db(p)
     p.add_argument("run_id", type=int, metavar="RUN_ID")
     p.add_argument("--user", required=True)
 
@@ -354,7 +224,7 @@ def _undo_parser(sub: Subparsers) -> None:
 def _messages_parser(sub: Subparsers) -> None:
     """``primsync messages``'s arguments."""
     p = sub.add_parser("messages", help="imported mail this user may see")
-    _add_db(p)
+    add_db(p)
     p.add_argument("--user", required=True)
     p.add_argument("--record", type=int, help="only this record's messages")
     p.add_argument("--search", help="only messages whose subject, sender or text contains this")
@@ -368,82 +238,10 @@ def _coverage_parser(sub: Subparsers) -> None:
         "coverage",
         help="unknown correspondents of some folders, ranked, with a record to add them to",
     )
-    _add_db(p)
-    _add_selection(p)
+    add_db(p)
+    add_selection(p)
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("-o", "--output", help="write to this file instead of standard output")
-
-
-def _secret(args: argparse.Namespace) -> str | None:
-    """The secret given on standard input (read once, kept on ``args`` for a second use)."""
-    if getattr(args, "password_stdin", False) and getattr(args, "_secret", None) is None:
-        args._secret = sys.stdin.readline().rstrip("\r\n") or None
-    return getattr(args, "_secret", None)
-
-
-def table(frame: pd.DataFrame) -> str:
-    """The grid as text: the review columns of docs/design.md with tick, folder and UID."""
-    import pandas as pd
-
-    from primsync import frame as F
-
-    if frame.empty:
-        return "(no messages)"
-    view = pd.DataFrame(
-        {
-            "": [
-                "[x]" if s else ("done" if a else "[ ]")
-                for s, a in zip(frame[F.SELECTED], frame[F.ALREADY_IMPORTED], strict=True)
-            ],
-            "Folder": frame[F.FOLDER],
-            "UID": frame[F.UID],
-            "Received": frame[F.RECEIVED].dt.strftime("%Y-%m-%d %H:%M"),
-            **{
-                label: frame[col].fillna("").astype(str).str.slice(0, 40)
-                for col, label in F.GRID_COLUMNS.items()
-                if col != F.RECEIVED
-            },
-        }
-    )
-    return view.to_string(index=False)
-
-
-def _write(text: str | Iterable[str], output: str | None) -> None:
-    """``text`` (or its pieces, written as they come) into ``output``, else on stdout (which
-    then ends with a line break)."""
-    pieces = [text] if isinstance(text, str) else text
-    if output:
-        try:
-            with open(output, "w", encoding="utf-8") as file:
-                for piece in pieces:
-                    file.write(piece)
-        except OSError as exc:
-            raise ConfigurationError(
-                f"cannot write {output}: {exc.strerror or type(exc).__name__}"
-            ) from None
-    else:
-        last = ""
-        for piece in pieces:
-            if piece:
-                sys.stdout.write(piece)
-                last = piece
-        if not last.endswith("\n"):
-            sys.stdout.write("\n")
-
-
-def _engine(args: argparse.Namespace) -> Engine:
-    """The database of every command but ``init`` and ``demo``: it must exist, at the schema."""
-    from primsync.db.engine import check_schema, open_engine
-
-    engine = open_engine(args.db)
-    _OPENED.append(engine)
-    check_schema(engine)
-    return engine
-
-
-# the engines a command opened: disposed when it ends, so that no connection outlives it (a
-# command run in-process, from a test or a notebook, leaves nothing open)
-_OPENED: list[Engine] = []
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -452,7 +250,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     from primsync.db.engine import check_schema, init_db, open_engine, safe_url
 
     engine = open_engine(args.db, create=True)
-    _OPENED.append(engine)
+    OPENED.append(engine)
     try:
         created = init_db(engine)
     except SQLAlchemyError as exc:
@@ -468,7 +266,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_folders(args: argparse.Namespace) -> int:
     from primsync.review import list_folders
 
-    for folder in list_folders(_engine(args), args.account, secret=_secret(args)):
+    for folder in list_folders(open_db(args), args.account, secret=stdin_secret(args)):
         marks = [m for m in (folder.special_use, "sent" if folder.is_sent else None) if m]
         if not folder.selectable:
             marks.append("not selectable")
@@ -478,18 +276,8 @@ def cmd_folders(args: argparse.Namespace) -> int:
     return 0
 
 
-def _confidence(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"a confidence is between 0 and 1, not {value:g}")
-    return value
-
-
 def _selection(args: argparse.Namespace) -> dict[str, Any]:
-    """What the selection flags chose (``_add_selection``), as ``review_mailbox`` and
+    """What the selection flags chose (``add_selection``), as ``review_mailbox`` and
     ``sync_account`` take it, with the secret."""
     from primsync.replies import DEFAULT_THRESHOLD
 
@@ -498,7 +286,7 @@ def _selection(args: argparse.Namespace) -> dict[str, Any]:
         "since": args.since,
         "until": args.until,
         "today": args.today,
-        "secret": _secret(args),
+        "secret": stdin_secret(args),
         "threshold": DEFAULT_THRESHOLD if args.threshold is None else args.threshold,
     }
 
@@ -515,7 +303,7 @@ def _review(
     from primsync.review import review_mailbox
 
     return review_mailbox(
-        engine or _engine(args),
+        engine or open_db(args),
         args.account,
         args.folder,
         progress=sys.stderr.isatty(),
@@ -540,7 +328,7 @@ def cmd_review(args: argparse.Namespace) -> int:
         text = records.to_csv(index=False)
     else:
         text = table(frame)
-    _write(text, args.output)
+    write_out(text, args.output)
     return 0
 
 
@@ -548,9 +336,9 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     """Who the CRM is missing: read only (the review behind it records nothing)."""
     from primsync.coverage import coverage_of
 
-    engine = _engine(args)
+    engine = open_db(args)
     review = _review(args, engine, record=False, keep_unmatched=True)
-    _frame_out(coverage_of(engine, review), args.format, args.output)
+    frame_out(coverage_of(engine, review), args.format, args.output)
     return 0
 
 
@@ -562,12 +350,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     rows = choose_rows(result.frame, select=args.select, uids=args.uid or [], into=args.into)
     summary = import_selected(
-        _engine(args),
+        open_db(args),
         result,
         rows,
         user=args.user,
         accessible_to=args.accessible_to,
-        secret=_secret(args),
+        secret=stdin_secret(args),
         progress=sys.stderr.isatty(),
     )
     print(summary)
@@ -577,7 +365,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_messages(args: argparse.Namespace) -> int:
     from primsync.db.access import visible_messages
 
-    frame = visible_messages(_engine(args), args.user, record_id=args.record, search=args.search)
+    frame = visible_messages(open_db(args), args.user, record_id=args.record, search=args.search)
     if args.format == "table":
         columns = [
             "id",
@@ -589,7 +377,7 @@ def cmd_messages(args: argparse.Namespace) -> int:
             "accessible_to",
         ]
         frame = frame[columns].assign(subject=frame["subject"].str.slice(0, 50))
-    _frame_out(frame, args.format, args.output)
+    frame_out(frame, args.format, args.output)
     return 0
 
 
@@ -614,7 +402,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         )
     try:
         sync_account(
-            _engine(args),
+            open_db(args),
             args.account,
             args.folder,
             select=args.select,
@@ -650,7 +438,7 @@ def _sync_all(args: argparse.Namespace) -> int:
             f"--all takes each account's schedule (`primsync account schedule`): "
             f"not {', '.join(given)}"
         )
-    outcomes = sync_due(_engine(args), jobs=DEFAULT_JOBS if args.jobs is None else args.jobs)
+    outcomes = sync_due(open_db(args), jobs=DEFAULT_JOBS if args.jobs is None else args.jobs)
     if not outcomes:
         print("no scheduled account is due (see `primsync health --all`)")
         return 0
@@ -687,7 +475,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
-    engine = _engine(args)
+    engine = open_db(args)
     if args.stalled_after <= 0:
         raise ConfigurationError(f"--stalled-after {args.stalled_after:g}: more than 0 seconds")
     url = engine.url.render_as_string(hide_password=False)
@@ -703,263 +491,21 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def _schedule_account(args: argparse.Namespace) -> int:
-    from primsync.db.schedules import parse_every, set_schedule, switch_schedule
-
-    if args.off and args.on:
-        raise ConfigurationError("--off or --on, not both")
-    if args.off or args.on:
-        schedule = switch_schedule(_engine(args), args.address, on=args.on)
-    else:
-        if not args.folder or not args.accessible_to:
-            raise ConfigurationError(
-                "a schedule needs --folder (repeatable) and --accessible-to; --off or --on "
-                "switch an existing one"
-            )
-        schedule = set_schedule(
-            _engine(args),
-            args.address,
-            folders=args.folder,
-            accessible_to=args.accessible_to,
-            option=args.option,
-            select=args.select,
-            threshold=args.threshold,
-            every_minutes=parse_every(args.every),
-        )
-    state = "on" if schedule.enabled else "off (sync --all leaves it)"
-    print(
-        f"schedule of {schedule.address}: {', '.join(schedule.folders)}, every "
-        f"{schedule.every_minutes} min, {schedule.option}, {schedule.select}, accessible to "
-        f"{schedule.accessible_to}; {state}"
-    )
-    return 0
-
-
-def _frame_out(frame: pd.DataFrame, fmt: str, output: str | None = None) -> None:
-    from primsync import frame as F
-
-    if fmt == "json":
-        _write(F.frame_json(frame, list(frame.columns)), output)
-    elif fmt == "csv":
-        _write(frame.to_csv(index=False), output)
-    else:
-        _write("(none)" if frame.empty else frame.to_string(index=False), output)
-
-
-def cmd_account(args: argparse.Namespace) -> int:
-    from primsync.accounts import account_settings
-    from primsync.db.accounts import is_registered, list_accounts, register_account
-
-    if args.action == "add":
-        engine = _engine(args)
-        if is_registered(engine, args.address):
-            raise ConfigurationError(
-                f"{args.address.strip().lower()} is already registered "
-                "(see `primsync account list`)"
-            )
-        found = _discover(args)
-        settings, provider, note = account_settings(
-            args.address,
-            provider=args.provider or (found.preset if found else None),
-            host=args.host or (found.host if found else None),
-            port=args.port if args.port is not None else (found.port if found else None),
-            security=args.security or (found.security if found else None),
-            username=args.username or (found.username if found else None),
-            auth=args.auth or (found.auth if found and not found.preset else None),
-            ca_file=args.ca_file,
-        )
-        register_account(engine, settings, provider=provider, owner=args.owner)
-        print(
-            f"registered {settings.address}: {settings.host}:{settings.port} ({settings.security}),"
-            f" login {settings.username}, auth {settings.auth}, owner {args.owner}"
-        )
-        if settings.auth == "xoauth2":
-            print(f"next: primsync login {settings.address}")
-        elif settings.auth == "app":
-            print(f"next: primsync account test {settings.address} (the app's access, no sign-in)")
-        elif note:
-            print(f"password: {note}")
-        return 0
-    if args.action == "list":
-        _frame_out(list_accounts(_engine(args)), args.format)
-        return 0
-    if args.action == "remove":
-        return _remove_account(args)
-    if args.action == "schedule":
-        return _schedule_account(args)
-    if args.action == "edit":
-        return _edit_account(args)
-    if args.action == "password":
-        return _store_password(args)
-    return _test_account(args)
-
-
-def _discover(args: argparse.Namespace) -> Discovery | None:
-    """For an address of a company's own domain with neither --provider nor --host: the
-    provider found through the domain's MX records or autoconfig document, said in words."""
-    from primsync.accounts import guess_provider
-
-    if args.provider or args.host or guess_provider(args.address) is not None:
-        return None
-    from primsync.discover import discover
-
-    found = discover(args.address.strip().lower())
-    if found is not None:
-        print(f"found: {found.how}")
-    return found
-
-
-def _remove_account(args: argparse.Namespace) -> int:
-    from primsync.credentials import forget_password, forget_sign_in
-    from primsync.db.accounts import remove_account
-
-    address = args.address.strip().lower()
-    count = remove_account(
-        _engine(args),
-        address,
-        delete_messages=args.delete_messages,
-        move_messages_to=args.move_messages_to,
-    )
-    done = (
-        f"; {count} imported messages "
-        + ("deleted" if args.delete_messages else f"moved to {args.move_messages_to}")
-        if count
-        else ""
-    )
-    print(f"removed {address}{done}")
-    forgot = ["password"] if forget_password(address) else []
-    try:
-        if forget_sign_in(address):
-            forgot.append("sign-in")
-    except ConfigurationError:  # no usable keyring: nothing of the account can be in it
-        pass
-    if forgot:
-        print(f"the system keyring no longer holds its {' and '.join(forgot)}")
-    return 0
-
-
-def _edit_account(args: argparse.Namespace) -> int:
-    from primsync.db.accounts import edit_account
-
-    changes = {
-        name: getattr(args, name)
-        for name in ("host", "port", "security", "username", "auth", "ca_file", "owner")
-        if getattr(args, name) is not None
-    }
-    if not changes:
-        raise ConfigurationError(
-            "nothing to change: give --host, --port, --security, --username, --auth, --ca-file "
-            "or --owner"
-        )
-    changed = edit_account(_engine(args), args.address, **changes)
-    address = args.address.strip().lower()
-    if not changed:
-        print(f"{address}: nothing changed")
-    for name, (before, after) in changed.items():
-        print(f"{address}: {name} {before or '(none)'} → {after or '(none)'}")
-    return 0
-
-
-def _store_password(args: argparse.Namespace) -> int:
-    import getpass
-
-    from primsync.credentials import store_password
-    from primsync.db.accounts import stored_settings as registered
-
-    settings = registered(_engine(args), args.address)
-    if settings.auth == "xoauth2":
-        raise ConfigurationError(
-            f"{settings.address} signs in with OAuth2 (auth xoauth2), not a password: run "
-            f"`primsync login {settings.address}`",
-            account=settings.address,
-        )
-    if settings.auth == "app":
-        raise ConfigurationError(
-            f"{settings.address} is read with the organisation's app-only access (auth app): "
-            "no password; the app's credential is configured (README: App-only access)",
-            account=settings.address,
-        )
-    from primsync.credentials import system_keyring
-
-    system_keyring()  # say there is no keyring before asking for the password
-    if args.password_stdin:
-        secret = _secret(args)
-    else:
-        secret = getpass.getpass(f"password for {settings.address} (not shown): ")
-    backend = store_password(settings.address, secret or "")
-    print(
-        f"the password of {settings.address} is in the system keyring ({backend}); "
-        f"next: primsync account test {settings.address}"
-    )
-    return 0
-
-
-def _test_account(args: argparse.Namespace) -> int:
-    from primsync.db.accounts import stored_settings as registered
-    from primsync.review import check_account
-
-    engine = _engine(args)
-    settings = registered(engine, args.address)
-    print(
-        f"server:  {settings.host}:{settings.port} ({settings.security}), "
-        f"login {settings.username}, auth {settings.auth}"
-    )
-    check = check_account(engine, settings.address, secret=_secret(args))
-    print(f"folders: {len(check.folders)}; sent folder: {check.sent_folder or 'none found'}")
-    print(
-        "offers:  "
-        + ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in check.capabilities.items())
-    )
-    print(check.verdict)
-    return 0
-
-
-def cmd_login(args: argparse.Namespace) -> int:
-    from primsync.db import accounts
-    from primsync.signin import sign_in
-
-    engine = _engine(args)
-    settings = accounts.stored_settings(engine, args.address)
-    if settings.auth == "app":
-        raise ConfigurationError(
-            f"{settings.address} is read with the organisation's app-only access (auth app): "
-            "nobody signs in; `primsync account test` checks it",
-            account=settings.address,
-        )
-    if settings.auth != "xoauth2":
-        raise ConfigurationError(
-            f"{settings.address} signs in with a password (auth password): nothing to do; "
-            "its password comes from the keyring, $PRIMSYNC_PASSWORD or --password-stdin",
-            account=settings.address,
-        )
-    provider = accounts.account_provider(engine, settings.address)
-    token = sign_in(
-        settings.address, provider, show=lambda text: print(text, flush=True), timeout=args.timeout
-    )
-    accounts.set_token_expiry(engine, settings.address, token.expires_at)
-    until = f" (this access token until {token.expires_at:%H:%M} UTC)" if token.expires_at else ""
-    print(
-        f"signed in: {settings.address}{until}; the sign-in is kept in the system keyring and "
-        "each run gets a fresh access token by itself"
-    )
-    return 0
-
-
 def cmd_health(args: argparse.Namespace) -> int:
     from primsync.db.runs import health_frame
     from primsync.db.schedules import schedule_frame
 
     if args.all:
-        _frame_out(schedule_frame(_engine(args)), args.format)
+        frame_out(schedule_frame(open_db(args)), args.format)
     else:
-        _frame_out(health_frame(_engine(args), args.account), args.format)
+        frame_out(health_frame(open_db(args), args.account), args.format)
     return 0
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
     from primsync.db.imports import undo_run
 
-    removed = undo_run(_engine(args), args.run_id, user=args.user)
+    removed = undo_run(open_db(args), args.run_id, user=args.user)
     print(f"import run {args.run_id} undone: {removed} messages removed")
     return 0
 
@@ -973,7 +519,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     root = project_root()
     db = args.db or f"sqlite:///{root / 'data' / 'demo.db'}"
     engine, server = start_demo(db)
-    _OPENED.append(engine)
+    OPENED.append(engine)
     lab = None
     try:
         folders = [f.name for f in _demo_folders(engine, DEMO_ACCOUNT, DEMO_PASSWORD)]
@@ -1026,7 +572,7 @@ def cmd_app(args: argparse.Namespace) -> int:
     from primsync.db.accounts import list_accounts
     from primsync.session import project_root
 
-    engine = _engine(args)
+    engine = open_db(args)
     accounts = list(list_accounts(engine)["address"])
     account = (
         args.account or os.environ.get("PRIMSYNC_ACCOUNT") or (accounts[0] if accounts else None)
@@ -1220,8 +766,8 @@ COMMANDS = {
     "coverage": cmd_coverage,
     "sync": cmd_sync,
     "health": cmd_health,
-    "account": cmd_account,
-    "login": cmd_login,
+    "account": cli_accounts.cmd_account,
+    "login": cli_accounts.cmd_login,
     "app": cmd_app,
     "undo": cmd_undo,
     "notebooks": cmd_notebooks,
@@ -1232,7 +778,7 @@ COMMANDS = {
 def _people(args: argparse.Namespace) -> int:
     from primsync import cli_people
 
-    return cli_people.COMMANDS[args.command](args, _engine(args), _frame_out)
+    return cli_people.COMMANDS[args.command](args, open_db(args), frame_out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1259,8 +805,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"primsync {args.command}: {unexpected_words(exc, log)}", file=sys.stderr)
         return 1
     finally:
-        while _OPENED:
-            _OPENED.pop().dispose()
+        while OPENED:
+            OPENED.pop().dispose()
 
 
 # the commands whose work ends in a large frame written out: once their output is flushed,

@@ -92,17 +92,17 @@ def _imports(path) -> set[str]:
 
 def test_layers_as_the_data_flows():
     """docs/architecture.md: the database layer imports nothing of the IMAP side; imapclient
-    enters through imap.py and its connection class (connection.py) only, ipywidgets through
-    widgets/ only."""
+    enters through imap.py, its connection's life (link.py) and its connection class
+    (connection.py) only, ipywidgets through widgets/ only."""
     package = ROOT / "primsync"
     imap_side = {"primsync.imap", "primsync.wire", "primsync.options", "primsync.parallel",
-                 "primsync.review", "primsync.frame", "primsync.enrich",
+                 "primsync.review", "primsync.frame", "primsync.enrich", "primsync.link",
                  "primsync.connection", "primsync.deflate"}  # fmt: skip
     for path in (package / "db").rglob("*.py"):
         assert not _imports(path) & imap_side, path
     for path in package.rglob("*.py"):
         names = {name.partition(".")[0] for name in _imports(path)}
-        if path.name not in ("imap.py", "connection.py"):
+        if path.name not in ("imap.py", "link.py", "connection.py"):
             assert "imapclient" not in names, path
         if "widgets" not in path.parts:
             assert "ipywidgets" not in names, path
