@@ -302,31 +302,15 @@ def _test_account(args: argparse.Namespace) -> int:
 
 
 def cmd_login(args: argparse.Namespace) -> int:
-    from primsync.db import accounts
-    from primsync.signin import sign_in
+    from primsync.opening import sign_in_account
 
-    engine = open_db(args)
-    settings = accounts.stored_settings(engine, args.address)
-    if settings.auth == "app":
-        raise ConfigurationError(
-            f"{settings.address} is read with the organisation's app-only access (auth app): "
-            "nobody signs in; `primsync account test` checks it",
-            account=settings.address,
-        )
-    if settings.auth != "xoauth2":
-        raise ConfigurationError(
-            f"{settings.address} signs in with a password (auth password): nothing to do; "
-            "its password comes from the keyring, $PRIMSYNC_PASSWORD or --password-stdin",
-            account=settings.address,
-        )
-    provider = accounts.account_provider(engine, settings.address)
-    token = sign_in(
-        settings.address, provider, show=lambda text: print(text, flush=True), timeout=args.timeout
+    address = args.address.strip().lower()
+    token = sign_in_account(
+        open_db(args), address, show=lambda text: print(text, flush=True), timeout=args.timeout
     )
-    accounts.set_token_expiry(engine, settings.address, token.expires_at)
     until = f" (this access token until {token.expires_at:%H:%M} UTC)" if token.expires_at else ""
     print(
-        f"signed in: {settings.address}{until}; the sign-in is kept in the system keyring and "
+        f"signed in: {address}{until}; the sign-in is kept in the system keyring and "
         "each run gets a fresh access token by itself"
     )
     return 0

@@ -28,9 +28,9 @@ from primsync.db import accounts
 from primsync.errors import ConfigurationError
 from primsync.imap import Mailbox, Secret, connect
 from primsync.oauth import AccessToken, TokenProvider, token_source
-from primsync.signin import stored_provider
+from primsync.signin import LOGIN_TIMEOUT, sign_in, stored_provider
 
-__all__ = ["AccountSecret", "OpenAccount", "account_secret", "open_account"]
+__all__ = ["AccountSecret", "OpenAccount", "account_secret", "open_account", "sign_in_account"]
 
 AccountSecret = str | TokenProvider  # a password, an access token, or a provider of tokens
 
@@ -111,3 +111,33 @@ def open_account(
     if secret is None:
         secret = account_secret(settings, provider, prompt=prompt, required=required)
     return OpenAccount(engine, settings, provider, secret)
+
+
+def sign_in_account(
+    engine: Engine,
+    address: str,
+    *,
+    show: Callable[[str], None],
+    timeout: float = LOGIN_TIMEOUT,
+) -> AccessToken:
+    """Sign a registered OAuth2 account in (``primsync login``, the Account step's Sign in):
+    ``show`` receives the link (and code) the person must use; what lasts goes to the keyring
+    (``primsync.signin``) and the token's expiry to the database. An account that signs in with
+    a password or the organisation's app-only access is told so (:class:`ConfigurationError`)."""
+    settings = accounts.stored_settings(engine, address)
+    if settings.auth == "app":
+        raise ConfigurationError(
+            f"{settings.address} is read with the organisation's app-only access (auth app): "
+            "nobody signs in; `primsync account test` checks it",
+            account=settings.address,
+        )
+    if settings.auth != "xoauth2":
+        raise ConfigurationError(
+            f"{settings.address} signs in with a password (auth password): nothing to do; "
+            "its password comes from the keyring, $PRIMSYNC_PASSWORD or --password-stdin",
+            account=settings.address,
+        )
+    provider = accounts.account_provider(engine, settings.address)
+    token = sign_in(settings.address, provider, show=show, timeout=timeout)
+    accounts.set_token_expiry(engine, settings.address, token.expires_at)
+    return token

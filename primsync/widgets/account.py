@@ -20,9 +20,9 @@ from primsync.errors import (
     log_unexpected,
     unexpected_words,
 )
-from primsync.opening import open_account
+from primsync.opening import open_account, sign_in_account
 from primsync.review import check_account
-from primsync.signin import has_sign_in, sign_in, stored_provider
+from primsync.signin import has_sign_in, stored_provider
 
 __all__ = ["AccountStep"]
 
@@ -184,7 +184,6 @@ class AccountStep(w.VBox):
     def sign_in(self) -> None:
         """Sign the chosen Gmail or Microsoft 365 account in: the link (and code) to use appear
         here; what lasts goes to the system keyring, nothing to this notebook."""
-        provider = accounts.account_provider(self.engine, self.account)
 
         def show(text: str) -> None:
             link = html.escape(text)
@@ -194,8 +193,7 @@ class AccountStep(w.VBox):
                     link = link.replace(safe, f'<a href="{safe}" target="_blank">{safe}</a>')
             self.status.value = link
 
-        token = sign_in(self.account, provider, show=show)
-        accounts.set_token_expiry(self.engine, self.account, token.expires_at)
+        sign_in_account(self.engine, self.account, show=show)
         self.secret = stored_provider(self.account)
         self.status.value = f"Signed in: {html.escape(self.account)}."
         if self._on_change is not None:
