@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         add(sub)
     from primsync import cli_people
 
-    cli_people.add_parsers(sub, add_db)
+    cli_people.add_parsers(sub)
     return parser
 
 
@@ -778,7 +778,7 @@ COMMANDS = {
 def _people(args: argparse.Namespace) -> int:
     from primsync import cli_people
 
-    return cli_people.COMMANDS[args.command](args, open_db(args), frame_out)
+    return cli_people.COMMANDS[args.command](args, open_db(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

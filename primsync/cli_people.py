@@ -6,25 +6,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from primsync.cli_common import add_db, frame_out
 from primsync.contacts import KINDS
 from primsync.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    import pandas as pd
     from sqlalchemy import Engine
 
 __all__ = ["COMMANDS", "add_parsers"]
 
-Out = Callable[["pd.DataFrame", str, "str | None"], None]
 
-
-def add_parsers(
-    sub: argparse._SubParsersAction, add_db: Callable[[argparse.ArgumentParser], None]
-) -> None:
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     """The ``groups``, ``users`` and ``records`` commands."""
     p = sub.add_parser("groups", help="the CRM's security groups (who sees what)")
     what = p.add_subparsers(dest="action", required=True)
@@ -76,29 +71,29 @@ def add_parsers(
     a.add_argument("--user", help="who the change is recorded as (default: the system user)")
 
 
-def cmd_groups(args: argparse.Namespace, engine: Engine, out: Out) -> int:
+def cmd_groups(args: argparse.Namespace, engine: Engine) -> int:
     from primsync.db.people import add_group, groups_frame
 
     if args.action == "add":
         add_group(engine, args.name, level=args.level)
         print(f"group {' '.join(args.name.split())!r} added (level {args.level})")
     else:
-        out(groups_frame(engine), args.format, None)
+        frame_out(groups_frame(engine), args.format, None)
     return 0
 
 
-def cmd_users(args: argparse.Namespace, engine: Engine, out: Out) -> int:
+def cmd_users(args: argparse.Namespace, engine: Engine) -> int:
     from primsync.db.people import add_user, users_frame
 
     if args.action == "add":
         add_user(engine, args.login, name=args.name, group=args.group)
         print(f"user {args.login.strip()!r} added ({args.name}, group {args.group})")
     else:
-        out(users_frame(engine), args.format, None)
+        frame_out(users_frame(engine), args.format, None)
     return 0
 
 
-def cmd_records(args: argparse.Namespace, engine: Engine, out: Out) -> int:
+def cmd_records(args: argparse.Namespace, engine: Engine) -> int:
     from primsync.db import people
 
     if args.action == "import":
@@ -111,7 +106,7 @@ def cmd_records(args: argparse.Namespace, engine: Engine, out: Out) -> int:
                 excluded=frame["excluded"].map({True: "excluded", False: ""}),
                 external_id=frame["external_id"].fillna(""),
             )
-        out(frame, args.format, None)
+        frame_out(frame, args.format, None)
         return 0
     if args.action == "show":
         return _show(people.record_detail(engine, args.record))
