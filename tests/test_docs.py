@@ -153,3 +153,16 @@ def test_readme_commands_are_the_parser_s():
         assert command in commands, line
         flags = set(re.findall(r"(?<=\s)--[a-z][a-z-]*", line))
         assert flags <= commands[command], (line, sorted(flags - commands[command]))
+
+
+def test_the_suite_s_module_lists_name_modules_that_exist():
+    """conftest's lists (SQLite only, PostgreSQL only, the IMAP side that CI's second pass runs,
+    the slow ones first) name test modules by name: a renamed module would drop out silently."""
+    from tests import conftest
+
+    modules = {p.stem for p in (ROOT / "tests").glob("test_*.py")}
+    for name, listed in (("DIALECT_FREE", conftest.DIALECT_FREE),
+                         ("POSTGRES_ONLY", conftest.POSTGRES_ONLY),
+                         ("IMAP_SIDE", conftest.IMAP_SIDE),
+                         ("SLOW_FIRST", set(conftest.SLOW_FIRST))):  # fmt: skip
+        assert set(listed) <= modules, (name, sorted(set(listed) - modules))
