@@ -106,8 +106,7 @@ def open_account(
 ) -> OpenAccount:
     """The registered account ``address``, with ``secret`` or the one it logs in with (see
     :func:`account_secret`)."""
-    settings = accounts.stored_settings(engine, address)
-    provider = accounts.account_provider(engine, address)
+    settings, provider = accounts.stored_account(engine, address)
     if secret is None:
         secret = account_secret(settings, provider, prompt=prompt, required=required)
     return OpenAccount(engine, settings, provider, secret)
@@ -124,7 +123,7 @@ def sign_in_account(
     ``show`` receives the link (and code) the person must use; what lasts goes to the keyring
     (``primsync.signin``) and the token's expiry to the database. An account that signs in with
     a password or the organisation's app-only access is told so (:class:`ConfigurationError`)."""
-    settings = accounts.stored_settings(engine, address)
+    settings, provider = accounts.stored_account(engine, address)
     if settings.auth == "app":
         raise ConfigurationError(
             f"{settings.address} is read with the organisation's app-only access (auth app): "
@@ -137,7 +136,6 @@ def sign_in_account(
             "its password comes from the keyring, $PRIMSYNC_PASSWORD or --password-stdin",
             account=settings.address,
         )
-    provider = accounts.account_provider(engine, settings.address)
     token = sign_in(settings.address, provider, show=show, timeout=timeout)
     accounts.set_token_expiry(engine, settings.address, token.expires_at)
     return token

@@ -44,6 +44,7 @@ __all__ = [
     "register_account",
     "remove_account",
     "set_token_expiry",
+    "stored_account",
     "stored_settings",
 ]
 
@@ -73,6 +74,13 @@ def stored_settings(engine: Engine, address: str) -> ConnectionSettings:
     """How to reach a registered account (no secret in there)."""
     with Session(engine) as session:
         return connection_settings(get_account(session, address))
+
+
+def stored_account(engine: Engine, address: str) -> tuple[ConnectionSettings, str]:
+    """How to reach a registered account and its provider (gmail, outlook, imap), in one read."""
+    with Session(engine) as session:
+        account = get_account(session, address)
+        return connection_settings(account), str(account.provider)
 
 
 def account_provider(engine: Engine, address: str) -> str:
