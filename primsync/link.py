@@ -280,6 +280,14 @@ def _tls_context(ca_file: str | None) -> ssl.SSLContext:
         ) from exc
 
 
+class _LoginBusy(AuthenticationError):
+    """A login the mail server refused for now ("try again later", too many connections)."""
+
+
+class _ConnectBusy(MailboxError):
+    """A connection the mail server closed at once, saying it is busy."""
+
+
 def _transport(settings: ConnectionSettings) -> imapclient.IMAPClient:
     where = {"account": settings.address}
     if settings.security not in ("ssl", "starttls", "none"):
@@ -313,9 +321,8 @@ def _transport(settings: ConnectionSettings) -> imapclient.IMAPClient:
             **where,
         ) from exc
     except (ssl.SSLError, OSError, IMAPClientError) as exc:
-        raise MailboxError(
-            f"cannot connect to {target}: {type(exc).__name__}: {exc}", **where
-        ) from exc
+        refused = _ConnectBusy if is_throttled(exc) else MailboxError  # a greeting's BYE
+        raise refused(f"cannot connect to {target}: {type(exc).__name__}: {exc}", **where) from exc
     return client
 
 
@@ -331,7 +338,8 @@ def _login(client: imapclient.IMAPClient, settings: ConnectionSettings, secret: 
         client.shutdown()
         reason = _server_words(str(exc))
         reason = reason.replace(secret, "***") if secret else reason
-        raise AuthenticationError(f"login refused by {target}: {reason[:200]}", **where) from exc
+        refused = _LoginBusy if is_throttled(reason) else AuthenticationError
+        raise refused(f"login refused by {target}: {reason[:200]}", **where) from exc
     except (IMAPClientError, OSError) as exc:
         client.shutdown()
         raise MailboxError(f"login to {target} failed: {type(exc).__name__}", **where) from exc
@@ -346,9 +354,9 @@ def open_client(
     while True:
         try:
             return _open_client_once(settings, secret)
-        except (AuthenticationError, MailboxError) as exc:
-            if not is_throttled(exc.message) or attempt == len(THROTTLE_WAITS):
-                raise
+        except (_LoginBusy, _ConnectBusy) as exc:  # the server's words, never a sign-in
+            if attempt == len(THROTTLE_WAITS):  # service's ("cannot be reached; try again
+                raise  # later" is not waited out: it would only wait 30 s to fail)
             waited = wait_out(settings.address, "login", exc.message, attempt)
             if waits is not None:
                 waits.append(waited)
@@ -369,9 +377,9 @@ def _open_client_once(settings: ConnectionSettings, secret: Secret) -> imapclien
     client = _transport(settings)
     try:
         _login(client, settings, token)
-    except AuthenticationError as first:
-        if is_throttled(first.message):
-            raise  # busy, not a refused token: waited out by the caller
+    except _LoginBusy:
+        raise  # busy, not a refused token: waited out by the caller
+    except AuthenticationError:
         token = secret(True)
         client = _transport(settings)
         try:

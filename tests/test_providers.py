@@ -154,3 +154,29 @@ def test_a_busy_server_is_waited_out_and_the_run_says_so(db, busy, caplog):
         )
     with Session(db) as session:
         assert session.scalar(select(func.count()).select_from(ImportedMessage)) == 0
+
+
+def test_a_sign_in_service_out_of_reach_is_said_at_once_not_waited_out(mailbox, monkeypatch):
+    """"try again later" in the sign-in service's refusal is not a busy mail server: the run
+    ends at the first refusal (it had waited 30 s out, asking the service six times)."""
+    from primsync.signin import SignInUnreachable
+
+    monkeypatch.setattr(link, "THROTTLE_WAITS", (0.01,) * 5)
+    asked: list[bool] = []
+
+    def token(refresh: bool) -> str:
+        asked.append(refresh)
+        raise SignInUnreachable(
+            "Microsoft's sign-in service cannot be reached (127.0.0.1:9: ConnectionError); "
+            "try again later",
+            account="ana@contoso.example",
+        )
+
+    settings = ConnectionSettings(
+        address="ana@contoso.example", host=mailbox.host, port=mailbox.port, username="ana",
+        security="none", auth="xoauth2",
+    )  # fmt: skip
+    waits: list[float] = []
+    with pytest.raises(SignInUnreachable, match="cannot be reached"):
+        link.open_client(settings, token, waits)
+    assert asked == [False] and waits == []
