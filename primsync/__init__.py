@@ -86,7 +86,7 @@ _WHERE = {
     "import_records": "primsync.db.people",
     "import_selected": "primsync.commit",
     "init_db": "primsync.db.engine",
-    "list_folders": "primsync.review",
+    "list_folders": "primsync.opening",
     "message_preview": "primsync.preview",
     "open_engine": "primsync.db.engine",
     "open_account": "primsync.opening",
@@ -149,7 +149,7 @@ if TYPE_CHECKING:  # what type checkers and editors see
         UidValidityChanged,
     )
     from primsync.export import export_frame
-    from primsync.opening import open_account
+    from primsync.opening import list_folders, open_account
     from primsync.options import SyncOption
     from primsync.preview import message_preview, save_attachment
     from primsync.report import (
@@ -160,7 +160,7 @@ if TYPE_CHECKING:  # what type checkers and editors see
         weekly_chart,
         weekly_counts,
     )
-    from primsync.review import ReviewResult, list_folders, review_mailbox
+    from primsync.review import ReviewResult, review_mailbox
     from primsync.selection import choose_rows
     from primsync.session import open_session, project_root
     from primsync.sync import SyncReport, sync_account

@@ -264,7 +264,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_folders(args: argparse.Namespace) -> int:
-    from primsync.review import list_folders
+    from primsync.opening import list_folders
 
     for folder in list_folders(open_db(args), args.account, secret=stdin_secret(args)):
         marks = [m for m in (folder.special_use, "sent" if folder.is_sent else None) if m]
@@ -732,7 +732,7 @@ def _serve(
 
 
 def _demo_folders(engine: Engine, account: str, password: str) -> list[Folder]:
-    from primsync.review import list_folders
+    from primsync.opening import list_folders
 
     return [f for f in list_folders(engine, account, secret=password) if f.selectable]
 

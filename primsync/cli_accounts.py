@@ -283,7 +283,7 @@ def _store_password(args: argparse.Namespace) -> int:
 
 def _test_account(args: argparse.Namespace) -> int:
     from primsync.db.accounts import stored_settings as registered
-    from primsync.review import check_account
+    from primsync.opening import check_account
 
     engine = open_db(args)
     settings = registered(engine, args.address)

@@ -25,9 +25,10 @@ from primsync.db.imports import FolderMark, ImportIds, import_permission, store_
 from primsync.errors import CommitError, PrimsyncError
 from primsync.imap import Mailbox, waited_note
 from primsync.oauth import TokenProvider
+from primsync.opening import open_mailbox
 from primsync.parse import Body, parse_message
 from primsync.progress import Progress, reporter
-from primsync.review import ReviewResult, open_mailbox
+from primsync.review import ReviewResult
 
 __all__ = ["ImportSummary", "import_selected"]
 

@@ -1,7 +1,8 @@
 """A registered account opened once: how to reach it, its provider and what it logs in with —
 the one place that knows where an account's secret comes from. The command line, the notebooks
 (``open_session``), the Account step and the review, the import and the sync all go through
-``open_account``.
+``open_account``. The mailbox of an account, opened for what is not a review (its folders,
+one message for a preview, ``primsync account test``), is here too: none of it loads pandas.
 
 Where the secret comes from, by the account's ``auth``:
 
@@ -25,12 +26,24 @@ from sqlalchemy import Engine
 from primsync.accounts import ConnectionSettings
 from primsync.credentials import resolve_secret
 from primsync.db import accounts
-from primsync.errors import ConfigurationError
-from primsync.imap import Mailbox, Secret, connect
+from primsync.errors import ConfigurationError, FolderError
+from primsync.imap import Folder, Mailbox, Secret, connect
 from primsync.oauth import AccessToken, TokenProvider, token_source
+from primsync.parse import Body, parse_message
 from primsync.signin import LOGIN_TIMEOUT, sign_in, stored_provider
 
-__all__ = ["AccountSecret", "OpenAccount", "account_secret", "open_account", "sign_in_account"]
+__all__ = [
+    "AccountCheck",
+    "AccountSecret",
+    "OpenAccount",
+    "account_secret",
+    "check_account",
+    "list_folders",
+    "open_account",
+    "open_mailbox",
+    "read_message",
+    "sign_in_account",
+]
 
 AccountSecret = str | TokenProvider  # a password, an access token, or a provider of tokens
 
@@ -139,3 +152,87 @@ def sign_in_account(
     token = sign_in(settings.address, provider, show=show, timeout=timeout)
     accounts.set_token_expiry(engine, settings.address, token.expires_at)
     return token
+
+
+def open_mailbox(
+    engine: Engine,
+    account: str,
+    *,
+    secret: str | TokenProvider | None = None,
+    prompt: Callable[[str], str] | None = None,
+    record: bool = True,
+) -> Mailbox:
+    """Connect to a registered account (:func:`open_account`). ``secret`` is a password, an
+    access token or a :class:`~primsync.oauth.TokenProvider`; when None it is the account's
+    own (app-only access, a kept sign-in, keyring, environment or ``prompt``)."""
+    return open_account(engine, account, secret=secret, prompt=prompt).connect(record=record)
+
+
+def list_folders(
+    engine: Engine,
+    account: str,
+    *,
+    secret: str | TokenProvider | None = None,
+    prompt: Callable[[str], str] | None = None,
+) -> list[Folder]:
+    """The folder tree of a registered account."""
+    with open_mailbox(engine, account, secret=secret, prompt=prompt) as box:
+        return box.list_folders()
+
+
+def read_message(
+    engine: Engine,
+    account: str,
+    folder: str,
+    uid: int,
+    *,
+    secret: str | TokenProvider | None = None,
+) -> Body:
+    """One message of a folder, fetched in full and parsed (read-only: never flagged \\Seen) —
+    what a preview shows before the user decides to import it."""
+    with open_mailbox(engine, account, secret=secret) as box:
+        box.select(folder)
+        for raw in box.fetch_full([int(uid)]):
+            return parse_message(raw.data)
+    raise FolderError(f"message {uid} is no longer in the folder", account=account, folder=folder)
+
+
+WATCHED_CAPABILITIES = ("CONDSTORE", "QRESYNC", "COMPRESS=DEFLATE", "SPECIAL-USE", "X-GM-EXT-1")
+
+
+@dataclass(frozen=True)
+class AccountCheck:
+    """What ``primsync account test`` found: the login worked, the folders, the sent folder,
+    the capabilities that matter to primsync."""
+
+    address: str
+    folders: list[Folder]
+    sent_folder: str | None
+    capabilities: dict[str, bool]
+
+    @property
+    def verdict(self) -> str:
+        if self.sent_folder is None:
+            return (
+                f"OK, with a warning: logged in and listed {len(self.folders)} folders, but found "
+                "no sent folder (no \\Sent flag, no usual name): mail sent from this mailbox is "
+                "reviewed only from the folders you name"
+            )
+        return (
+            f"OK: logged in, listed {len(self.folders)} folders, sent folder {self.sent_folder!r}"
+        )
+
+
+def check_account(
+    engine: Engine,
+    account: str,
+    *,
+    secret: str | TokenProvider | None = None,
+    prompt: Callable[[str], str] | None = None,
+) -> AccountCheck:
+    """Connect to a registered account, log in and list its folders (read-only)."""
+    with open_mailbox(engine, account, secret=secret, prompt=prompt) as box:
+        folders = box.list_folders()
+        capabilities = {name: name in box.capabilities for name in WATCHED_CAPABILITIES}
+    sent = next((f.name for f in folders if f.is_sent and f.selectable), None)
+    return AccountCheck(account, folders, sent, capabilities)

@@ -23,9 +23,9 @@ from primsync.errors import ConfigurationError, FolderError, PrimsyncError
 from primsync.frame import FetchedFolder, build_frame, decode_subjects
 from primsync.imap import Folder, Mailbox, waited_note
 from primsync.oauth import TokenProvider
-from primsync.opening import open_account
+from primsync.opening import open_mailbox
 from primsync.options import SyncOption, folder_names, parse_option, search_plan
-from primsync.parse import Body, Wanted, parse_message
+from primsync.parse import Wanted
 from primsync.progress import Progress, reporter
 from primsync.replies import (
     COPY_WINDOW,
@@ -37,16 +37,7 @@ from primsync.replies import (
     thread_subject,
 )
 
-__all__ = [
-    "AccountCheck",
-    "LeftOut",
-    "ReviewResult",
-    "check_account",
-    "list_folders",
-    "open_mailbox",
-    "read_message",
-    "review_mailbox",
-]
+__all__ = ["LeftOut", "ReviewResult", "review_mailbox"]
 
 
 @dataclass(frozen=True)
@@ -120,90 +111,6 @@ class ReviewResult:
         if self.left_out is not None:
             return self.left_out.unknown
         return len(self.unmatched)
-
-
-def open_mailbox(
-    engine: Engine,
-    account: str,
-    *,
-    secret: str | TokenProvider | None = None,
-    prompt: Callable[[str], str] | None = None,
-    record: bool = True,
-) -> Mailbox:
-    """Connect to a registered account (``primsync.opening``). ``secret`` is a password, an
-    access token or a :class:`~primsync.oauth.TokenProvider`; when None it is the account's
-    own (app-only access, a kept sign-in, keyring, environment or ``prompt``)."""
-    return open_account(engine, account, secret=secret, prompt=prompt).connect(record=record)
-
-
-def list_folders(
-    engine: Engine,
-    account: str,
-    *,
-    secret: str | TokenProvider | None = None,
-    prompt: Callable[[str], str] | None = None,
-) -> list[Folder]:
-    """The folder tree of a registered account."""
-    with open_mailbox(engine, account, secret=secret, prompt=prompt) as box:
-        return box.list_folders()
-
-
-def read_message(
-    engine: Engine,
-    account: str,
-    folder: str,
-    uid: int,
-    *,
-    secret: str | TokenProvider | None = None,
-) -> Body:
-    """One message of a folder, fetched in full and parsed (read-only: never flagged \\Seen) —
-    what a preview shows before the user decides to import it."""
-    with open_mailbox(engine, account, secret=secret) as box:
-        box.select(folder)
-        for raw in box.fetch_full([int(uid)]):
-            return parse_message(raw.data)
-    raise FolderError(f"message {uid} is no longer in the folder", account=account, folder=folder)
-
-
-WATCHED_CAPABILITIES = ("CONDSTORE", "QRESYNC", "COMPRESS=DEFLATE", "SPECIAL-USE", "X-GM-EXT-1")
-
-
-@dataclass(frozen=True)
-class AccountCheck:
-    """What ``primsync account test`` found: the login worked, the folders, the sent folder,
-    the capabilities that matter to primsync."""
-
-    address: str
-    folders: list[Folder]
-    sent_folder: str | None
-    capabilities: dict[str, bool]
-
-    @property
-    def verdict(self) -> str:
-        if self.sent_folder is None:
-            return (
-                f"OK, with a warning: logged in and listed {len(self.folders)} folders, but found "
-                "no sent folder (no \\Sent flag, no usual name): mail sent from this mailbox is "
-                "reviewed only from the folders you name"
-            )
-        return (
-            f"OK: logged in, listed {len(self.folders)} folders, sent folder {self.sent_folder!r}"
-        )
-
-
-def check_account(
-    engine: Engine,
-    account: str,
-    *,
-    secret: str | TokenProvider | None = None,
-    prompt: Callable[[str], str] | None = None,
-) -> AccountCheck:
-    """Connect to a registered account, log in and list its folders (read-only)."""
-    with open_mailbox(engine, account, secret=secret, prompt=prompt) as box:
-        folders = box.list_folders()
-        capabilities = {name: name in box.capabilities for name in WATCHED_CAPABILITIES}
-    sent = next((f.name for f in folders if f.is_sent and f.selectable), None)
-    return AccountCheck(account, folders, sent, capabilities)
 
 
 def one_row_per_message(

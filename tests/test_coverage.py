@@ -164,7 +164,7 @@ def test_primsync_coverage_on_the_command_line(db, tmp_path):
 def test_coverage_of_the_demo(tmp_path):
     """`primsync demo`'s mailbox (pymap): every kind of suggestion, and one without."""
     from primsync.demo import DEMO_PASSWORD, start_demo
-    from primsync.review import list_folders
+    from primsync.opening import list_folders
 
     engine, server = start_demo(f"sqlite:///{tmp_path / 'demo.db'}")
     try:

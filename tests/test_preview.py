@@ -10,6 +10,7 @@ import pytest
 from primsync.commit import import_selected
 from primsync.db.access import message_attachments, visible_messages
 from primsync.errors import ConfigurationError, PermissionDenied
+from primsync.opening import read_message
 from primsync.preview import (
     AttachmentInfo,
     clean_html,
@@ -18,7 +19,7 @@ from primsync.preview import (
     safe_filename,
     save_attachment,
 )
-from primsync.review import read_message, review_mailbox
+from primsync.review import review_mailbox
 from primsync.selection import choose_rows
 from tests.conftest import HOSTILE_ACCOUNT, USERS
 from tests.hostile_mail import ACTIVE, EVIL_CONTENT, EVIL_NAME, HOSTILE_HTML, SUBJECT

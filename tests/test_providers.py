@@ -15,7 +15,8 @@ from primsync.commit import import_selected
 from primsync.db.models import ImportedMessage, SyncRun
 from primsync.demo import DEMO_ACCOUNT
 from primsync.imap import ConnectionSettings, connect, default_folders
-from primsync.review import list_folders, review_mailbox
+from primsync.opening import list_folders
+from primsync.review import review_mailbox
 from primsync.selection import choose_rows
 from tests.conftest import PASSWORD, USERS, add_account
 from tests.proxy import FaultyProxy

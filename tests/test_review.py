@@ -16,7 +16,8 @@ from primsync import frame as F
 from primsync.db.models import FolderState, SyncRun
 from primsync.demo import DEMO_ACCOUNT
 from primsync.errors import AuthenticationError, ConfigurationError
-from primsync.review import list_folders, review_mailbox
+from primsync.opening import list_folders
+from primsync.review import review_mailbox
 from tests.conftest import PASSWORD, USERS, assert_lean_review_same, server_flags
 from tests.mailbox import EXCLUDED, FOLDERS, MAILS, SHOWN, UNMATCHED
 

@@ -9,8 +9,8 @@ and undoable. The only writes of ``record_address`` primsync makes.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from sqlalchemy import Engine, delete, select
 
 from primsync.db.directory import get_user
@@ -18,6 +18,9 @@ from primsync.db.engine import write_session
 from primsync.db.models import AppUser, Record, RecordAddress, RecordAddressChange
 from primsync.errors import ConfigurationError
 from primsync.parse import normalize_address
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["add_address", "address_changes", "undo_address_change"]
 
@@ -79,6 +82,8 @@ def undo_address_change(engine: Engine, change_id: int, *, user: str) -> None:
 
 def address_changes(engine: Engine) -> pd.DataFrame:
     """Every address change: id, record, address, reason, who, when, undone when and by whom."""
+    import pandas as pd
+
     changer = select(AppUser.id, AppUser.login).subquery()
     query = (
         select(

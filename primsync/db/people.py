@@ -14,8 +14,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -35,6 +35,9 @@ from primsync.db.models import (
 )
 from primsync.errors import ConfigurationError
 from primsync.parse import normalize_address
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "PlannedLine",
@@ -74,6 +77,8 @@ def add_group(engine: Engine, name: str, *, level: int) -> int:
 
 def groups_frame(engine: Engine) -> pd.DataFrame:
     """Every group, lowest level first, with how many users it holds."""
+    import pandas as pd
+
     members = (
         select(AppUser.group_id, func.count().label("n")).group_by(AppUser.group_id).subquery()
     )
@@ -103,6 +108,8 @@ def add_user(engine: Engine, login: str, *, name: str, group: str) -> int:
 
 def users_frame(engine: Engine) -> pd.DataFrame:
     """Every user with their group, its level, and the mail accounts they own."""
+    import pandas as pd
+
     owned = (
         select(MailAccount.owner_id, func.count().label("n"))
         .group_by(MailAccount.owner_id)
@@ -341,6 +348,8 @@ def refusal(plan: list[PlannedLine], name: str) -> str | None:
 def records_frame(engine: Engine, *, kind: str | None = None) -> pd.DataFrame:
     """Every record (or those of one kind): id, kind, name, addresses, excluded, external id,
     CRM messages and imported messages."""
+    import pandas as pd
+
     if kind is not None and kind not in KINDS:
         raise ConfigurationError(f"unknown kind {kind!r}; choose one of " + ", ".join(KINDS))
     crm = (
@@ -438,6 +447,8 @@ def record_detail(engine: Engine, target: int | str) -> dict[str, object]:
 
 def record_changes(engine: Engine, record_id: int) -> pd.DataFrame:
     """What was done to a record: when, what, by whom, the detail; oldest first."""
+    import pandas as pd
+
     query = (
         select(
             RecordChange.changed_at,

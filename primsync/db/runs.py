@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -16,6 +16,9 @@ from primsync.accounts import OAUTH_AUTHS
 from primsync.db.accounts import account_ids, get_account
 from primsync.db.engine import write_session
 from primsync.db.models import FolderState, ImportedMessage, SyncRun
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "SyncState",
@@ -109,6 +112,8 @@ def finish_run(
 
 def recent_runs(engine: Engine, address: str, *, limit: int = 20) -> pd.DataFrame:
     """The latest reviews and imports of an account, newest first."""
+    import pandas as pd
+
     account_id, _ = account_ids(engine, address)
     query = (
         select(
@@ -138,6 +143,8 @@ def recent_runs(engine: Engine, address: str, *, limit: int = 20) -> pd.DataFram
 def health_frame(engine: Engine, address: str) -> pd.DataFrame:
     """Per folder: UIDVALIDITY, last UID, last sync, messages imported, last error; and, for an
     OAuth2 account, when its token expires."""
+    import pandas as pd
+
     with Session(engine) as session:
         account = get_account(session, address)
         states = {

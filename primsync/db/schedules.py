@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,9 @@ from primsync.db.directory import get_group
 from primsync.db.engine import write_session
 from primsync.db.models import MailAccount, SecurityGroup, SyncSchedule
 from primsync.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "Schedule",
@@ -254,6 +257,8 @@ SCHEDULE_COLUMNS = [
 def schedule_frame(engine: Engine, now: datetime | None = None) -> pd.DataFrame:
     """One row per scheduled account: its policy, last sync, next due time and last error
     (``primsync health --all``, the notebook's health view)."""
+    import pandas as pd
+
     now = now or datetime.now(UTC)
     rows = [
         {

@@ -1,6 +1,6 @@
 """AccountStep: pick or add a mail account, test it, sign in — the notebook's first step.
 Wiring only: the work is done by ``primsync.accounts``, ``primsync.db.accounts``,
-``primsync.review.check_account`` and ``primsync.signin``, as on the command line."""
+``primsync.opening.check_account`` and ``primsync.signin``, as on the command line."""
 
 from __future__ import annotations
 
@@ -20,8 +20,7 @@ from primsync.errors import (
     log_unexpected,
     unexpected_words,
 )
-from primsync.opening import open_account, sign_in_account
-from primsync.review import check_account
+from primsync.opening import check_account, open_account, sign_in_account
 from primsync.signin import has_sign_in, stored_provider
 
 __all__ = ["AccountStep"]

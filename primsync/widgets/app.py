@@ -23,10 +23,11 @@ from primsync.errors import (
     unexpected_words,
 )
 from primsync.oauth import TokenProvider
+from primsync.opening import list_folders, read_message
 from primsync.preview import AttachmentInfo, render_message
 from primsync.replies import DEFAULT_THRESHOLD, apply_threshold
 from primsync.report import html_table
-from primsync.review import ReviewResult, list_folders, read_message, review_mailbox
+from primsync.review import ReviewResult, review_mailbox
 from primsync.selection import audience_note, carry_ticks, mark_imported, row_details
 from primsync.widgets.account import AccountStep
 from primsync.widgets.folders import FolderPicker
