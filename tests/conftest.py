@@ -37,6 +37,7 @@ USERS = {
     "threads": "threads-test-pw",  # benchmarks/threads.py's real threads, as sent
     "threads-cc": "threads-cc-test-pw",  # ... the repliers named in the Sent copies
     "bench": "bench-test-pw",  # benchmarks/mailbox.py's mailbox, half its senders unknown
+    "big": "big-test-pw",  # a folder of 170,000 messages (test_imap), in an mbox file
 }
 PASSWORD = USERS["ana"]
 
@@ -66,7 +67,7 @@ def dovecot():
         if os.environ.get("CI"):
             pytest.fail("dovecot is not installed: .ci/run must install dovecot-imapd")
         pytest.skip("dovecot is not installed (apt-get install dovecot-imapd)")
-    with DovecotServer(USERS) as server:
+    with DovecotServer(USERS, mbox_users={"big"}) as server:
         yield server
 
 

@@ -11,11 +11,14 @@ the command line work without it, on any system).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from primsync.errors import ConfigurationError, ServiceError
@@ -122,10 +125,15 @@ class DovecotServer(Server):
         *,
         root: str | os.PathLike[str] | None = None,
         oauth2_introspection_url: str | None = None,
+        mbox_users: Iterable[str] = (),
     ):
         """``oauth2_introspection_url``: also accept XOAUTH2 and OAUTHBEARER, checking each
-        token at that RFC 7662 introspection endpoint (Dovecot's ``oauth2`` passdb)."""
+        token at that RFC 7662 introspection endpoint (Dovecot's ``oauth2`` passdb).
+        ``mbox_users``: these users' folders are mbox files (:meth:`write_mbox`), one file a
+        folder, not a Maildir of one file a message: a folder of 170,000 messages is then
+        written in a second and deleted at once."""
         self.users = dict(users)
+        self.mbox_users = frozenset(mbox_users)
         self.oauth2_introspection_url = oauth2_introspection_url
         self._own_root = root is None
         self.root = Path(root or tempfile.mkdtemp(prefix="primsync-dovecot-"))
@@ -136,6 +144,32 @@ class DovecotServer(Server):
     @property
     def cert_file(self) -> Path:
         return self.root / "cert.pem"
+
+    def _userdb_mail(self, user: str) -> str:
+        if user not in self.mbox_users:
+            return ""
+        folders = self.root / "mbox" / user
+        return f"userdb_mail=mbox:{folders}:INBOX={folders}/inbox"
+
+    def write_mbox(
+        self, user: str, folder: str, messages: Iterable[tuple[bytes, datetime]]
+    ) -> None:
+        """Write the folder ``folder`` of an mbox user whole: ``messages`` are (message, its
+        INTERNALDATE) pairs, the date going into each message's "From " line."""
+        assert user in self.mbox_users, f"{user} keeps a Maildir"
+        path = self.root / "mbox" / user / folder
+        with open(path, "wb") as out:
+            for message, when in messages:
+                body = re.sub(rb"(?m)^(>*From )", rb">\1", message.replace(b"\r\n", b"\n"))
+                stamp = when.astimezone(UTC).strftime("%a %b %d %H:%M:%S %Y").encode()
+                out.write(
+                    b"From primsync@localhost " + stamp + b"\n" + body.rstrip(b"\n") + b"\n\n"
+                )
+        if os.geteuid() == 0:  # Dovecot reads it as the unprivileged mail user
+            import pwd
+
+            owner = pwd.getpwnam("nobody")
+            os.chown(path, owner.pw_uid, owner.pw_gid)
 
     @staticmethod
     def binary() -> str | None:
@@ -151,7 +185,7 @@ class DovecotServer(Server):
         if binary is None:
             raise ConfigurationError("dovecot is not installed (apt-get install dovecot-imapd)")
         root = self.root
-        for sub in ("run", "state", "mail", "home"):
+        for sub in ("run", "state", "mail", "home", *(f"mbox/{u}" for u in self.mbox_users)):
             (root / sub).mkdir(parents=True, exist_ok=True)
         subprocess.run(
             [
@@ -176,7 +210,9 @@ class DovecotServer(Server):
             capture_output=True,
         )
         (root / "passwd").write_text(
-            "".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self.users.items())
+            "".join(
+                f"{u}:{{PLAIN}}{p}::::::{self._userdb_mail(u)}\n" for u, p in self.users.items()
+            )
         )
         import pwd  # POSIX only, like Dovecot itself
 
@@ -184,8 +220,9 @@ class DovecotServer(Server):
             mail_user = pwd.getpwnam("nobody")
             uid, gid = mail_user.pw_uid, mail_user.pw_gid
             login_user, internal_user, chroot = "dovenull", "dovecot", ""
-            for sub in ("mail", "home"):
-                os.chown(root / sub, uid, gid)
+            for sub in ("mail", "home", "mbox", *(f"mbox/{u}" for u in self.mbox_users)):
+                if (root / sub).exists():
+                    os.chown(root / sub, uid, gid)
             os.chmod(root, 0o755)
         else:
             uid, gid = os.getuid(), os.getgid()
