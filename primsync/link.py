@@ -384,6 +384,8 @@ def _open_client_once(settings: ConnectionSettings, secret: Secret) -> imapclien
         client = _transport(settings)
         try:
             _login(client, settings, token)
+        except _LoginBusy:
+            raise  # busy now: waited out by the caller, and the fresh token tried again
         except AuthenticationError as exc:
             raise AuthenticationError(
                 f"the server refused the access token, also after one refresh: {exc.message}",

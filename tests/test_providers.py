@@ -181,3 +181,32 @@ def test_a_sign_in_service_out_of_reach_is_said_at_once_not_waited_out(mailbox, 
     with pytest.raises(SignInUnreachable, match="cannot be reached"):
         link.open_client(settings, token, waits)
     assert asked == [False] and waits == []
+
+
+def test_a_busy_answer_to_the_refreshed_token_is_waited_out(monkeypatch):
+    """The server refuses the first token, then says "busy" to the refreshed one: that is waited
+    out and tried again, not reported as a token refused twice."""
+    from primsync.errors import AuthenticationError
+
+    monkeypatch.setattr(link, "THROTTLE_WAITS", (0.01,) * 5)
+    answers = [
+        AuthenticationError("login refused by 127.0.0.1:1: expired token"),
+        link._LoginBusy("login refused by 127.0.0.1:1: [UNAVAILABLE] Try again later"),
+        AuthenticationError("login refused by 127.0.0.1:1: expired token"),
+        None,
+    ]
+    logins: list[str] = []
+
+    def login(client, settings, token):
+        logins.append(token)
+        answer = answers.pop(0)
+        if answer is not None:
+            raise answer
+
+    monkeypatch.setattr(link, "_transport", lambda settings: object())
+    monkeypatch.setattr(link, "_login", login)
+    settings = ConnectionSettings(address="ana@contoso.example", host="127.0.0.1", port=1,
+                                  username="ana", security="none", auth="xoauth2")  # fmt: skip
+    waits: list[float] = []
+    link.open_client(settings, lambda refresh: "fresh" if refresh else "cached", waits)
+    assert logins == ["cached", "fresh", "cached", "fresh"] and waits == [0.01]
