@@ -158,7 +158,7 @@ def open_mailbox(
     engine: Engine,
     account: str,
     *,
-    secret: str | TokenProvider | None = None,
+    secret: AccountSecret | None = None,
     prompt: Callable[[str], str] | None = None,
     record: bool = True,
 ) -> Mailbox:
@@ -172,7 +172,7 @@ def list_folders(
     engine: Engine,
     account: str,
     *,
-    secret: str | TokenProvider | None = None,
+    secret: AccountSecret | None = None,
     prompt: Callable[[str], str] | None = None,
 ) -> list[Folder]:
     """The folder tree of a registered account."""
@@ -186,7 +186,7 @@ def read_message(
     folder: str,
     uid: int,
     *,
-    secret: str | TokenProvider | None = None,
+    secret: AccountSecret | None = None,
 ) -> Body:
     """One message of a folder, fetched in full and parsed (read-only: never flagged \\Seen) —
     what a preview shows before the user decides to import it."""
@@ -227,7 +227,7 @@ def check_account(
     engine: Engine,
     account: str,
     *,
-    secret: str | TokenProvider | None = None,
+    secret: AccountSecret | None = None,
     prompt: Callable[[str], str] | None = None,
 ) -> AccountCheck:
     """Connect to a registered account, log in and list its folders (read-only)."""

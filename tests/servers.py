@@ -191,7 +191,8 @@ class DovecotServer(Server):
         if binary is None:
             raise ConfigurationError("dovecot is not installed (apt-get install dovecot-imapd)")
         root = self.root
-        for sub in ("run", "state", "mail", "home", *(f"mbox/{u}" for u in self.mbox_users)):
+        mbox = ["mbox", *(f"mbox/{u}" for u in sorted(self.mbox_users))] if self.mbox_users else []
+        for sub in ("run", "state", "mail", "home", *mbox):
             (root / sub).mkdir(parents=True, exist_ok=True)
         subprocess.run(
             [
@@ -226,9 +227,8 @@ class DovecotServer(Server):
             mail_user = pwd.getpwnam("nobody")
             uid, gid = mail_user.pw_uid, mail_user.pw_gid
             login_user, internal_user, chroot = "dovenull", "dovecot", ""
-            for sub in ("mail", "home", "mbox", *(f"mbox/{u}" for u in self.mbox_users)):
-                if (root / sub).exists():
-                    os.chown(root / sub, uid, gid)
+            for sub in ("mail", "home", *mbox):
+                os.chown(root / sub, uid, gid)
             os.chmod(root, 0o755)
         else:
             uid, gid = os.getuid(), os.getgid()
