@@ -159,3 +159,67 @@ def test_encoded_word_pattern_splits_as_the_email_package_does():
     words = _ENCODED_WORD.findall(samples[0])
     assert words == [("utf-8", "q", "caf=C3=A9"), ("ISO-8859-1", "B", "SGVsbG8=")]
     assert decode_header(samples[0])[0] == (b"caf\xc3\xa9", "utf-8")
+
+
+# pieces an address list is made of, the usual ones and the ones that send it to the email
+# package: comments, escapes, stray quotes and brackets, routes, domain literals, non-ASCII
+_ADDRESS_PIECES = st.sampled_from([
+    "ana@x.example", "J.Doe@Mail.Example.COM", "o'neil+tag@sub-1.example", "a..b@x.example",
+    "x@[10.0.0.1]", "@route:z@x.example", "x@y.", "<", ">", "<k@z.example>", "Ana", "Ana López",
+    "=?utf-8?q?L=C3=A9a?=", "=?utf-8?b?TMOpYQ==?=", '"Doe, J."', '"a \\" b"', '"', "(note)",
+    ",", ", ", " ", "\t", "  ", ".", "@", ":", ";", "undisclosed-recipients:;", "\\", "[", "]",
+    "a@b@c.example", "-x@-y.example",
+])  # fmt: skip
+
+
+def _fast_or_email_package(value: str) -> tuple[object, object]:
+    from email.utils import getaddresses
+
+    from primsync.parse import _simple_addresses
+
+    return _simple_addresses(value), getaddresses([value])
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(_ADDRESS_PIECES, min_size=1, max_size=9).map("".join))
+def test_the_usual_address_lists_are_read_as_the_email_package_reads_them(value):
+    fast, stdlib = _fast_or_email_package(value)
+    assert fast is None or fast == stdlib
+
+
+def test_the_address_fast_path_takes_the_usual_shapes_and_leaves_the_rest():
+    usual = [
+        "ana@x.example", " Ana  Lopez <Ana@X.example> ", '"Doe, J." <j@y.example>, k@z.example',
+        '"" <a@b.example>', "=?utf-8?q?L=C3=A9a?= <lea@x.example>", "Ana<a@x.example>",
+        "a.b <x@y.example>,\tc@d.example",
+    ]  # fmt: skip
+    for value in usual:
+        fast, stdlib = _fast_or_email_package(value)
+        assert fast == stdlib, value
+    others = [
+        "Ana López <a@x.example>", "a@x.example (Ana)", '"a \\" b" <a@x.example>', "a@x.example,",
+        "undisclosed-recipients:;", "x@[10.0.0.1]", "<@route:z@x.example>",
+        "a@x.example,,b@y.example",
+    ]  # fmt: skip
+    for value in others:
+        assert _fast_or_email_package(value)[0] is None, value
+
+
+def test_the_corpus_addresses_read_by_the_fast_path_are_the_email_packages(corpus_files):
+    from email.parser import BytesHeaderParser
+    from email.policy import compat32
+
+    from primsync.parse import _unsurrogate
+
+    taken = 0
+    for path in corpus_files:
+        headers = BytesHeaderParser(policy=compat32).parsebytes(path.read_bytes())
+        for name in ("From", "To", "Cc", "Reply-To"):
+            for raw in headers.get_all(name) or []:
+                if not isinstance(raw, str):
+                    continue
+                value = _unsurrogate(" ".join(raw.split("\n")).strip(), [], name)
+                fast, stdlib = _fast_or_email_package(value)
+                assert fast is None or fast == stdlib, (path.name, value)
+                taken += fast is not None
+    assert taken > 50  # the corpus's usual lists did take the fast path
