@@ -346,6 +346,10 @@ _KEYS: dict[str, str] = {}  # "Message-Id:" -> "message-id"
 # the usual block: only well-formed "Name: value" lines and their continuations
 _WELL_FORMED = re.compile(r"(?:[!-9;-~]+:[^\n]*(?:\n[ \t][^\n]*)*\n?)*")
 _PAIR = re.compile(r"([!-9;-~]+):[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)\n?")  # line after line
+# the same, with none of the odd line breaks in it (the usual block: one pass instead of two)
+_WELL_FORMED_PLAIN = re.compile(
+    r"(?:[!-9;-~]+:[^\n\r\x0b\x0c\x1c-\x1e]*(?:\n[ \t][^\n\r\x0b\x0c\x1c-\x1e]*)*\n?)*"
+)
 _WANTED_KEY: dict[str, str] = {}  # "Message-Id" -> "message-id"; "" for a header not wanted
 
 
@@ -358,8 +362,12 @@ def _wanted_fields(block: str, defects: list[str]) -> dict[str, str]:
             key = name.lower() if name.lower() in _WANTED else ""
             if len(_WANTED_KEY) < 10_000:
                 _WANTED_KEY[name] = key
-        if key:
+        if not key:
+            continue
+        if key in found or "\n" in value or len(value) > _MAX_HEADER_CHARS:
             _keep(found, key, name, value, defects)
+        else:  # the usual field, as _keep stores it
+            found[key] = value.strip()
     return found
 
 
@@ -391,10 +399,18 @@ def _raw_headers(raw: bytes, defects: list[str]) -> dict[str, str]:
     block = (raw if end < 0 else raw[:end]).decode("ascii", "surrogateescape")
     if "\r" in block:
         block = block.replace("\r\n", "\n")
+    if _WELL_FORMED_PLAIN.fullmatch(block):
+        return _wanted_fields(block, defects)
     if _ODD_BREAKS.search(block):
         block = _ODD_BREAKS.sub("\n", block)
     if _WELL_FORMED.fullmatch(block):
         return _wanted_fields(block, defects)
+    return _any_fields(block, defects)
+
+
+def _any_fields(block: str, defects: list[str]) -> dict[str, str]:
+    """:func:`_raw_headers` of any block (its line breaks made LF), line by line: lines
+    that are not headers, and continuation lines with no header before them, are defects."""
     found: dict[str, str] = {}
     for name, value, other in _FIELD.findall(block):
         if not name:

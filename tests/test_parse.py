@@ -223,3 +223,51 @@ def test_the_corpus_addresses_read_by_the_fast_path_are_the_email_packages(corpu
                 assert fast is None or fast == stdlib, (path.name, value)
                 taken += fast is not None
     assert taken > 50  # the corpus's usual lists did take the fast path
+
+
+# header lines of the usual shape and of the others: names in any case, values with spaces,
+# tabs, folds, 8-bit bytes, odd line breaks, repeats, lines that are no header, a blank line
+_HEADER_LINES = st.lists(
+    st.tuples(
+        st.sampled_from(["From", "to", "CC", "Subject", "Date", "Message-ID", "References",
+                         "In-Reply-To", "Thread-Index", "X-Other", "Bad Name", "", " From"]),
+        st.lists(st.sampled_from(["a@b.example", " ", "\t", "Hi", "  ", "\r\n ", "\r\n\t", "\n ",
+                                  "\r", "\x0b", "\x0c", "\x1c", "é".encode().decode("latin-1"),
+                                  "=?utf-8?q?x?=", ":", "<i@d>"]), max_size=6),
+        st.sampled_from(["\r\n", "\n", "\r\n", "\r"]),
+    ),
+    max_size=8,
+)  # fmt: skip
+
+
+@settings(max_examples=600, deadline=None)
+@given(_HEADER_LINES)
+def test_the_usual_blocks_short_path_gives_the_general_readers_fields_and_defects(lines):
+    """``_raw_headers`` reads a well-formed block by a shorter path: it must give what the
+    general, line-by-line reader gives (trimmed, unfolded, cut, repeats noted)."""
+    from primsync.parse import _ODD_BREAKS, _any_fields, _raw_headers
+
+    text = "".join(f"{name}:{''.join(parts)}{end}" for name, parts, end in lines)
+    raw = text.encode("latin-1")
+    end = raw.find(b"\r\n\r\n")
+    end = raw.find(b"\n\n") if end < 0 else end
+    block = (raw if end < 0 else raw[:end]).decode("ascii", "surrogateescape")
+    block = block.replace("\r\n", "\n")
+    general_defects: list[str] = []
+    general = _any_fields(_ODD_BREAKS.sub("\n", block), general_defects)
+    defects: list[str] = []
+    assert _raw_headers(raw, defects) == general
+    assert defects == general_defects
+
+
+def test_the_usual_blocks_values_are_trimmed():
+    defects: list[str] = []
+    h = parse_headers(b"From: a@b.example \r\nSubject:  Hi there \t\r\nMessage-ID: <i@d> \r\n")
+    assert (h.from_addr, h.subject, h.message_id) == ("a@b.example", "Hi there", "<i@d>")
+    from primsync.parse import _raw_headers
+
+    fields = _raw_headers(b"Subject:  Hi there \t\r\nX-Other: y\r\n", defects)
+    assert fields == {"subject": "Hi there"} and defects == []
+    fields = _raw_headers(b"Subject: " + b"x" * 100_001 + b" \r\nTo: a@b\r\nTo: c@d\r\n", defects)
+    assert fields == {"subject": "x" * 100_000, "to": "a@b"}
+    assert defects == ["Subject: header of 100001 characters cut"]
