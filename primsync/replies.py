@@ -35,6 +35,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,7 @@ __all__ = [
     "apply_threshold",
     "learn_copies",
     "probable_replies",
+    "subject_core",
     "thread_key",
     "thread_subject",
 ]
@@ -86,7 +88,17 @@ _SPACE = re.compile(r"\s+")
 def thread_subject(subject: str | None) -> tuple[str, list[str]]:
     """The subject without its reply/forward prefixes and list tags (case-folded, spaces
     collapsed), and the prefixes taken off, outermost first."""
-    text = subject or ""
+    core, prefixes = _thread_parts(subject or "")
+    return core, list(prefixes)
+
+
+def subject_core(subject: str | None) -> str:
+    """:func:`thread_subject`'s first part alone (what subjects are compared by)."""
+    return _thread_parts(subject or "")[0]
+
+
+@lru_cache(maxsize=65536)  # a review asks it of each subject two or three times
+def _thread_parts(text: str) -> tuple[str, tuple[str, ...]]:
     prefixes: list[str] = []
     while True:
         tag = _TAG.match(text)
@@ -98,7 +110,7 @@ def thread_subject(subject: str | None) -> tuple[str, list[str]]:
             break
         prefixes.append(found.group(0).strip())
         text = text[found.end() :]
-    return _SPACE.sub(" ", text).strip().casefold(), prefixes
+    return _SPACE.sub(" ", text).strip().casefold(), tuple(prefixes)
 
 
 def _is_forward(prefixes: list[str]) -> bool:
@@ -163,7 +175,7 @@ def learn_copies(
         addresses["address"].tolist(), addresses["record_id"].tolist(), strict=True
     ):
         records_of.setdefault(address, set()).add(int(rid))
-    crm_rows = crm.assign(_subject=[thread_subject(s)[0] for s in crm["subject"].tolist()])
+    crm_rows = crm.assign(_subject=[subject_core(s) for s in crm["subject"].tolist()])
     crm_rows["_sent"] = pd.to_datetime(crm_rows["sent_at"], utc=True)
     for row in sent.to_dict("records"):
         mid = row[F.MESSAGE_ID]
@@ -188,7 +200,7 @@ def learn_copies(
         when = row[F.RECEIVED]
         if when is None or pd.isna(when):
             continue
-        subject = thread_subject(row[F.SUBJECT])[0]
+        subject = subject_core(row[F.SUBJECT])
         records = (
             set().union(*(records_of.get(a, set()) for a in recipients)) if recipients else set()
         )
@@ -231,22 +243,33 @@ class _Candidate:
 
 
 def _candidates(crm: pd.DataFrame) -> list[_Candidate]:
+    """The CRM messages as candidates, read column by column (a dict a row cost 40 us)."""
+    n = len(crm)
+
+    def column(name: str, default: object) -> list:
+        return crm[name].tolist() if name in crm.columns else [default] * n
+
     out = []
-    for row in crm.to_dict("records"):
+    for crm_id, record_id, name, kind, subject, sent_at, who, threads, excluded in zip(
+        *(crm[c].tolist() for c in ("crm_id", "record_id", "name", "kind", "subject", "sent_at")),
+        column("recipients", None),
+        column("threads", None),
+        column("excluded", False),
+        strict=True,
+    ):
+        when = pd.Timestamp(sent_at)
         out.append(
             _Candidate(
-                int(row["crm_id"]),
-                int(row["record_id"]),
-                row["name"],
-                row["kind"],
-                row["subject"] or "",
-                pd.Timestamp(row["sent_at"]).tz_convert("UTC")
-                if pd.Timestamp(row["sent_at"]).tzinfo
-                else pd.Timestamp(row["sent_at"]).tz_localize("UTC"),
-                thread_subject(row["subject"])[0],
-                frozenset(row.get("recipients") or ()),
-                frozenset(row.get("threads") or ()),
-                bool(row.get("excluded", False)),
+                int(crm_id),
+                int(record_id),
+                name,
+                kind,
+                subject or "",
+                when.tz_convert("UTC") if when.tzinfo else when.tz_localize("UTC"),
+                subject_core(subject),
+                frozenset(who or ()),
+                frozenset(threads or ()),
+                bool(excluded),
             )
         )
     return out
@@ -355,7 +378,7 @@ def probable_replies(
     indexes = out[F.THREAD_INDEX].to_numpy(object) if F.THREAD_INDEX in out.columns else None
     annexes: dict[int, str] = {}
     for pos in todo:
-        pool = list(by_subject.get(thread_subject(subjects[pos])[0], []))
+        pool = list(by_subject.get(subject_core(subjects[pos]), []))
         key = thread_key(indexes[pos]) if indexes is not None else None
         if key:
             pool += by_thread.get(key, [])

@@ -33,6 +33,7 @@ from primsync.replies import (
     REPLY_WINDOW,
     learn_copies,
     probable_replies,
+    subject_core,
     thread_key,
     thread_subject,
 )
@@ -357,7 +358,7 @@ def find_probable_replies(
             for crm_id, subject in zip(
                 sent["crm_id"].tolist(), sent["subject"].tolist(), strict=True
             )
-            if thread_subject(subject)[0] in cores
+            if subject_core(subject) in cores
         ]
     crm = links.reply_candidates(engine, senders, keys, start, end, also=also)
     if crm.empty:

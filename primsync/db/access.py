@@ -16,6 +16,7 @@ from sqlalchemy import Engine, Select, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from primsync.db import directory
+from primsync.db.crm import rows_frame
 from primsync.db.models import (
     Attachment,
     CrmMessage,
@@ -169,7 +170,7 @@ def visible_messages(
         stmt = stmt.where(ImportedMessage.received_at >= since)
     stmt = stmt.order_by(ImportedMessage.received_at.desc(), ImportedMessage.id.desc())
     with engine.connect() as conn:
-        frame = pd.DataFrame(conn.execute(stmt).all(), columns=MESSAGE_COLUMNS)
+        frame = rows_frame(conn.execute(stmt), MESSAGE_COLUMNS)
     for col in ("received_at", "imported_at"):
         frame[col] = pd.to_datetime(frame[col], utc=True)
     return frame

@@ -1,6 +1,7 @@
 """What the review reads of the CRM: every record address (contacts), the CRM messages among
 a set of ids (sent from the CRM or learned from Sent copies), and which dedupe keys are already
-stored; ``among`` binds a long list of values as one parameter.
+stored; ``among`` binds a long list of values as one parameter, ``rows_frame`` makes a query's
+rows a frame.
 
 Reads of *imported messages* live in ``primsync.db.access`` behind the access rule; nothing here
 returns message contents.
@@ -9,7 +10,7 @@ returns message contents.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pandas as pd
@@ -25,6 +26,7 @@ __all__ = [
     "contacts_frame",
     "crm_messages_frame",
     "imported_pairs",
+    "rows_frame",
     "values_of",
 ]
 
@@ -50,7 +52,7 @@ def contacts_frame(engine: Engine) -> pd.DataFrame:
         .outerjoin(last_crm, last_crm.c.record_id == Record.id)
     )
     with engine.connect() as conn:
-        frame = pd.DataFrame(conn.execute(query).all(), columns=list(query.selected_columns.keys()))
+        frame = rows_frame(conn.execute(query), list(query.selected_columns.keys()))
     frame["excluded"] = frame["excluded"].astype(bool)
     frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
     frame["last_crm_at"] = pd.to_datetime(frame["last_crm_at"], utc=True)
@@ -120,6 +122,13 @@ def imported_pairs(engine: Engine, dedupe_keys: Iterable[str]) -> set[tuple[int,
             ).all()
             found.update((int(r), str(k)) for r, k in stored)
     return found
+
+
+def rows_frame(rows: Iterable[Sequence[Any]], columns: list[str]) -> pd.DataFrame:
+    """A query's rows as a frame of ``columns``, each row read as a tuple first: given
+    SQLAlchemy's rows, pandas probes each for a namedtuple's fields, and the lookup it makes
+    raises and catches inside SQLAlchemy: 8 us a row (5,000 rows: 40 ms against 6 ms)."""
+    return pd.DataFrame([tuple(row) for row in rows], columns=columns)
 
 
 def values_of(items: Iterable[str]) -> list[str]:

@@ -12,7 +12,7 @@ from datetime import datetime
 import pandas as pd
 from sqlalchemy import Engine, or_, select
 
-from primsync.db.crm import CRM_FIELDS, among, values_of
+from primsync.db.crm import CRM_FIELDS, among, rows_frame, values_of
 from primsync.db.engine import upsert_insert, write_transaction
 from primsync.db.models import CrmMessage, CrmMessageCopy, Record, RecordAddress
 
@@ -47,7 +47,7 @@ def crm_sent_between(engine: Engine, start: datetime, end: datetime) -> pd.DataF
         CrmMessage.sent_at,
     ).where(CrmMessage.sent_at >= start, CrmMessage.sent_at <= end)
     with engine.connect() as conn:
-        frame = pd.DataFrame(conn.execute(query).all(), columns=list(query.selected_columns.keys()))
+        frame = rows_frame(conn.execute(query), list(query.selected_columns.keys()))
     frame["sent_at"] = pd.to_datetime(frame["sent_at"], utc=True)
     return frame
 
@@ -127,7 +127,7 @@ def reply_candidates(
             .join(Record, Record.id == CrmMessage.record_id)
             .where(CrmMessage.sent_at >= start, CrmMessage.sent_at <= end, or_(*wanted))
         )
-        found = pd.DataFrame(conn.execute(query).all(), columns=columns)
+        found = rows_frame(conn.execute(query), columns)
         copies = conn.execute(
             select(
                 CrmMessageCopy.crm_message_id, CrmMessageCopy.recipients, CrmMessageCopy.thread
@@ -159,4 +159,4 @@ def addresses_of(engine: Engine, addresses: Iterable[str]) -> pd.DataFrame:
                     )
                 ).all()
             )
-    return pd.DataFrame(rows, columns=["address", "record_id"])
+    return rows_frame(rows, ["address", "record_id"])
