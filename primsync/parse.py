@@ -15,7 +15,7 @@ import binascii
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.base64mime import decode as b64decode
 from email.header import decode_header
@@ -25,6 +25,7 @@ from email.policy import compat32
 from email.quoprimime import header_decode
 from email.utils import getaddresses, parsedate_tz
 from functools import lru_cache
+from typing import NamedTuple
 
 # an RFC 2047 encoded word, as the email package splits them (written here, not imported from
 # email.header's private ``ecre``): =?charset?q-or-b?encoded text?=
@@ -66,9 +67,10 @@ _ID = re.compile(r"<([^<>]*)>")
 _MAX_HEADER_CHARS = 100_000  # a single header beyond this is cut, with a defect
 
 
-@dataclass(frozen=True, slots=True)
-class HeaderFields:
-    """The header fields of one message, decoded; ``defects`` says what could not be read."""
+class HeaderFields(NamedTuple):
+    """The header fields of one message, decoded; ``defects`` says what could not be read.
+    (A named tuple: made for every message a review keeps, in a third of a frozen
+    dataclass's time.)"""
 
     from_addr: str = ""
     from_name: str = ""
@@ -79,7 +81,7 @@ class HeaderFields:
     message_id: str | None = None
     in_reply_to: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
-    defects: tuple[str, ...] = field(default=())
+    defects: tuple[str, ...] = ()
     thread_index: str | None = None
 
 

@@ -72,6 +72,11 @@ def test_internaldate():
     assert internaldate(b"27-Nov-2026 12:00:00 +0100") == datetime(2026, 11, 27, 11, tzinfo=UTC)
     assert internaldate_seconds(b" 1-Jan-1970 00:00:00 +0000") == 0
     assert internaldate_seconds(b" 1-jan-1970 01:00:00 +0100") == 0
+    # a day's start is kept per date and zone: the same day in other zones, clocks unpadded
+    assert internaldate_seconds(b" 1-Jan-1970 00:00:00 -0130") == 5400
+    assert internaldate_seconds(b" 1-Jan-1970 1:2:3 -0130") == 5400 + 3723
+    assert internaldate_seconds(b"02-Jan-1970 23:59:60 +0000") == 86400 + 86400
+    assert internaldate_seconds(b"1-Jan-1970 01:02:03 +0a00") is None
     for bad in (b"garbage", b"31-Feb-2026 10:00:00 +0000", b"1-Foo-2026 10:00:00 +0000", b""):
         assert internaldate(bad) is None
     assert internaldate(b" 1-Jan-0001 00:00:00 +0100") is None  # before year 1 in UTC
