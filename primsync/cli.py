@@ -8,6 +8,7 @@ error (mail server or database), 4 permission error, 5 another sync holds the ac
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.util
 import os
 import signal
@@ -809,6 +810,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             OPENED.pop().dispose()
 
 
+# A command is a short process that imports pandas and SQLAlchemy, then builds frames: with
+# the cyclic collector's first threshold at its default (700 new objects) it ran ~450 times in
+# `primsync review`, 0.13-0.17 s of it during the imports, for nothing to collect (imports and
+# frames make no garbage cycles to speak of). Reference counting frees everything as before.
+GC_FIRST_THRESHOLD = 10_000
+
 # the commands whose work ends in a large frame written out: once their output is flushed,
 # the process ends at once instead of freeing every row of it (0.4 s at 50,000 rows)
 _EXIT_AT_ONCE = {"review", "coverage", "messages"}
@@ -819,6 +826,7 @@ def run(argv: Sequence[str] | None = None) -> None:
     wrote out a review (its engines disposed, its output flushed), the interpreter's teardown
     is skipped: nothing is left to do but free memory the system takes back anyway."""
     arguments = list(sys.argv[1:] if argv is None else argv)
+    gc.set_threshold(GC_FIRST_THRESHOLD, *gc.get_threshold()[1:])
     code = main(arguments)
     if arguments and arguments[0] in _EXIT_AT_ONCE:
         import logging

@@ -206,6 +206,26 @@ def test_the_command_line_starts_without_the_heavy_libraries():
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_the_command_lines_process_runs_the_cycle_collector_less_often(monkeypatch):
+    """``primsync`` (``cli.run``) raises the collector's first threshold before a command runs
+    (its imports and frames make no cycles worth ~450 passes); ``cli.main``, which tests and
+    callers use in their own process, leaves it alone."""
+    import gc
+
+    from primsync import cli
+
+    before = gc.get_threshold()
+    seen: list[tuple[int, ...]] = []
+    monkeypatch.setattr(cli, "main", lambda argv: seen.append(gc.get_threshold()) or 0)
+    try:
+        with pytest.raises(SystemExit):
+            cli.run(["health"])
+    finally:
+        gc.set_threshold(*before)
+    assert seen == [(cli.GC_FIRST_THRESHOLD, *before[1:])]
+    assert before[0] < cli.GC_FIRST_THRESHOLD
+
+
 def test_the_commands_that_show_no_table_start_without_pandas(tmp_path, mailbox):
     """A command that writes, or checks an account, loads no pandas (~0.6 s of its ~1.3 s
     before): each in a process of its own, as typed, on a new database."""
