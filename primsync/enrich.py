@@ -173,7 +173,8 @@ def enrich(
     yellow = "yellow: no id in References or In-Reply-To is a CRM message"
     bulk = _bulk_rows(parsed, shared, excluded_addresses)
     with gc_paused():
-        rest = parsed[~bulk] if bulk.any() else parsed
+        # only the columns read: filtering copies each (string columns, in Arrow, by a take)
+        rest = parsed.loc[~bulk, _CLASSIFIED] if bulk.any() else parsed
         by_address = _addresses_of(rest, contacts)
         rows = _classify(rest, records, by_address, excluded_addresses, crm, imported, yellow)
         columns = _bulk_columns(parsed, bulk, contacts, imported, yellow)
@@ -282,6 +283,11 @@ def _bulk_columns(
     return out
 
 
+# what _classify (and _addresses_of) read of a parsed row
+_CLASSIFIED = [F.DIRECTION, F.FROM_ADDR, F.TO_ADDRS, F.CC_ADDRS, F.REFERENCES, F.IN_REPLY_TO]
+_CLASSIFIED.append(F.DEDUPE_KEY)
+
+
 def _classify(
     parsed: pd.DataFrame,
     records: _Records,
@@ -294,10 +300,8 @@ def _classify(
     """One tuple of enrichment values (in F.ENRICHED_COLUMNS order) per parsed row."""
     rows: list[tuple] = []
     annexes: dict[int, str] = {}
-    wanted = [F.DIRECTION, F.FROM_ADDR, F.TO_ADDRS, F.CC_ADDRS, F.REFERENCES, F.IN_REPLY_TO]
-    wanted.append(F.DEDUPE_KEY)
     for direction, sender, to, cc, refs, irt, key in zip(
-        *(parsed[c].tolist() for c in wanted), strict=True
+        *(parsed[c].tolist() for c in _CLASSIFIED), strict=True
     ):
         received = direction == "in"
         if received:

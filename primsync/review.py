@@ -275,8 +275,8 @@ def learn_from_sent(
     """Link the Sent copies among ``rows`` to their CRM messages (:func:`learn_copies`), keep
     the links (``store``), and enrich again the rows naming an id learned now: they turn green.
     Returns the rows and the links learned now."""
-    sent = rows[rows[F.DIRECTION].to_numpy() == "out"]
-    sent = sent[sent[F.MESSAGE_ID].notna().to_numpy()]
+    sent_ids = (rows[F.DIRECTION].to_numpy() == "out") & rows[F.MESSAGE_ID].notna().to_numpy()
+    sent = rows[sent_ids] if sent_ids.any() else rows.iloc[0:0]  # no copy of a received mailbox
     nothing = learn_copies(sent.iloc[0:0], pd.DataFrame(), pd.DataFrame())
     if sent.empty:
         return rows, nothing
@@ -321,10 +321,12 @@ def find_probable_replies(
     (:func:`primsync.replies.probable_replies`), with the candidates read from the database
     and, from ``learned``, the Sent copies linked by this review but not stored."""
     out = rows
-    yellow = out[
+    read = [c for c in (F.FROM_ADDR, F.THREAD_INDEX, F.RECEIVED, F.SUBJECT) if c in out.columns]
+    yellow = out.loc[  # the columns read here only: filtering copies each
         (out[F.CONTEXT].to_numpy() == "yellow")
         & (out[F.DIRECTION].to_numpy() == "in")
-        & ~out[F.EXCLUDED].to_numpy(bool)
+        & ~out[F.EXCLUDED].to_numpy(bool),
+        read,
     ]
     if yellow.empty:
         return out
