@@ -173,6 +173,26 @@ print(json.dumps({"peak_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_max
 """
 
 
+# the command's work in a fresh process, timed inside: the imports `primsync review` makes,
+# a first review (no cache filled by an earlier one), its JSON written as the command does
+CHILD_PARTS = """
+import json, sys, time
+started = time.perf_counter()
+from primsync import frame as F
+from primsync.cli_common import write_out
+from primsync.db.engine import open_engine
+from primsync.review import review_mailbox
+imported = time.perf_counter()
+url, account, folder, out = sys.argv[1:5]
+result = review_mailbox(open_engine(url), account, [folder], option="all", keep_unmatched=False)
+reviewed = time.perf_counter()
+write_out(F.frame_json_pieces(result.frame), out)
+written = time.perf_counter()
+print(json.dumps({"imports": imported - started, "review": reviewed - imported,
+                  "json": written - reviewed, "rows": len(result.frame)}))
+"""
+
+
 def sizes(text: str) -> list[int]:
     """``--messages``: one size or several, comma-separated (``5000,50000,500000``)."""
     try:
@@ -345,9 +365,19 @@ def measure(n: int, args, link, report, *, match: bool) -> Scale:  # type: ignor
         def whole_process() -> None:
             subprocess.run(cli, env=cli_env, check=True, capture_output=True)
 
+        parts: list[dict[str, float]] = []
+
+        def fresh_process() -> None:
+            child = subprocess.run(
+                [sys.executable, "-c", CHILD_PARTS, url, ACCOUNT, FOLDER, str(out) + ".parts"],
+                env=cli_env, check=True, capture_output=True, text=True,
+            )  # fmt: skip
+            parts.append(json.loads(child.stdout.strip().splitlines()[-1]))
+
         times = alternating({
             "raw": lambda: raw_fetch(server, "1:*", HEADER_ITEMS),
             "compressed": review("1"), "plain": review("0"), "cli": whole_process,
+            "parts": fresh_process,
         }, repeat)  # fmt: skip
         assert len(json.loads(out.read_text())) == kept[-1]
         review_s, cli_s = times["compressed"], times["cli"]
@@ -370,6 +400,12 @@ def measure(n: int, args, link, report, *, match: bool) -> Scale:  # type: ignor
         report("  `primsync review --format json -o F`", f"{times['cli']:.2f} s (whole process)",
                f"in-process {times['compressed']:.2f} s", f"{ratio:.2f}x", "<= 1.3x",
                ratio <= 1.3)  # fmt: skip
+        part = {k: statistics.median(p[k] for p in parts) for k in ("imports", "review", "json")}
+        assert all(p["rows"] == kept[-1] for p in parts)
+        report("    its parts, timed inside a process",
+               f"imports {part['imports']:.2f} + review {part['review']:.2f} + JSON "
+               f"{part['json']:.2f} s", f"in-process {times['compressed']:.2f} s",
+               f"{part['review'] / times['compressed']:.2f}x", "-", True)  # fmt: skip
         help_s = alternating({"help": lambda: subprocess.run(
             [sys.executable, "-m", "primsync.cli", "--help"], env=cli_env, check=True,
             capture_output=True)}, max(repeat, 5))["help"]  # fmt: skip
