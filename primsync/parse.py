@@ -345,13 +345,12 @@ _ODD_BREAKS = re.compile(
     "[\r\x0b\x0c\x1c-\x1e]"
 )  # line breaks for str.splitlines, as mailers use them
 _KEYS: dict[str, str] = {}  # "Message-Id:" -> "message-id"
-# the usual block: only well-formed "Name: value" lines and their continuations
-_WELL_FORMED = re.compile(r"(?:[!-9;-~]+:[^\n]*(?:\n[ \t][^\n]*)*\n?)*")
-_PAIR = re.compile(r"([!-9;-~]+):[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)\n?")  # line after line
-# the same, with none of the odd line breaks in it (the usual block: one pass instead of two)
-_WELL_FORMED_PLAIN = re.compile(
+# the usual block: only well-formed "Name: value" lines and their continuations, none of the
+# odd line breaks in them (a block with some is matched again once they are made LF)
+_WELL_FORMED = re.compile(
     r"(?:[!-9;-~]+:[^\n\r\x0b\x0c\x1c-\x1e]*(?:\n[ \t][^\n\r\x0b\x0c\x1c-\x1e]*)*\n?)*"
 )
+_PAIR = re.compile(r"([!-9;-~]+):[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)\n?")  # line after line
 _WANTED_KEY: dict[str, str] = {}  # "Message-Id" -> "message-id"; "" for a header not wanted
 
 
@@ -401,12 +400,12 @@ def _raw_headers(raw: bytes, defects: list[str]) -> dict[str, str]:
     block = (raw if end < 0 else raw[:end]).decode("ascii", "surrogateescape")
     if "\r" in block:
         block = block.replace("\r\n", "\n")
-    if _WELL_FORMED_PLAIN.fullmatch(block):
+    if _WELL_FORMED.fullmatch(block):
         return _wanted_fields(block, defects)
     if _ODD_BREAKS.search(block):
         block = _ODD_BREAKS.sub("\n", block)
-    if _WELL_FORMED.fullmatch(block):
-        return _wanted_fields(block, defects)
+        if _WELL_FORMED.fullmatch(block):
+            return _wanted_fields(block, defects)
     return _any_fields(block, defects)
 
 
