@@ -91,9 +91,13 @@ def test_readme_commands_on_a_stock_system_python(tmp_path):
 
 
 def _build_wheel(dest: Path) -> Path:
-    """The wheel of the repository, as `pip wheel` builds it (setuptools from the registry)."""
+    """The wheel of the repository, as `pip wheel` builds it (setuptools from the registry),
+    from a fresh clone beside ``dest``: built in the checkout, setuptools would reuse the
+    checkout's build/ folder (a module deleted since the last build shipped) and leave build/
+    and *.egg-info in it."""
+    source = _fresh_clone(dest.parent / f"{dest.name}-source")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dest), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dest), str(source)],
         check=True, capture_output=True, env=_clean_env(), timeout=600,
     )  # fmt: skip
     (wheel,) = dest.glob("primsync-*.whl")
