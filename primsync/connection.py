@@ -122,6 +122,7 @@ class Wire:
         self.host = host
         self.port = port
         self.sock = self._create_socket(timeout)
+        _no_delay(self.sock)
         # the socket looked up at each read: imaplib's starttls() replaces it
         self._inflow = Buffer(lambda size: self.sock.recv(size))
         self._deflate = None
@@ -167,6 +168,18 @@ class Wire:
         inflating = deflate.Inflating(_Receiver(self, self._inflow.take()))
         self._inflow = Buffer(inflating.recv)
         self._deflate = deflate.deflater()
+
+
+def _no_delay(sock: socket.socket) -> None:
+    """Each write sent at once (TCP_NODELAY). imapclient writes a command in pieces (``ENABLE``,
+    ``SEARCH``: the line, then its CRLF); with Nagle's algorithm the CRLF waited for the
+    server's acknowledgement of the line, which the server delays since nothing is complete
+    yet: 40 ms a command on Linux (measured: ENABLE CONDSTORE's answer came after 2 RTT + 40
+    ms on a 20 ms link), up to 200 ms on Windows."""
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError):  # not a TCP socket: no Nagle to turn off
+        pass
 
 
 class _Receiver:
