@@ -108,7 +108,7 @@ def _fetch(
         status = box.select(str(folder))
         box.expect_uidvalidity(status.uidvalidity, {int(v) for v in group[F.UIDVALIDITY]})
         by_uid = {int(u): i for i, u in zip(group.index, group[F.UID], strict=True)}
-        values = dict(zip(group.index, group.to_dict("records"), strict=True))
+        values = dict(zip(group.index, _stored_values(group), strict=True))
         sizes = {int(u): int(n) for u, n in zip(group[F.UID], group[F.SIZE], strict=True)}
         seen = set()
         with reporter(progress, f"{folder} (import)") as report:
@@ -120,6 +120,30 @@ def _fetch(
             if uid not in seen:
                 missing[index] = "no longer in the folder (expunged or moved)"
     return items, missing
+
+
+# the review columns an imported message keeps (what _message_values reads)
+_STORED = (
+    F.RECEIVED, F.DEFECTS, F.RECORD_ID, F.FOLDER, F.UID, F.UIDVALIDITY, F.MESSAGE_ID,
+    F.DEDUPE_KEY, F.IN_REPLY_TO, F.REFERENCES, F.FROM_ADDR, F.FROM_NAME, F.TO_ADDRS,
+    F.CC_ADDRS, F.SUBJECT, F.DIRECTION, F.CONTEXT, F.ANNEXED_TO_ID,
+)  # fmt: skip
+
+
+def _stored_values(rows: pd.DataFrame) -> list[dict]:
+    """Each row's stored columns as a dict, made column by column: ``to_dict("records")``
+    of the whole rows took 35 ms for 1,000 rows, while the FETCH waited to be sent."""
+    columns = [_as_records_give(rows[c]) for c in _STORED]
+    return [dict(zip(_STORED, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+def _as_records_give(column: pd.Series) -> list:
+    """A column's values as ``to_dict("records")`` gives them: ``pd.NA`` (an ``Int64``
+    column's missing value) as None."""
+    values = column.tolist()
+    if column.hasnans:
+        return [None if v is pd.NA else v for v in values]
+    return values
 
 
 def _message_values(item: _Item, ids: ImportIds, run_id: int) -> dict:

@@ -156,6 +156,27 @@ def test_import_green_then_two_yellow_rows(db, mailbox):
     assert server_flags(mailbox) == flags
 
 
+def test_the_values_stored_of_a_row_are_those_pandas_gives_of_it(db, mailbox):
+    """The import reads each ticked row's stored columns column by column (commit's
+    ``_stored_values``): the same values, of the same types, as ``to_dict("records")`` gives,
+    missing values included."""
+    from primsync.commit import _STORED, _stored_values
+
+    frame = review(db).frame
+    odd = frame.head(2).copy()
+    odd[F.RECEIVED] = pd.NaT
+    odd[F.MESSAGE_ID] = None
+    odd[F.ANNEXED_TO_ID] = pd.NA
+    odd[F.RECORD_ID] = pd.NA
+    for rows in (frame, odd, frame.iloc[0:0]):
+        def seen(records):  # pd.NA is not equal to itself: compare types and reprs
+            return [[(k, type(v), repr(v)) for k, v in r.items()] for r in records]
+
+        expected = rows[list(_STORED)].to_dict("records")
+        assert seen(_stored_values(rows)) == seen(expected)
+    assert len(frame) > 5 and frame[F.ANNEXED_TO_ID].isna().any()
+
+
 def test_folder_state_moves_and_since_last_shows_only_newer_mail(db):
     result = review(db, option="since-last")
     import_selected(db, result, user="ana", accessible_to="Public", secret=PASSWORD)
