@@ -113,6 +113,8 @@ class Wire:
     port: int
     _inflow: Buffer
     _deflate: Any = None
+    untagged_responses: dict[str, list[Any]]  # imaplib's
+    capabilities: tuple[str, ...]  # imaplib's
 
     if TYPE_CHECKING:  # given by imaplib's class (imapclient's subclasses set it up)
 
@@ -123,9 +125,22 @@ class Wire:
         self.port = port
         self.sock = self._create_socket(timeout)
         _no_delay(self.sock)
+        self._greeted = False
         # the socket looked up at each read: imaplib's starttls() replaces it
         self._inflow = Buffer(lambda size: self.sock.recv(size))
         self._deflate = None
+
+    def _get_capabilities(self) -> None:
+        """imaplib asks CAPABILITY once greeted (and again after STARTTLS). A greeting that
+        says them (``* OK [CAPABILITY ...]``, RFC 3501 7.1: Dovecot's, Cyrus') is taken at its
+        word: one round trip less a connection. After STARTTLS they are always asked (RFC
+        2595 3.1: what was said before TLS is forgotten)."""
+        told = None if self._greeted else self.untagged_responses.pop("CAPABILITY", None)
+        self._greeted = True
+        if not told or not isinstance(told[-1], bytes):
+            super()._get_capabilities()  # type: ignore[misc]
+            return
+        self.capabilities = tuple(told[-1].decode("ascii", "replace").upper().split())
 
     def read(self, size: int) -> bytes:
         data = self._inflow.read(size)

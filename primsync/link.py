@@ -342,7 +342,12 @@ def _login(client: imapclient.IMAPClient, settings: ConnectionSettings, secret: 
         raise refused(f"login refused by {target}: {reason[:200]}", **where) from exc
     except (IMAPClientError, OSError) as exc:
         client.shutdown()
-        raise MailboxError(f"login to {target} failed: {type(exc).__name__}", **where) from exc
+        why = (  # the error's own words are not repeated: they could hold what was sent
+            f"no answer within {settings.timeout:g} s (timed out)"
+            if isinstance(exc, TimeoutError)
+            else type(exc).__name__
+        )
+        raise MailboxError(f"login to {target} failed: {why}", **where) from exc
 
 
 def open_client(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import imaplib
 import socket
+import threading
 import warnings
 
 import pytest
@@ -155,6 +156,60 @@ def test_a_command_written_in_pieces_is_sent_without_waiting(mailbox, security):
         sock = box._client._imap.sock
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
         assert box.select("INBOX").exists == 9  # ENABLE CONDSTORE, then EXAMINE
+
+
+@pytest.fixture
+def commands_sent(monkeypatch):
+    """The command words every connection sends (``LOGIN``, ``CAPABILITY``...), in order."""
+    sent: list[str] = []
+    plain = connection.Wire.send
+
+    def send(self, data: bytes) -> None:
+        if self._deflate is None:
+            words = data.split(b" ", 2)
+            if len(words) > 1 and words[0].isalnum():  # "TAG COMMAND ...", not a literal
+                sent.append(words[1].strip().decode("ascii", "replace").upper())
+        plain(self, data)
+
+    monkeypatch.setattr(connection.Wire, "send", send)
+    return sent
+
+
+@pytest.mark.parametrize("security", ["none", "starttls"])
+def test_the_capabilities_a_greeting_says_are_not_asked_again(mailbox, commands_sent, security):
+    """Dovecot's greeting names its capabilities: LOGIN is the first command (one round trip
+    less), the capabilities after LOGIN are the logged-in ones, and after STARTTLS they are
+    asked (what was said before TLS is forgotten)."""
+    kind = settings(mailbox, security=security, ca_file=str(mailbox.cert_file))
+    with connect(kind, PASSWORD) as box:
+        assert box.select("INBOX").exists == 9
+        logged_in = box.capabilities
+    expected = ["STARTTLS", "CAPABILITY", "LOGIN"] if security == "starttls" else ["LOGIN"]
+    assert commands_sent[: len(expected)] == expected
+    assert "CONDSTORE" in logged_in and "COMPRESS=DEFLATE" in logged_in  # not the greeting's
+
+
+def test_a_greeting_without_capabilities_has_them_asked(commands_sent):
+    """A greeting without them (Gmail's, Microsoft's): CAPABILITY is asked, as imaplib does."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn, conn.makefile("rb") as lines:
+            conn.sendall(b"* OK ready\r\n")
+            tag = lines.readline().split()[0]
+            conn.sendall(b"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n%s OK done\r\n" % tag)
+            lines.readline()  # LOGOUT
+            conn.sendall(b"* BYE\r\n")
+
+    worker = threading.Thread(target=serve, daemon=True)
+    worker.start()
+    imap = connection.PlainConnection("127.0.0.1", listener.getsockname()[1], 10)
+    assert imap.capabilities == ("IMAP4REV1", "AUTH=PLAIN")
+    imap.logout()
+    worker.join(10)
+    listener.close()
+    assert commands_sent == ["CAPABILITY", "LOGOUT"]
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 5, 8, 13, 64, 1000])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 
 import imapclient
@@ -100,6 +101,24 @@ def test_a_stalled_server_hits_the_timeout_then_gives_up_clearly(mailbox):
     message = str(err.value)
     assert proxy.stalls >= 1 and "timed out" in message
     assert "connection lost" in message and "'INBOX'" in message and DEMO_ACCOUNT in message
+
+
+def test_a_login_left_unanswered_says_it_timed_out(mailbox):
+    """The greeting arrives (it names the capabilities: LOGIN is the first command), then
+    nothing: the error says how long it waited, and nothing of what was sent."""
+    with socket.create_connection((mailbox.host, mailbox.port)) as raw:
+        greeting = raw.makefile("rb").readline()
+    assert b"[CAPABILITY " in greeting
+    proxy = FaultyProxy(mailbox.port)
+    try:
+        proxy.stall_after(len(greeting))
+        with pytest.raises(MailboxError) as err:
+            connect(settings(mailbox, port=proxy.port, timeout=1.0), PASSWORD, max_reconnects=0)
+    finally:
+        proxy.close()
+    message = str(err.value)
+    assert f"login to 127.0.0.1:{proxy.port} failed: no answer within 1 s (timed out)" in message
+    assert PASSWORD not in message and proxy.stalls == 1
 
 
 def test_a_fetch_left_early_keeps_the_connection_in_step(mailbox):
