@@ -353,9 +353,8 @@ class Mailbox:
         ) from exc
 
     def _examine(self, client: imapclient.IMAPClient) -> dict:
-        self.link.enable_condstore()
-        assert self.folder is not None
-        return client.select_folder(self.folder, readonly=True)
+        assert self.folder is not None and client is self.link.client
+        return self.link.examine(self.folder)
 
     def folder_status(self, folder: str) -> FolderStatus:
         """STATUS of a folder, without opening it (HIGHESTMODSEQ where CONDSTORE is there)."""

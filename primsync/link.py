@@ -128,12 +128,42 @@ class Link:
         self.client.normalise_times = False
         self.capabilities = {decode_text(c).upper() for c in client.capabilities()}
         self._condstore_asked = False
+        self._condstore_param_refused = False
         self._compress_asked = False
         self.compressed = False
 
+    def examine(self, folder: str) -> dict:
+        """EXAMINE ``folder`` (read-only), reporting HIGHESTMODSEQ where the server has
+        CONDSTORE: the EXAMINE itself enables it (RFC 7162 3.1, ``EXAMINE "folder"
+        (CONDSTORE)``), where ENABLE CONDSTORE before it cost a round trip of its own. A
+        server that answers the parameter BAD is asked the other way, ENABLE then EXAMINE (and
+        only that way for the rest of the connection); a NO is the folder's or the server's
+        (busy) refusal, raised as it is."""
+        if "CONDSTORE" in self.capabilities and not self._condstore_param_refused:
+            try:
+                return _examine_with_condstore(self.client, folder)
+            except IMAPClientAbortError:
+                raise
+            except IMAPClientError as exc:
+                if "command error: BAD" not in str(exc):  # imaplib's words for a BAD answer
+                    raise  # NO: the folder's or the server's (busy) refusal, as without it
+                refused: Exception = exc
+            except AttributeError as exc:  # imapclient's insides changed
+                refused = exc
+            info = self._examine_after_enable(folder)
+            self._condstore_param_refused = True  # the parameter, not the folder, was refused
+            logger.info("%s: EXAMINE (CONDSTORE) refused (%s): ENABLE CONDSTORE sent instead",
+                        self.settings.address, refused)  # fmt: skip
+            return info
+        return self._examine_after_enable(folder)
+
+    def _examine_after_enable(self, folder: str) -> dict:
+        self.enable_condstore()
+        return self.client.select_folder(folder, readonly=True)
+
     def enable_condstore(self) -> None:
         """ENABLE CONDSTORE once a connection, before its first SELECT: only then does SELECT
-        report HIGHESTMODSEQ."""
+        report HIGHESTMODSEQ (where the EXAMINE cannot ask for it itself: see ``examine``)."""
         if self._condstore_asked or not {"CONDSTORE", "ENABLE"} <= self.capabilities:
             return
         self._condstore_asked = True
@@ -203,8 +233,7 @@ class Link:
         try:
             self.use(client)
             if self.folder is not None and self.uidvalidity is not None:
-                self.enable_condstore()
-                info = self.client.select_folder(self.folder, readonly=True)
+                info = self.examine(self.folder)
                 if int(info[b"UIDVALIDITY"]) != self.uidvalidity:
                     raise UidValidityChanged(account=self.settings.address, folder=self.folder)
         except (IMAPClientError, OSError) as exc:
@@ -235,6 +264,15 @@ class Link:
             account=self.settings.address,
             folder=self.folder,
         )
+
+
+def _examine_with_condstore(client: imapclient.IMAPClient, folder: str) -> dict:
+    """imapclient's ``select_folder(folder, readonly=True)`` with the CONDSTORE parameter
+    after the folder's name (imapclient has no way to give SELECT parameters)."""
+    name = client._normalise_folder(folder)  # quoted, in modified UTF-7
+    name += b" (CONDSTORE)" if isinstance(name, bytes) else " (CONDSTORE)"
+    client._command_and_check("select", name, True)
+    return client._process_select_response(client._imap.untagged_responses)
 
 
 def fast_path_available(client: imapclient.IMAPClient) -> bool:

@@ -6,6 +6,7 @@ COMPRESS=DEFLATE give the same rows as on this Python's imaplib."""
 from __future__ import annotations
 
 import imaplib
+import logging
 import socket
 import threading
 import warnings
@@ -16,10 +17,12 @@ from imapclient import imap4, tls
 from primsync import connection
 from primsync.connection import Buffer
 from primsync.demo import DEMO_ACCOUNT
+from primsync.errors import FolderError
 from primsync.imap import connect
 from primsync.review import review_mailbox
 from tests.conftest import PASSWORD
 from tests.mailbox import FOLDERS
+from tests.proxy import FaultyProxy
 from tests.test_imap import settings
 
 
@@ -187,6 +190,39 @@ def test_the_capabilities_a_greeting_says_are_not_asked_again(mailbox, commands_
     expected = ["STARTTLS", "CAPABILITY", "LOGIN"] if security == "starttls" else ["LOGIN"]
     assert commands_sent[: len(expected)] == expected
     assert "CONDSTORE" in logged_in and "COMPRESS=DEFLATE" in logged_in  # not the greeting's
+
+
+def test_the_examine_itself_enables_condstore(mailbox, commands_sent):
+    """No ENABLE round trip before the first EXAMINE: ``EXAMINE "INBOX" (CONDSTORE)`` (RFC
+    7162 3.1), and HIGHESTMODSEQ is reported, by that EXAMINE and by the next ones."""
+    with connect(settings(mailbox), PASSWORD) as box:
+        first = box.select("INBOX")
+        second = box.select(FOLDERS[1])
+        assert box.select("INBOX").highestmodseq == first.highestmodseq
+    assert commands_sent[:4] == ["LOGIN", "EXAMINE", "EXAMINE", "EXAMINE"]
+    assert first.highestmodseq is not None and second.highestmodseq is not None
+
+
+def test_a_server_refusing_the_condstore_parameter_is_asked_with_enable(
+    mailbox, commands_sent, caplog
+):
+    """A server that offers CONDSTORE but answers the parameter BAD: ENABLE CONDSTORE, then
+    the EXAMINE again, HIGHESTMODSEQ still reported; the next EXAMINE goes without the
+    parameter; a folder that is not there is still said to be missing."""
+    caplog.set_level(logging.INFO, logger="primsync")
+    proxy = FaultyProxy(mailbox.port)
+    try:
+        proxy.busy("EXAMINE", "BAD Error in IMAP command EXAMINE: Unknown parameter")
+        with connect(settings(mailbox, port=proxy.port), PASSWORD) as box:
+            status = box.select("INBOX")
+            assert box.select(FOLDERS[1]).highestmodseq is not None
+            with pytest.raises(FolderError, match="Nope"):
+                box.select("Nope")
+    finally:
+        proxy.close()
+    assert status.highestmodseq is not None and status.exists == 9
+    assert commands_sent[:5] == ["LOGIN", "EXAMINE", "ENABLE", "EXAMINE", "EXAMINE"]
+    assert proxy.busy_answers == 1 and "ENABLE CONDSTORE sent instead" in caplog.text
 
 
 def test_a_greeting_without_capabilities_has_them_asked(commands_sent):
