@@ -121,9 +121,9 @@ class Link:
         self.use(client)
 
     def use(self, client: imapclient.IMAPClient) -> None:
-        """Take ``client`` (logged in) as this session's connection. CONDSTORE is enabled
-        before the first SELECT and compression started before the first FETCH, not here: a
-        re-sync that finds nothing new spends no round trip on either."""
+        """Take ``client`` (logged in) as this session's connection. CONDSTORE is enabled by
+        the first EXAMINE (``examine``) and compression started before the first FETCH, not
+        here: a re-sync that finds nothing new spends no round trip on either."""
         self.client = client
         self.client.normalise_times = False
         self.capabilities = {decode_text(c).upper() for c in client.capabilities()}
