@@ -78,6 +78,16 @@ class _Item:
     raw_size: int
 
 
+@dataclass
+class _Stored:
+    """One fetched message as it will be written: made as the FETCH goes on, while the server
+    is still sending (not after it, in the time the import waits for)."""
+
+    index: int
+    values: dict  # imported_message's values
+    attachments: list[dict]
+
+
 def _triage(rows: pd.DataFrame) -> list[str | None]:
     """Why each ticked row cannot be imported (None when it can)."""
     reasons: list[str | None] = []
@@ -99,10 +109,11 @@ def _triage(rows: pd.DataFrame) -> list[str | None]:
 
 
 def _fetch(
-    box: Mailbox, rows: pd.DataFrame, progress: Progress
-) -> tuple[list[_Item], dict[int, str]]:
-    """Fetch the ticked messages in full, folder by folder; returns items and skip reasons."""
-    items: list[_Item] = []
+    box: Mailbox, rows: pd.DataFrame, progress: Progress, ids: ImportIds, run_id: int
+) -> tuple[list[_Stored], dict[int, str]]:
+    """Fetch the ticked messages in full, folder by folder; returns what to store of each and
+    the skip reasons."""
+    items: list[_Stored] = []
     missing: dict[int, str] = {}
     for folder, group in rows.groupby(F.FOLDER, sort=False):
         status = box.select(str(folder))
@@ -115,7 +126,8 @@ def _fetch(
             for raw in box.fetch_full(list(by_uid), sizes=sizes, progress=report):
                 seen.add(raw.uid)
                 index = by_uid[raw.uid]
-                items.append(_Item(index, values[index], parse_message(raw.data), raw.size))
+                item = _Item(index, values[index], parse_message(raw.data), raw.size)
+                items.append(_Stored(index, _message_values(item, ids, run_id), _attachments(item)))
         for uid, index in by_uid.items():
             if uid not in seen:
                 missing[index] = "no longer in the folder (expunged or moved)"
@@ -194,7 +206,7 @@ def _attachments(item: _Item) -> list[dict]:
 
 
 def _write(
-    engine: Engine, items: list[_Item], review: ReviewResult, ids: ImportIds, run_id: int
+    engine: Engine, items: list[_Stored], review: ReviewResult, ids: ImportIds
 ) -> dict[int, int | None]:
     """One transaction (``db.imports.store_import``). Returns frame index → stored id."""
     marks = [
@@ -203,8 +215,8 @@ def _write(
     ]
     stored = store_import(
         engine,
-        [_message_values(item, ids, run_id) for item in items],
-        [_attachments(item) for item in items],
+        [item.values for item in items],
+        [item.attachments for item in items],
         marks,
         account_id=ids.account_id,
     )
@@ -247,11 +259,11 @@ def import_selected(
     waited = 0.0
     try:
         todo = rows[outcome[REASON].isna()]
-        items: list[_Item] = []
+        items: list[_Stored] = []
         if not todo.empty:
             box = mailbox or open_mailbox(engine, review.account, secret=secret, prompt=prompt)
             try:
-                items, missing = _fetch(box, todo, progress)
+                items, missing = _fetch(box, todo, progress, ids, run_id)
             finally:
                 waited = box.waited
                 if mailbox is None:
@@ -259,7 +271,7 @@ def import_selected(
             for index, why in missing.items():
                 outcome.loc[index, REASON] = why
         try:
-            stored = _write(engine, items, review, ids, run_id)
+            stored = _write(engine, items, review, ids)
         except PrimsyncError:
             raise
         except Exception as exc:
