@@ -32,10 +32,7 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
   fi
 fi
-# --no-compile: Python compiles what the tests import, once (pip compiled every file: a third of
-# the install's CPU)
-.venv/bin/python -m pip install -q --disable-pip-version-check --no-compile -c constraints.txt \
-  -e '.[test,notebook,worker]'
+.venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test,notebook,worker]'
 # real mailing-list threads for the reply-detection test (benchmarks/threads.py): when they
 # cannot be fetched, that test says why (and fails under CI)
 bash scripts/fetch-threads.sh || echo "warning: notmuch's test corpora could not be fetched (scripts/fetch-threads.sh)" >&2

@@ -31,9 +31,6 @@ def _clean_env(**more: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in dropped and not k.startswith("PRIMSYNC_")}  # fmt: skip
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    # no byte-code compiled up front for every file installed (25 of the 66 CPU-s of
-    # installing '.[notebook]'); Python compiles what is imported, when it is imported
-    env["PIP_COMPILE"] = "0"
     env.update(more)
     return env
 
