@@ -71,19 +71,11 @@ class ImportSummary:
 
 
 @dataclass
-class _Item:
-    index: int  # the row's label in the review frame (a RangeIndex label)
-    row: dict  # the row's values by column (a dict: a pandas row costs ~0.3 ms to make)
-    body: Body
-    raw_size: int
-
-
-@dataclass
 class _Stored:
     """One fetched message as it will be written: made as the FETCH goes on, while the server
     is still sending (not after it, in the time the import waits for)."""
 
-    index: int
+    index: int  # the row's label in the review frame (a RangeIndex label)
     values: dict  # imported_message's values
     attachments: list[dict]
 
@@ -126,8 +118,9 @@ def _fetch(
             for raw in box.fetch_full(list(by_uid), sizes=sizes, progress=report):
                 seen.add(raw.uid)
                 index = by_uid[raw.uid]
-                item = _Item(index, values[index], parse_message(raw.data), raw.size)
-                items.append(_Stored(index, _message_values(item, ids, run_id), _attachments(item)))
+                body = parse_message(raw.data)
+                stored = _message_values(values[index], body, raw.size, ids, run_id)
+                items.append(_Stored(index, stored, _attachments(body)))
         for uid, index in by_uid.items():
             if uid not in seen:
                 missing[index] = "no longer in the folder (expunged or moved)"
@@ -158,10 +151,11 @@ def _as_records_give(column: pd.Series) -> list:
     return values
 
 
-def _message_values(item: _Item, ids: ImportIds, run_id: int) -> dict:
-    row = item.row
+def _message_values(row: dict, body: Body, raw_size: int, ids: ImportIds, run_id: int) -> dict:
+    """``imported_message``'s values of a ticked row (its stored columns, a dict: a pandas row
+    costs ~0.3 ms to make) and its fetched body."""
     received = row[F.RECEIVED]
-    defects = list(row[F.DEFECTS]) + list(item.body.defects)
+    defects = list(row[F.DEFECTS]) + list(body.defects)
     return {
         "record_id": int(row[F.RECORD_ID]),
         "account_id": ids.account_id,
@@ -178,9 +172,9 @@ def _message_values(item: _Item, ids: ImportIds, run_id: int) -> dict:
         "cc_addrs": ", ".join(row[F.CC_ADDRS]),
         "subject": row[F.SUBJECT] or "",
         "received_at": None if pd.isna(received) else received.to_pydatetime(),
-        "body_text": item.body.text,
-        "body_html": item.body.html,
-        "size": item.raw_size,
+        "body_text": body.text,
+        "body_html": body.html,
+        "size": raw_size,
         "direction": row[F.DIRECTION],
         "context": row[F.CONTEXT],
         "accessible_to_id": ids.group_id,
@@ -191,7 +185,7 @@ def _message_values(item: _Item, ids: ImportIds, run_id: int) -> dict:
     }
 
 
-def _attachments(item: _Item) -> list[dict]:
+def _attachments(body: Body) -> list[dict]:
     return [
         {
             "filename": p.filename,
@@ -201,7 +195,7 @@ def _attachments(item: _Item) -> list[dict]:
             "inline": p.inline,
             "content_id": p.content_id,
         }
-        for p in item.body.parts
+        for p in body.parts
     ]
 
 

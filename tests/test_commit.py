@@ -168,10 +168,10 @@ def test_the_values_stored_of_a_row_are_those_pandas_gives_of_it(db, mailbox):
     odd[F.MESSAGE_ID] = None
     odd[F.ANNEXED_TO_ID] = pd.NA
     odd[F.RECORD_ID] = pd.NA
-    for rows in (frame, odd, frame.iloc[0:0]):
-        def seen(records):  # pd.NA is not equal to itself: compare types and reprs
-            return [[(k, type(v), repr(v)) for k, v in r.items()] for r in records]
+    def seen(records):  # pd.NA is not equal to itself: compare types and reprs
+        return [[(k, type(v), repr(v)) for k, v in r.items()] for r in records]
 
+    for rows in (frame, odd, frame.iloc[0:0]):
         expected = rows[list(_STORED)].to_dict("records")
         assert seen(_stored_values(rows)) == seen(expected)
     assert len(frame) > 5 and frame[F.ANNEXED_TO_ID].isna().any()

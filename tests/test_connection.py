@@ -158,7 +158,7 @@ def test_a_command_written_in_pieces_is_sent_without_waiting(mailbox, security):
     with connect(kind, PASSWORD) as box:
         sock = box._client._imap.sock
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
-        assert box.select("INBOX").exists == 9  # ENABLE CONDSTORE, then EXAMINE
+        assert box.select("INBOX").exists == 9  # EXAMINE "INBOX" (CONDSTORE)
 
 
 @pytest.fixture
