@@ -26,11 +26,18 @@ SYSTEM_PYTHON = Path("/usr/bin/python3")  # Debian's, as a fresh Debian or Ubunt
 
 
 def _clean_env(**more: str) -> dict[str, str]:
-    """This environment without what would point a new install back at the checkout."""
-    dropped = ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")
+    """This environment without what would point a new install back at the checkout.
+
+    pip does not byte-compile every file it installs (``PIP_COMPILE=0``: 26 of the 87 CPU-s
+    of installing the wheel with its notebook tools, for the thousands of modules of JupyterLab
+    and its kin that these tests never import), and Python writes the bytecode of what it does
+    import, once, as on a user's machine: where ``PYTHONDONTWRITEBYTECODE`` is set (this
+    machine kind), every process would compile pandas and SQLAlchemy from source again."""
+    dropped = ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME", "PYTHONDONTWRITEBYTECODE")
     env = {k: v for k, v in os.environ.items()
            if k not in dropped and not k.startswith("PRIMSYNC_")}  # fmt: skip
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    env["PIP_COMPILE"] = "0"  # pip reads PIP_NO_COMPILE inverted; this one says what it means
     env.update(more)
     return env
 
@@ -133,7 +140,9 @@ def test_the_installed_wheel_runs_the_demo_the_app_and_the_notebooks_from_any_fo
     shop = tmp_path / "wheelhouse"
     wheel = _build_wheel(shop)
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    # made as README's first command makes .venv/: with pip brought up to date
+    subprocess.run([sys.executable, "-m", "venv", "--upgrade-deps", str(venv)], check=True,
+                   capture_output=True, env=_clean_env(), timeout=600)  # fmt: skip
     line = next(
         m for m in re.findall(r"`(pip install '[^`]*\.whl\[notebook\]')`",
                               (ROOT / "README.md").read_text())

@@ -59,7 +59,8 @@ def test_readme_opens_with_the_two_commands_ci_runs():
     commands = re.findall(r"^    (\S.*)$", (ROOT / "README.md").read_text(), flags=re.M)
     main_job, tests = commands[:2]
     assert main_job == (
-        "python3 -m venv .venv && .venv/bin/pip install -e '.[notebook]' && .venv/bin/primsync demo"
+        "python3 -m venv --upgrade-deps .venv && .venv/bin/pip install -e '.[notebook]' "
+        "&& .venv/bin/primsync demo"
     )
     assert tests == "bash scripts/setup-tests.sh && .venv/bin/python -m pytest"
     ci = (ROOT / ".ci" / "run").read_text()

@@ -1,7 +1,5 @@
 """SQLAlchemy models: the database contract of docs/design.md (names and columns are fixed)."""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 
 from sqlalchemy import (
