@@ -256,13 +256,13 @@ class FaultyProxy:
 
 
 def _peer_closed(sock: socket.socket) -> bool:
+    """Whether the peer closed ``sock``, peeked without waiting. MSG_DONTWAIT, not
+    ``setblocking(False)``: the socket is shared with the thread reading the other direction,
+    whose ``recv`` then raised BlockingIOError and closed the connection mid-stall (the client
+    saw EOF instead of its timeout, now and then)."""
     try:
-        sock.setblocking(False)
-        try:
-            return sock.recv(1, socket.MSG_PEEK) == b""
-        except BlockingIOError:
-            return False
-        finally:
-            sock.setblocking(True)
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
     except OSError:
         return True
