@@ -33,7 +33,7 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 # pip itself first, at constraints.txt's version: the pip a Python carries (23.x in 3.11) took
-# 61 CPU-s to resolve and install the notebook tools where 26.3 takes 17
+# 87 CPU-s to resolve and install the notebook tools where 26.3 takes 44 (most of it resolving)
 .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt --upgrade pip
 .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test,notebook,worker]'
 # real mailing-list threads for the reply-detection test (benchmarks/threads.py): when they
