@@ -28,11 +28,11 @@ SYSTEM_PYTHON = Path("/usr/bin/python3")  # Debian's, as a fresh Debian or Ubunt
 def _clean_env(**more: str) -> dict[str, str]:
     """This environment without what would point a new install back at the checkout.
 
-    pip does not byte-compile every file it installs (``PIP_COMPILE=0``: 26 of the 87 CPU-s
-    of installing the wheel with its notebook tools, for the thousands of modules of JupyterLab
-    and its kin that these tests never import), and Python writes the bytecode of what it does
-    import, once, as on a user's machine: where ``PYTHONDONTWRITEBYTECODE`` is set (this
-    machine kind), every process would compile pandas and SQLAlchemy from source again."""
+    pip does not byte-compile every file it installs (``PIP_COMPILE=0``: 27 of pip 26.3's 44
+    CPU-s of installing the wheel with its notebook tools, for the thousands of modules of
+    JupyterLab and its kin that these tests never import), and Python writes the bytecode of
+    what it does import, once, as on a user's machine: where ``PYTHONDONTWRITEBYTECODE`` is set
+    (this machine kind), every process would compile pandas and SQLAlchemy from source again."""
     dropped = ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME", "PYTHONDONTWRITEBYTECODE")
     env = {k: v for k, v in os.environ.items()
            if k not in dropped and not k.startswith("PRIMSYNC_")}  # fmt: skip
