@@ -22,6 +22,7 @@ from sqlalchemy import func
 from sqlalchemy import select as sql_select
 from sqlalchemy.orm import Session
 
+from primsync.db.engine import open_engine
 from primsync.db.models import ImportedMessage
 from primsync.demo import seed_database
 from tests.idp import GMAIL, M365, IdentityProvider
@@ -32,10 +33,29 @@ pytest.importorskip("keyrings.alt")
 
 
 @pytest.fixture
-def person(engine, idp, oauth_imap, tmp_path):
+def engine(backend, templates, oauth_imap, tmp_path):
+    """The database of a person who registered the two accounts with the command line (the
+    demo's records, then `primsync account add` for each): made so once per session and copied
+    for each test, as the other databases of the suite are."""
+
+    def registered(engine) -> None:
+        seed_database(engine, host="127.0.0.1", port=1, username="nobody")
+        env = {**os.environ, "PRIMSYNC_DB": engine.url.render_as_string(hide_password=False)}
+        for address, provider in ((M365, "outlook"), (GMAIL, "gmail")):
+            done = run(env, "account", "add", address, "--owner", "ana", "--provider", provider,
+                       "--host", "127.0.0.1", "--port", str(oauth_imap.port), "--security",
+                       "none", "--username", "ana")  # fmt: skip
+            assert done.returncode == 0, done.stderr
+
+    made = open_engine(templates.copy(backend, f"signin-{oauth_imap.port}", registered, tmp_path))
+    yield made
+    made.dispose()
+
+
+@pytest.fixture
+def person(engine, idp, tmp_path):
     """The environment of a person who set up the app registration (README) and a file keyring
-    (a server without a desktop keyring); the accounts registered with the command line."""
-    seed_database(engine, host="127.0.0.1", port=1, username="nobody")
+    (a server without a desktop keyring), with the accounts registered (``engine``)."""
     env = {
         **os.environ,
         "PRIMSYNC_DB": engine.url.render_as_string(hide_password=False),
@@ -48,11 +68,6 @@ def person(engine, idp, oauth_imap, tmp_path):
     }
     env.pop("PRIMSYNC_TOKEN", None)
     env.pop("PRIMSYNC_PASSWORD", None)
-    for address, provider in ((M365, "outlook"), (GMAIL, "gmail")):
-        done = run(env, "account", "add", address, "--owner", "ana", "--provider", provider,
-                   "--host", "127.0.0.1", "--port", str(oauth_imap.port), "--security", "none",
-                   "--username", "ana")  # fmt: skip
-        assert done.returncode == 0, done.stderr
     idp.state.lifetime = 3600
     return env
 
