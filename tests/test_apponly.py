@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from primsync.db.engine import open_engine
 from primsync.db.models import ImportedMessage
 from primsync.demo import seed_database
 from tests.idp import GMAIL, M365
@@ -54,10 +55,31 @@ def run(env, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture
-def admin(engine, idp, oauth_imap, tmp_path):
+def engine(backend, templates, oauth_imap, tmp_path):
+    """The database where the administrator registered the two accounts for app-only access
+    with the command line (the demo's records, then `primsync account add ... --auth app`):
+    made so once per session and copied for each test."""
+
+    def registered(engine) -> None:
+        seed_database(engine, host="127.0.0.1", port=1, username="nobody")
+        env = {**os.environ, "PRIMSYNC_DB": engine.url.render_as_string(hide_password=False)}
+        for address, provider in ((M365, "outlook"), (GMAIL, "gmail")):
+            done = run(env, "account", "add", address, "--owner", "ana", "--provider", provider,
+                       "--auth", "app", "--host", "127.0.0.1", "--port", str(oauth_imap.port),
+                       "--security", "none", "--username", "ana")  # fmt: skip
+            assert done.returncode == 0, done.stderr
+            assert f"next: primsync account test {address}" in done.stdout
+
+    made = open_engine(templates.copy(backend, f"apponly-{oauth_imap.port}", registered, tmp_path))
+    yield made
+    made.dispose()
+
+
+@pytest.fixture
+def admin(engine, idp, tmp_path):
     """What the organisation's administrator configured (README: App-only access): the app
-    registration's id and secret, the service account's key file; the accounts registered."""
-    seed_database(engine, host="127.0.0.1", port=1, username="nobody")
+    registration's id and secret, the service account's key file; the accounts registered
+    (``engine``)."""
     key, _ = key_and_certificate(tmp_path, "primsync service account")
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
@@ -86,12 +108,6 @@ def admin(engine, idp, oauth_imap, tmp_path):
     }
     for name in ("PRIMSYNC_TOKEN", "PRIMSYNC_PASSWORD"):
         env.pop(name, None)
-    for address, provider in ((M365, "outlook"), (GMAIL, "gmail")):
-        done = run(env, "account", "add", address, "--owner", "ana", "--provider", provider,
-                   "--auth", "app", "--host", "127.0.0.1", "--port", str(oauth_imap.port),
-                   "--security", "none", "--username", "ana")  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        assert f"next: primsync account test {address}" in done.stdout
     idp.state.app_mailbox_access = idp.state.delegated = True
     idp.state.app_certificate = None
     yield env
