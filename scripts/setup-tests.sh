@@ -42,16 +42,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   # pip itself first, at constraints.txt's version: the pip a Python carries (23.x in 3.11) took
   # 87 CPU-s to resolve and install the notebook tools where 26.3 takes 44 (most of it resolving)
   .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt --upgrade pip
-  site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-  before=$(ls "$site" | cksum)
-  .venv/bin/python -m pip install -q --disable-pip-version-check --no-compile -c constraints.txt \
+  .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt \
     -e '.[test,notebook,worker]'
-  # the bytecode of what was installed: pip compiles one file after another, compileall on
-  # every core (a file this Python cannot compile is left to be read from source, as pip does);
-  # not where the environment says PIP_COMPILE=0 (tests/test_install.py's installs)
-  if [ "${PIP_COMPILE:-1}" != 0 ] && [ "$(ls "$site" | cksum)" != "$before" ]; then
-    .venv/bin/python -m compileall -q -j 0 "$site" >/dev/null 2>&1 || true
-  fi
   echo "$wanted" > "$stamp"
 fi
 # real mailing-list threads for the reply-detection test (benchmarks/threads.py): when they
