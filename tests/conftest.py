@@ -456,3 +456,29 @@ def oauth_imap(idp):
         with connect(settings, "plain-pw") as box:
             box.append("INBOX", MESSAGE)
         yield server
+
+
+def oauth_accounts_url(templates, backend, tmp_path, oauth_imap, *more: str, said: str = "") -> str:
+    """The URL of a copy of a database with the demo's records and tests/idp.py's two accounts
+    (Microsoft 365 and Gmail, on ``oauth_imap``) registered with `primsync account add` and
+    ``more`` of its options (``said``: a line it must print, ``{address}`` filled in): made
+    once per session and Dovecot, for test_signin's and test_apponly's set-up."""
+    import subprocess
+
+    from tests.idp import GMAIL, M365
+
+    def registered(engine) -> None:
+        seed_database(engine, host="127.0.0.1", port=1, username="nobody")
+        env = {**os.environ, "PRIMSYNC_DB": engine.url.render_as_string(hide_password=False)}
+        for address, provider in ((M365, "outlook"), (GMAIL, "gmail")):
+            done = subprocess.run(
+                [sys.executable, "-m", "primsync.cli", "account", "add", address, "--owner", "ana",
+                 "--provider", provider, *more, "--host", "127.0.0.1", "--port",
+                 str(oauth_imap.port), "--security", "none", "--username", "ana"],
+                env=env, capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+            assert said.format(address=address) in done.stdout
+
+    kind = f"accounts-{'-'.join(more) or 'signin'}-{oauth_imap.port}"
+    return templates.copy(backend, kind, registered, tmp_path)

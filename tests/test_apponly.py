@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from primsync.db.engine import open_engine
 from primsync.db.models import ImportedMessage
-from primsync.demo import seed_database
+from tests.conftest import oauth_accounts_url
 from tests.idp import GMAIL, M365
 
 pytest.importorskip("msal")
@@ -59,18 +59,10 @@ def engine(backend, templates, oauth_imap, tmp_path):
     """The database where the administrator registered the two accounts for app-only access
     with the command line (the demo's records, then `primsync account add ... --auth app`):
     made so once per session and copied for each test."""
-
-    def registered(engine) -> None:
-        seed_database(engine, host="127.0.0.1", port=1, username="nobody")
-        env = {**os.environ, "PRIMSYNC_DB": engine.url.render_as_string(hide_password=False)}
-        for address, provider in ((M365, "outlook"), (GMAIL, "gmail")):
-            done = run(env, "account", "add", address, "--owner", "ana", "--provider", provider,
-                       "--auth", "app", "--host", "127.0.0.1", "--port", str(oauth_imap.port),
-                       "--security", "none", "--username", "ana")  # fmt: skip
-            assert done.returncode == 0, done.stderr
-            assert f"next: primsync account test {address}" in done.stdout
-
-    made = open_engine(templates.copy(backend, f"apponly-{oauth_imap.port}", registered, tmp_path))
+    made = open_engine(oauth_accounts_url(
+        templates, backend, tmp_path, oauth_imap, "--auth", "app",
+        said="next: primsync account test {address}",
+    ))  # fmt: skip
     yield made
     made.dispose()
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from primsync.db.engine import open_engine
 from primsync.db.models import ImportedMessage
-from primsync.demo import seed_database
+from tests.conftest import oauth_accounts_url
 from tests.idp import GMAIL, M365, IdentityProvider
 
 pytest.importorskip("msal")
@@ -37,17 +37,7 @@ def engine(backend, templates, oauth_imap, tmp_path):
     """The database of a person who registered the two accounts with the command line (the
     demo's records, then `primsync account add` for each): made so once per session and copied
     for each test, as the other databases of the suite are."""
-
-    def registered(engine) -> None:
-        seed_database(engine, host="127.0.0.1", port=1, username="nobody")
-        env = {**os.environ, "PRIMSYNC_DB": engine.url.render_as_string(hide_password=False)}
-        for address, provider in ((M365, "outlook"), (GMAIL, "gmail")):
-            done = run(env, "account", "add", address, "--owner", "ana", "--provider", provider,
-                       "--host", "127.0.0.1", "--port", str(oauth_imap.port), "--security",
-                       "none", "--username", "ana")  # fmt: skip
-            assert done.returncode == 0, done.stderr
-
-    made = open_engine(templates.copy(backend, f"signin-{oauth_imap.port}", registered, tmp_path))
+    made = open_engine(oauth_accounts_url(templates, backend, tmp_path, oauth_imap))
     yield made
     made.dispose()
 
