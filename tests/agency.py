@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -14,6 +13,7 @@ from primsync.db.schedules import set_schedule
 from primsync.demo import DemoMail
 from primsync.servers import free_port
 from tests.conftest import add_account
+from tests.forkserver import PRIMSYNC
 from tests.mailbox import LEA, ME, SOFIA
 
 AGENTS = [f"agent{n:02d}" for n in range(1, 20)]  # 19 mailboxes; the 20th account's port refuses
@@ -76,7 +76,7 @@ def register_healthy(db, agency, agents: list[str], *, ports: dict[str, int] | N
 
 def cli(env, db, *args):
     return subprocess.run(
-        [sys.executable, "-m", "primsync.cli", *args], env={**env, "PRIMSYNC_DB": str(db.url)},
+        [*PRIMSYNC, *args], env={**env, "PRIMSYNC_DB": str(db.url)},
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
 

@@ -17,6 +17,7 @@ from primsync.db.engine import init_db, open_engine
 from primsync.demo import DEMO_ACCOUNT, seed_database, seed_mailbox
 from primsync.errors import ConfigurationError
 from primsync.imap import ConnectionSettings, connect
+from tests.forkserver import PRIMSYNC
 from tests.servers import DovecotServer, PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +53,41 @@ USERS = {
     "big": "big-test-pw",  # a folder of 170,000 messages (test_imap), in an mbox file
 }
 PASSWORD = USERS["ana"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def forkserver():
+    """This worker's command server (tests/forkserver.py): ``[*PRIMSYNC, ...]`` commands are
+    forked from a process that imported pandas, SQLAlchemy and the rest once.
+    ``PRIMSYNC_TEST_FORK=0`` runs every command as a fresh interpreter instead."""
+    import subprocess
+    import tempfile
+
+    from tests.forkserver import SOCKET_VARIABLE
+
+    if os.environ.get("PRIMSYNC_TEST_FORK") == "0":
+        os.environ.pop(SOCKET_VARIABLE, None)
+        yield None
+        return
+    folder = tempfile.mkdtemp(prefix="primsync-fork-")  # short: a socket's path is <108 bytes
+    path = os.path.join(folder, "socket")
+    server = subprocess.Popen([sys.executable, "-m", "tests.forkserver", "--serve", path],
+                              cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)  # fmt: skip
+    try:
+        assert server.stdout.readline() == "ready\n", "tests/forkserver.py did not start"
+        os.environ[SOCKET_VARIABLE] = path
+        yield path
+    finally:
+        os.environ.pop(SOCKET_VARIABLE, None)
+        server.stdin.close()  # its end of the pipe: the server leaves
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        server.stdout.close()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -140,7 +176,8 @@ def templates(tmp_path_factory, request) -> Templates:
 # the others (queries, locks, migrations, commit, access, sync, review...) on both databases
 DIALECT_FREE = {
     "test_account_commands", "test_accounts", "test_apponly", "test_browser", "test_connection",
-    "test_corpus", "test_deflate", "test_discover", "test_export", "test_imap", "test_install",
+    "test_corpus", "test_deflate", "test_discover", "test_export", "test_forkserver", "test_imap",
+    "test_install",
     "test_notebooks", "test_preview", "test_providers", "test_report", "test_session",
     "test_signin", "test_widgets",
 }  # fmt: skip
@@ -318,11 +355,13 @@ def group_id(engine, name: str) -> int:
 
 
 def add_account(engine, address: str, server, username: str, *, owner_id: int = 1, **kw) -> None:
-    """Register a mail account on the private Dovecot, owned by Ana unless told otherwise."""
+    """Register a mail account on the private Dovecot (or a ``(host, port)``), owned by Ana
+    unless told otherwise."""
     from primsync.db.engine import write_session
     from primsync.db.models import MailAccount
 
-    values = {"host": server.host, "port": server.port, "security": "none", **kw}
+    host, port = server if isinstance(server, tuple) else (server.host, server.port)
+    values = {"host": host, "port": port, "security": "none", **kw}
     with write_session(engine) as session:
         session.add(MailAccount(address=address, username=username, owner_id=owner_id, **values))
 
@@ -472,7 +511,7 @@ def oauth_accounts_url(templates, backend, tmp_path, oauth_imap, *more: str, sai
         env = {**os.environ, "PRIMSYNC_DB": engine.url.render_as_string(hide_password=False)}
         for address, provider in ((M365, "outlook"), (GMAIL, "gmail")):
             done = subprocess.run(
-                [sys.executable, "-m", "primsync.cli", "account", "add", address, "--owner", "ana",
+                [*PRIMSYNC, "account", "add", address, "--owner", "ana",
                  "--provider", provider, *more, "--host", "127.0.0.1", "--port",
                  str(oauth_imap.port), "--security", "none", "--username", "ana"],
                 env=env, capture_output=True, text=True, timeout=120,

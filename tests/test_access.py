@@ -7,7 +7,6 @@ import inspect
 import json
 import os
 import subprocess
-import sys
 
 import pandas as pd
 import pytest
@@ -19,6 +18,7 @@ from primsync.errors import ConfigurationError
 from primsync.export import export_visible_messages
 from primsync.review import review_mailbox
 from tests.conftest import PASSWORD
+from tests.forkserver import PRIMSYNC
 from tests.mailbox import FOLDERS
 
 LEVELS = {"paul": 0, "ana": 10, "marc": 20, "dora": 30}
@@ -85,7 +85,7 @@ def test_every_reader_at_every_level(db, filed, tmp_path):
         path = export_visible_messages(db, login, tmp_path / f"{login}.parquet")
         assert len(pd.read_parquet(path)) == len(want)
         out = subprocess.run(
-            [sys.executable, "-m", "primsync.cli", "messages", "--user", login, "--format", "json"],
+            [*PRIMSYNC, "messages", "--user", login, "--format", "json"],
             env=env, capture_output=True, text=True,
         )  # fmt: skip
         assert out.returncode == 0, out.stderr

@@ -11,6 +11,7 @@ import pytest
 
 from primsync.demo import DEMO_ACCOUNT
 from tests.conftest import PASSWORD, add_account
+from tests.forkserver import PRIMSYNC
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def person(db, tmp_path):
 
 def run(env, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "primsync.cli", *args],
+        [*PRIMSYNC, *args],
         capture_output=True, text=True, input=stdin, env=env, timeout=120,
     )  # fmt: skip
 

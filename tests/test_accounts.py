@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import pytest
 
@@ -16,6 +15,7 @@ from primsync.errors import ConfigurationError
 from primsync.review import review_mailbox
 from primsync.selection import choose_rows
 from tests.conftest import PASSWORD
+from tests.forkserver import PRIMSYNC
 
 
 @pytest.mark.parametrize(
@@ -98,7 +98,7 @@ def test_what_a_user_types_wrong_is_one_clear_error(kwargs, message):
 
 def primsync(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "primsync.cli", *args],
+        [*PRIMSYNC, *args],
         capture_output=True,
         text=True,
         input=stdin,

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 from primsync.db.engine import open_engine
 from primsync.db.models import ImportedMessage
 from tests.conftest import oauth_accounts_url
+from tests.forkserver import PRIMSYNC
 from tests.idp import GMAIL, M365
 
 pytest.importorskip("msal")
@@ -50,7 +50,7 @@ def key_and_certificate(folder, name: str) -> tuple[bytes, bytes]:
 
 
 def run(env, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "primsync.cli", *args], env=env,
+    return subprocess.run([*PRIMSYNC, *args], env=env,
                           capture_output=True, text=True, timeout=120)  # fmt: skip
 
 

@@ -14,11 +14,12 @@ from primsync import cli
 from primsync.db.engine import init_db, open_engine
 from primsync.errors import ServiceError
 from primsync.servers import free_port, wait_for_port
+from tests.forkserver import PRIMSYNC
 
 
 def primsync(*args: str, cwd, env=None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "primsync.cli", *args], cwd=cwd, capture_output=True, text=True,
+        [*PRIMSYNC, *args], cwd=cwd, capture_output=True, text=True,
         timeout=120, env=env,
     )  # fmt: skip
 

@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 import time
 
 import pandas as pd
@@ -31,6 +30,7 @@ from primsync.errors import CommitError, MailboxError, PermissionDenied
 from primsync.imap import ConnectionSettings, connect
 from primsync.review import review_mailbox
 from tests.conftest import PASSWORD, group_id, server_flags
+from tests.forkserver import PRIMSYNC
 from tests.mailbox import (
     ACME_ID,
     BILL_ID,
@@ -203,7 +203,7 @@ def test_permissions(db):
     set_group(db, "ana", "Public")
     env = {**os.environ, "PRIMSYNC_DB": str(db.url), "PRIMSYNC_PASSWORD": PASSWORD}
     out = subprocess.run(
-        [sys.executable, "-m", "primsync.cli", "import", "--account", DEMO_ACCOUNT,
+        [*PRIMSYNC, "import", "--account", DEMO_ACCOUNT,
          "--folder", "INBOX", "--option", "all", "--user", "ana", "--accessible-to", "Direction"],
         env=env, capture_output=True, text=True,
     )  # fmt: skip
@@ -223,7 +223,7 @@ def test_four_levels_see_exactly_their_messages(db):
     env = {**os.environ, "PRIMSYNC_DB": str(db.url), "PRIMSYNC_PASSWORD": PASSWORD}
     for key, group in LEVEL_OF.items():
         out = subprocess.run(
-            [sys.executable, "-m", "primsync.cli", "import", "--account", DEMO_ACCOUNT,
+            [*PRIMSYNC, "import", "--account", DEMO_ACCOUNT,
              *[a for f in FOLDERS for a in ("--folder", f)], "--option", "all",
              "--user", "ana", "--accessible-to", group, "--uid", key],
             env=env, capture_output=True, text=True,
@@ -247,7 +247,7 @@ def test_four_levels_see_exactly_their_messages(db):
         png = message_attachments(db, "dora", ids["Sent:1"])[0]
         assert (get_attachment(db, user, png.id) is not None) == (user == "dora")
         cli = subprocess.run(
-            [sys.executable, "-m", "primsync.cli", "messages", "--user", user, "--format", "json"],
+            [*PRIMSYNC, "messages", "--user", user, "--format", "json"],
             env=env, capture_output=True, text=True,
         )  # fmt: skip
         assert cli.returncode == 0, cli.stderr

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 
 import pandas as pd
 import pytest
@@ -25,6 +24,7 @@ from primsync.errors import ConfigurationError
 from primsync.review import review_mailbox
 from primsync.widgets import CoverageView
 from tests.conftest import PASSWORD, USERS
+from tests.forkserver import PRIMSYNC
 from tests.mailbox import FOLDERS, TOM_ID
 
 
@@ -144,7 +144,7 @@ def _addresses(engine, address: str) -> list[int]:
 def test_primsync_coverage_on_the_command_line(db, tmp_path):
     url = db.url.render_as_string(hide_password=False)
     out = subprocess.run(
-        [sys.executable, "-m", "primsync.cli", "coverage", "--db", url, "--account", DEMO_ACCOUNT,
+        [*PRIMSYNC, "coverage", "--db", url, "--account", DEMO_ACCOUNT,
          "--folder", "INBOX", "--folder", "Sent", "--option", "all", "--format", "json"],
         env={**os.environ, "PRIMSYNC_PASSWORD": PASSWORD}, capture_output=True, text=True,
     )  # fmt: skip
@@ -154,7 +154,7 @@ def test_primsync_coverage_on_the_command_line(db, tmp_path):
         "someone@else.example", "news@deals.example", "bob@nowhere.example"}  # fmt: skip
     assert next(r for r in rows if r["address"] == "someone@else.example")["record_id"] == TOM_ID
     table = subprocess.run(
-        [sys.executable, "-m", "primsync.cli", "coverage", "--db", url, "--account", DEMO_ACCOUNT,
+        [*PRIMSYNC, "coverage", "--db", url, "--account", DEMO_ACCOUNT,
          "--folder", "INBOX", "--option", "all"],
         env={**os.environ, "PRIMSYNC_PASSWORD": PASSWORD}, capture_output=True, text=True,
     )  # fmt: skip

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 
 import psycopg
 
 from primsync.demo import DEMO_ACCOUNT, RECORDS, crm_id
 from tests.conftest import PASSWORD, ROOT
+from tests.forkserver import PRIMSYNC
 
 CRM_SCHEMA = """
 CREATE TABLE crm_team (team_id serial PRIMARY KEY, team_name text UNIQUE NOT NULL,
@@ -36,7 +36,7 @@ def doc_sql() -> list[str]:
 
 
 def primsync(*args: str, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "primsync.cli", *args], capture_output=True,
+    return subprocess.run([*PRIMSYNC, *args], capture_output=True,
                           text=True, timeout=300, env=env)  # fmt: skip
 
 

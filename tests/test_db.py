@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from datetime import UTC, datetime
 
 from sqlalchemy import func, inspect, select, text
@@ -16,6 +15,7 @@ from primsync.db.models import ImportedMessage, MailAccount, Record
 from primsync.demo import DEMO_ACCOUNT, seed_mailbox
 from primsync.imap import ConnectionSettings, connect
 from tests.conftest import PASSWORD, USERS
+from tests.forkserver import PRIMSYNC
 from tests.mailbox import LEA_ID, MAILS
 
 FILL = {
@@ -124,7 +124,7 @@ def test_init_on_a_current_database_changes_nothing(engine):
 def _import(db_url, account, password, folder):
     env = {**os.environ, "PRIMSYNC_DB": db_url, "PRIMSYNC_PASSWORD": password}
     return subprocess.Popen(
-        [sys.executable, "-m", "primsync.cli", "import", "--account", account, "--folder", folder,
+        [*PRIMSYNC, "import", "--account", account, "--folder", folder,
          "--option", "all", "--user", "ana" if account == DEMO_ACCOUNT else "marc",
          "--accessible-to", "Public", "--select", "green"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -7,7 +7,6 @@ import base64
 import json
 import os
 import subprocess
-import sys
 import uuid
 from datetime import timedelta
 
@@ -26,6 +25,7 @@ from primsync.parse import normalize_message_id
 from primsync.replies import DEFAULT_THRESHOLD, apply_threshold, thread_key, thread_subject
 from primsync.review import review_mailbox
 from tests.conftest import USERS, assert_lean_review_same
+from tests.forkserver import PRIMSYNC
 
 PASSWORD = USERS["replies"]
 
@@ -296,7 +296,7 @@ def test_the_json_output_gains_a_confidence(replies_db, tmp_path):
     out = tmp_path / "review.json"
     url = replies_db.url.render_as_string(hide_password=False)
     cli = subprocess.run(
-        [sys.executable, "-m", "primsync.cli", "review", "--db", url, "--account", ACCOUNT,
+        [*PRIMSYNC, "review", "--db", url, "--account", ACCOUNT,
          "--folder", "INBOX", "--folder", "Sent", "--option", "all", "--format", "json",
          "-o", str(out)],
         env={**os.environ, "PRIMSYNC_PASSWORD": PASSWORD}, capture_output=True, text=True,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from datetime import timedelta
 
 import pandas as pd
@@ -19,6 +18,7 @@ from primsync.errors import AuthenticationError, ConfigurationError
 from primsync.opening import list_folders
 from primsync.review import review_mailbox
 from tests.conftest import PASSWORD, USERS, assert_lean_review_same, server_flags
+from tests.forkserver import PRIMSYNC
 from tests.mailbox import EXCLUDED, FOLDERS, MAILS, SHOWN, UNMATCHED
 
 
@@ -192,7 +192,7 @@ def test_cli_json_gives_the_same_rows_as_the_api(db, tmp_path):
     api = F.frame_to_records(review(db, FOLDERS, option="all").frame)
     url = str(db.url)
     env = {**os.environ, "PRIMSYNC_PASSWORD": PASSWORD, "PRIMSYNC_DB": url}
-    args = [sys.executable, "-m", "primsync.cli", "review", "--account", DEMO_ACCOUNT]
+    args = [*PRIMSYNC, "review", "--account", DEMO_ACCOUNT]
     for folder in FOLDERS:
         args += ["--folder", folder]
     out = subprocess.run(
@@ -209,7 +209,7 @@ def test_cli_json_gives_the_same_rows_as_the_api(db, tmp_path):
 
 def test_cli_exit_codes(db):
     env = {**os.environ, "PRIMSYNC_DB": str(db.url), "PRIMSYNC_PASSWORD": "not-the-password"}
-    base = [sys.executable, "-m", "primsync.cli"]
+    base = PRIMSYNC
     bad_login = subprocess.run(
         [*base, "review", "--account", DEMO_ACCOUNT, "--folder", "INBOX"],
         env=env, capture_output=True, text=True,

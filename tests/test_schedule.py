@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,6 +21,7 @@ from primsync.demo import DEMO_ACCOUNT
 from primsync.errors import ConfigurationError
 from primsync.sync import sync_due
 from tests.agency import KNOWN, cli, register, stored
+from tests.forkserver import PRIMSYNC
 from tests.proxy import FaultyProxy
 
 
@@ -87,7 +87,7 @@ def test_two_runs_started_together_import_everything_once(db, agency, keyring_en
     roles = register(db, agency)
     runs = [
         subprocess.Popen(
-            [sys.executable, "-m", "primsync.cli", "sync", "--all", "--jobs", "3"],
+            [*PRIMSYNC, "sync", "--all", "--jobs", "3"],
             env={**keyring_env, "PRIMSYNC_DB": str(db.url)},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -8,7 +8,6 @@ import io
 import logging
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from primsync.errors import PrimsyncError
 from primsync.imap import ConnectionSettings, connect
 from primsync.review import review_mailbox
 from tests.conftest import CANARY, ROOT, add_account
+from tests.forkserver import PRIMSYNC
 from tests.mailbox import MAILS
 
 TOKEN = "Canary-Token-0b5e77d2"
@@ -55,7 +55,7 @@ def canary_db(db, dovecot, now):
 
 def cli(db, *args, env=None, stdin=None):
     return subprocess.run(
-        [sys.executable, "-m", "primsync.cli", *args],
+        [*PRIMSYNC, *args],
         env={**os.environ, "PRIMSYNC_DB": str(db.url), **(env or {})},
         input=stdin, capture_output=True, text=True, timeout=180,
     )  # fmt: skip

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from primsync.db.engine import open_engine
 from primsync.db.models import ImportedMessage
 from tests.conftest import oauth_accounts_url
+from tests.forkserver import PRIMSYNC
 from tests.idp import GMAIL, M365, IdentityProvider
 
 pytest.importorskip("msal")
@@ -63,13 +64,13 @@ def person(engine, idp, tmp_path):
 
 
 def run(env, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "primsync.cli", *args], env=env,
+    return subprocess.run([*PRIMSYNC, *args], env=env,
                           capture_output=True, text=True, timeout=120)  # fmt: skip
 
 
 def login(env, address: str, act) -> tuple[int, str]:
     """`primsync login ADDRESS`, with ``act(line)`` playing the person on each line it prints."""
-    command = [sys.executable, "-m", "primsync.cli", "login", address]
+    command = [*PRIMSYNC, "login", address]
     out = []
     with subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

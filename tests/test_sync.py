@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,12 +18,13 @@ from primsync.demo import DEMO_ACCOUNT
 from primsync.errors import PermissionDenied
 from primsync.sync import sync_account
 from tests.conftest import PASSWORD
+from tests.forkserver import PRIMSYNC
 
 
 def cli(db, *args, password=PASSWORD):
     env = {**os.environ, "PRIMSYNC_DB": str(db.url), "PRIMSYNC_PASSWORD": password}
     return subprocess.run(
-        [sys.executable, "-m", "primsync.cli", *args], env=env, capture_output=True, text=True,
+        [*PRIMSYNC, *args], env=env, capture_output=True, text=True,
         timeout=180,
     )  # fmt: skip
 
