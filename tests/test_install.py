@@ -88,7 +88,8 @@ def test_readme_commands_on_a_stock_system_python(tmp_path):
     assert f"home = {SYSTEM_PYTHON.parent}" in config  # the system's Python, not pyenv's
     assert (checkout / "data" / "demo.db").is_file()
 
-    collect = tests.replace("-m pytest", "-m pytest --collect-only -q -p no:cacheprovider")
+    # collected in one process (-n 0): three workers would each import and collect it all
+    collect = tests.replace("-m pytest", "-m pytest --collect-only -q -p no:cacheprovider -n 0")
     assert collect != tests
     out = subprocess.run(["bash", "-c", collect], cwd=checkout, env=env, capture_output=True,
                          text=True, timeout=1800)  # fmt: skip
