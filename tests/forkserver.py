@@ -28,6 +28,7 @@ What differs from a fresh interpreter, and how the tests keep it honest:
 Only the standard library is imported at the top: the client starts in ~20 ms.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -174,14 +175,20 @@ def serve(path: str) -> None:
                     return
             elif key.data == "accept":
                 conn, _ = listener.accept()
-                message, fds, _flags, _addr = socket.recv_fds(conn, 1 << 20, 3)
-                request = json.loads(message)
+                conn.settimeout(10)  # a client sends at once; one that died first is let go
+                try:
+                    message, fds, _flags, _addr = socket.recv_fds(conn, 1 << 20, 3)
+                    request = json.loads(message)
+                except (OSError, ValueError):
+                    conn.close()
+                    continue
                 if _startup_environment(request["env"]) != startup or len(fds) != 3:
                     log.write(f"fresh - {json.dumps(request['argv'])}\n")
-                    conn.send(b"fresh")
-                    conn.close()
                     for fd in fds:
                         os.close(fd)
+                    with contextlib.suppress(OSError):
+                        conn.send(b"fresh")
+                    conn.close()
                     continue
                 pid = os.fork()
                 if pid == 0:
@@ -190,17 +197,19 @@ def serve(path: str) -> None:
                 for fd in fds:
                     os.close(fd)
                 log.write(f"forked {pid} {json.dumps(request['argv'])}\n")
-                conn.send(str(pid).encode())
                 connections[pid] = conn
+                try:
+                    conn.send(str(pid).encode())
+                except OSError:  # the client is gone already: so goes its command
+                    os.kill(pid, signal.SIGKILL)
+                    continue
                 selector.register(conn, selectors.EVENT_READ, pid)
             elif key.data == "reap":
                 os.read(wake_read, 4096)
                 _reap(connections, selector)
             else:  # a client closed its end (killed on a timeout): so goes its command
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(key.data, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 selector.unregister(key.fileobj)
         _reap(connections, selector)
 
