@@ -64,6 +64,7 @@ def forkserver():
     import tempfile
 
     from tests.forkserver import SOCKET_VARIABLE
+    from tests.processes import stop
 
     if os.environ.get("PRIMSYNC_TEST_FORK") == "0":
         os.environ.pop(SOCKET_VARIABLE, None)
@@ -80,12 +81,8 @@ def forkserver():
         yield path
     finally:
         os.environ.pop(SOCKET_VARIABLE, None)
-        server.stdin.close()  # its end of the pipe: the server leaves
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        server.stdin.close()
+        stop(server)  # SIGTERM: forked commands still running go on to their end
         server.stdout.close()
         shutil.rmtree(folder, ignore_errors=True)
 
