@@ -24,7 +24,8 @@ WAYS = {"forked": PRIMSYNC, "fresh": FRESH}
 @pytest.fixture(autouse=True)
 def served(forkserver):
     if forkserver is None:
-        pytest.skip("PRIMSYNC_TEST_FORK=0: every command is a fresh interpreter already")
+        pytest.skip("no fork server (PRIMSYNC_TEST_FORK=0, or not Linux): every command is a "
+                    "fresh interpreter already")
 
 
 def both(*args: str, **kw) -> dict[str, subprocess.CompletedProcess]:
