@@ -39,6 +39,7 @@ SOCKET_VARIABLE = "PRIMSYNC_TEST_FORKSERVER"
 # what a test runs for ``primsync ARGS``: ``[*PRIMSYNC, *ARGS]`` (the client: -I -S, the standard
 # library only, so its own start-up is not what is saved)
 PRIMSYNC = [sys.executable, "-I", "-S", os.path.abspath(__file__)]
+FRESH = [sys.executable, "-m", "primsync.cli"]  # what the client falls back to
 # the libraries every command imports, heaviest first; nothing that reads the environment when
 # imported (keyring chooses its backend when first asked, not when imported)
 PRELOAD = (
@@ -58,7 +59,7 @@ def _startup_environment(env: dict[str, str]) -> dict[str, str]:
 # --- the client: what a test starts ---------------------------------------------------------
 
 def _fresh_interpreter(argv: list[str]) -> None:
-    os.execv(sys.executable, [sys.executable, "-m", "primsync.cli", *argv])
+    os.execv(FRESH[0], [*FRESH, *argv])
 
 
 def client(argv: list[str]) -> None:
@@ -204,9 +205,8 @@ def serve(path: str) -> None:
                     os.kill(pid, signal.SIGKILL)
                     continue
                 selector.register(conn, selectors.EVENT_READ, pid)
-            elif key.data == "reap":
+            elif key.data == "reap":  # a child ended: reaped below, as after every event
                 os.read(wake_read, 4096)
-                _reap(connections, selector)
             else:  # a client closed its end (killed on a timeout): so goes its command
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(key.data, signal.SIGKILL)
@@ -225,14 +225,10 @@ def _reap(connections: dict[int, socket.socket], selector) -> None:
         conn = connections.pop(pid, None)
         if conn is None:
             continue
-        try:
+        with contextlib.suppress(KeyError):
             selector.unregister(conn)
-        except KeyError:
-            pass
-        try:
+        with contextlib.suppress(OSError):
             conn.send(str(status).encode())
-        except OSError:
-            pass
         conn.close()
 
 

@@ -9,15 +9,13 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import add_account
-from tests.forkserver import PRIMSYNC
+from tests.forkserver import FRESH, PRIMSYNC
 
-FRESH = [sys.executable, "-m", "primsync.cli"]
 WAYS = {"forked": PRIMSYNC, "fresh": FRESH}
 
 
