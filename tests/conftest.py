@@ -128,6 +128,7 @@ def postgres():
 
 
 _DATABASES = itertools.count(1)
+RUN_COMPRESS = os.environ.get("PRIMSYNC_COMPRESS")  # as the run was started (None: not set)
 BACKENDS = os.environ.get("PRIMSYNC_TEST_DATABASES", "sqlite,postgresql").split(",")
 
 
@@ -190,8 +191,10 @@ SLOW_FIRST = ("test_install", "test_readme_walk", "test_browser", "test_signin")
 
 
 # the IMAP side: what reads the mail (the IMAP layer, the parsing of what it reads, and the
-# review, import and sync over it) — marked `imap_side`; CI's second pass (compression off, the
-# newest Python) runs these, where PRIMSYNC_COMPRESS and imaplib's changes are felt
+# review, import and sync over it) — marked `imap_side`, where PRIMSYNC_COMPRESS and imaplib's
+# changes are felt. Those that take a database (marked `database` too) read their mail
+# compressed on SQLite and uncompressed on PostgreSQL (`_compression_by_database`); CI's second
+# pass (the newest Python, compression off) runs the others: the IMAP layer and the parsing
 IMAP_SIDE = {
     "test_commit", "test_connection", "test_corpus", "test_coverage", "test_deflate",
     "test_enrich", "test_fetch_shapes", "test_frame", "test_hostile", "test_imap", "test_oauth",
@@ -219,6 +222,8 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if _module(item) in IMAP_SIDE:
             item.add_marker(pytest.mark.imap_side)
+        if "backend" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.database)
 
     def rank(item) -> int:
         module = _module(item)
@@ -236,6 +241,22 @@ def pytest_generate_tests(metafunc):
         if module in POSTGRES_ONLY:
             backends = [b for b in BACKENDS if b == "postgresql"]
         metafunc.parametrize("backend", backends)
+
+
+@pytest.fixture(autouse=True)
+def _compression_by_database(request, monkeypatch):
+    """The IMAP side's tests on PostgreSQL read their mail without COMPRESS=DEFLATE, those on
+    SQLite with it (the test Dovecot offers it): one pass covers both ways of reading for the
+    review, import and sync. A PRIMSYNC_COMPRESS set for the whole run (CI's second pass) is
+    left as it is."""
+    callspec = getattr(request.node, "callspec", None)
+    if (
+        callspec is not None
+        and callspec.params.get("backend") == "postgresql"
+        and request.node.get_closest_marker("imap_side") is not None
+        and RUN_COMPRESS is None
+    ):
+        monkeypatch.setenv("PRIMSYNC_COMPRESS", "0")
 
 
 @pytest.fixture

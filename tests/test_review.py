@@ -15,9 +15,9 @@ from primsync import frame as F
 from primsync.db.models import FolderState, SyncRun
 from primsync.demo import DEMO_ACCOUNT
 from primsync.errors import AuthenticationError, ConfigurationError
-from primsync.opening import list_folders
+from primsync.opening import list_folders, open_mailbox
 from primsync.review import review_mailbox
-from tests.conftest import PASSWORD, USERS, assert_lean_review_same, server_flags
+from tests.conftest import PASSWORD, RUN_COMPRESS, USERS, assert_lean_review_same, server_flags
 from tests.forkserver import PRIMSYNC
 from tests.mailbox import EXCLUDED, FOLDERS, MAILS, SHOWN, UNMATCHED
 
@@ -39,6 +39,19 @@ def test_folder_tree(db):
     assert not folders["INBOX"].is_sent
     assert folders["INBOX/Candidates"].depth == 1 and folders["INBOX/Candidates"].delimiter == "/"
     assert "Entretiens planifiés" in folders
+
+
+def test_the_mail_is_read_compressed_on_sqlite_and_plain_on_postgresql(db, backend):
+    """conftest's split: the IMAP side's tests read their mail with COMPRESS=DEFLATE on one
+    database and without it on the other (unless the run sets PRIMSYNC_COMPRESS itself)."""
+    with open_mailbox(db, DEMO_ACCOUNT, secret=PASSWORD) as box:
+        box.select("INBOX")
+        assert len(list(box.fetch_headers([1]))) == 1
+        compressed = box.compressed
+    if RUN_COMPRESS is None:
+        assert compressed == (backend == "sqlite")
+    else:
+        assert compressed == (RUN_COMPRESS.strip().lower() not in ("0", "false", "no", "off"))
 
 
 @pytest.mark.parametrize(
