@@ -16,7 +16,7 @@ import subprocess
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from primsync import cli_accounts
 from primsync.cli_common import (
@@ -834,29 +834,41 @@ def main(argv: Sequence[str] | None = None) -> int:
 # frames make no garbage cycles to speak of). Reference counting frees everything as before.
 GC_FIRST_THRESHOLD = 10_000
 
-# the commands whose work ends in a large frame written out: once their output is flushed,
-# the process ends at once instead of freeing every row of it (0.4 s at 50,000 rows)
-_EXIT_AT_ONCE = {"review", "coverage", "messages"}
-
 
 def run(argv: Sequence[str] | None = None) -> None:
-    """The ``primsync`` command: :func:`main`, then the process's exit. After a command that
-    wrote out a review (its engines disposed, its output flushed), the interpreter's teardown
-    is skipped: nothing is left to do but free memory the system takes back anyway."""
+    """The ``primsync`` command: :func:`main`, then the process's end (:func:`leave`)."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     gc.set_threshold(GC_FIRST_THRESHOLD, *gc.get_threshold()[1:])
-    code = main(arguments)
-    if arguments and arguments[0] in _EXIT_AT_ONCE:
-        import logging
+    leave(main(arguments))
 
-        try:
-            sys.stdout.flush()
-        except BrokenPipeError:
-            code = 141
+
+def leave(code: int) -> NoReturn:
+    """End the process as the interpreter ends it — threads still running waited for,
+    atexit's functions run (logging's flush, temporary folders' clean-up, a demo server's
+    stop), the output flushed — but without the interpreter's teardown, which frees every
+    object the command made and every module it imported, one by one: 0.3 s of a fresh
+    ``primsync account list``'s 1.2 s, 0.4 s after a review of 50,000 rows, for memory the
+    system takes back anyway. The databases are closed already (:func:`main` disposes its
+    engines). Output to a reader that went away (``| head``) ends with 141, as in
+    :func:`main`."""
+    import atexit
+    import threading
+
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = 141
+    except (OSError, ValueError):
+        pass
+    try:
         sys.stderr.flush()
-        logging.shutdown()
-        os._exit(code)
-    sys.exit(code)
+    except (OSError, ValueError):
+        pass
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -20,9 +20,8 @@ What differs from a fresh interpreter, and how the tests keep it honest:
   primsync that used one of their submodules without importing it would pass here. Commands
   are also run as fresh interpreters by the README walk, the install and package tests and
   every long-lived command (demo, app, worker);
-- a child ends without the interpreter's teardown of its modules (``_leave``): an object
-  whose finalizer matters at exit (an unclosed file, an undisposed engine) is only seen as
-  the fresh interpreters see it;
+- a child whose command ends with a usage error (argparse's SystemExit) ends through
+  ``primsync.cli.leave`` as every command does, without the interpreter's teardown;
 - what the libraries allocated as they were imported is frozen out of the garbage collector
   (``gc.freeze``), so a child's collections are quicker than a fresh process's;
 - a command whose environment changes what the interpreter reads when it starts (``PYTHON*``
@@ -129,14 +128,22 @@ def _become(request: dict, fds: list[int], keep_open: list) -> None:
     time.tzset()
     tempfile.tempdir = None
     # the standard streams as the interpreter makes them at start-up, on the new descriptors
+    # (unbuffered output where the server's start-up environment, which is the child's, asks
+    # it: PYTHONUNBUFFERED)
     streams = []
+    unbuffered = bool(request["env"].get("PYTHONUNBUFFERED"))  # the server's, as checked
     for fd, mode, model in ((0, "rb", sys.__stdin__), (1, "wb", sys.__stdout__),
                             (2, "wb", sys.__stderr__)):
         raw = io.FileIO(fd, mode, closefd=False)
         tty = raw.isatty()
-        binary = io.BufferedReader(raw) if fd == 0 else io.BufferedWriter(raw)
+        binary: io.RawIOBase | io.BufferedIOBase
+        if fd == 0:
+            binary = io.BufferedReader(raw)
+        else:
+            binary = raw if unbuffered else io.BufferedWriter(raw)
         streams.append(io.TextIOWrapper(binary, encoding=model.encoding, errors=model.errors,
-                                        line_buffering=tty or fd == 2))
+                                        line_buffering=tty or fd == 2,
+                                        write_through=unbuffered and fd != 0))
     sys.stdin, sys.stdout, sys.stderr = sys.__stdin__, sys.__stdout__, sys.__stderr__ = streams
     sys.argv = ["-m", *request["argv"]]
     sys.path[0] = request["cwd"]
@@ -147,26 +154,10 @@ def _become(request: dict, fds: list[int], keep_open: list) -> None:
         if stop.code is not None and not isinstance(stop.code, int):
             raise  # a message to print: the interpreter's own way
         code = stop.code or 0
-    _leave(code)
-
-
-def _leave(code: int) -> None:
-    """End the child as the interpreter ends a process — threads waited for, atexit's functions
-    run, the standard streams flushed — without tearing down its modules: that would touch, and
-    so copy from the server, every page the preloaded libraries hold (0.04-0.1 CPU-s a command).
-    Where the flush fails (a closed pipe), the interpreter's own ending says so."""
-    import atexit
-    import threading
-
-    threading._shutdown()  # type: ignore[attr-defined]
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            raise SystemExit(code) from None
-    os._exit(code)
-    sys.exit(0)
+    # primsync.cli's own end (a command ends there already; a usage error, which argparse
+    # raises as SystemExit, ends here): without the interpreter's teardown, which in a child
+    # would touch, and so copy from the server, every page the preloaded libraries hold
+    sys.modules["__main__"].leave(code)
 
 
 def serve(path: str) -> None:

@@ -200,3 +200,36 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
         assert status is None or code.strip() == status
         if reader.startswith("head"):
             assert out.stdout.startswith("id,kind,name,addresses,")
+
+
+def test_a_command_ends_as_the_interpreter_ends_it_without_its_teardown(tmp_path):
+    """``cli.leave``, which ends every command: threads still running are waited for, atexit's
+    functions run (logging's flush, a temporary folder's clean-up), the buffered output is
+    written, the exit code is the command's; a reader gone away makes it 141, quietly."""
+    script = (
+        "import atexit, sys, tempfile, threading, time\n"
+        "from primsync import cli\n"
+        "atexit.register(lambda: print('atexit ran'))\n"
+        f"kept = tempfile.TemporaryDirectory(dir={str(tmp_path)!r})\n"
+        "threading.Thread(target=lambda: (time.sleep(0.2), print('thread done'))).start()\n"
+        "sys.stdout.write('buffered, ')\n"
+        "cli.leave(3)\n"
+        "print('never reached')\n"
+    )
+    import os
+
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=buffered, timeout=60)  # fmt: skip
+    assert (out.returncode, out.stdout) == (3, "buffered, thread done\natexit ran\n"), out
+    assert out.stderr == "" and list(tmp_path.iterdir()) == []  # the folder was cleaned up
+    # a reader gone before anything was written: the flush at the end fails
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        closed = subprocess.run([sys.executable, "-c", script], stdout=write_end,
+                                stderr=subprocess.PIPE, text=True, env=buffered,
+                                timeout=60)  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert (closed.returncode, closed.stderr) == (141, ""), closed

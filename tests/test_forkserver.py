@@ -9,12 +9,11 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, add_account
+from tests.conftest import add_account
 from tests.forkserver import FRESH, PRIMSYNC
 
 WAYS = {"forked": PRIMSYNC, "fresh": FRESH}
@@ -114,21 +113,3 @@ def test_standard_input_ctrl_c_and_a_callers_timeout_reach_the_command(db, tmp_p
             conn.close()
     assert "KeyboardInterrupt" not in codes["fresh"][1], codes
 
-
-def test_a_child_leaves_as_the_interpreter_would_without_its_teardown():
-    """``_leave``, which ends every forked command: threads still running are waited for,
-    atexit's functions run (logging's flush among them), the buffered output is written, the
-    exit code is the command's."""
-    script = (
-        "import atexit, sys, threading, time\n"
-        f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "from tests.forkserver import _leave\n"
-        "atexit.register(lambda: print('atexit ran'))\n"
-        "threading.Thread(target=lambda: (time.sleep(0.2), print('thread done'))).start()\n"
-        "sys.stdout.write('buffered, ')\n"
-        "_leave(3)\n"
-        "print('never reached')\n"
-    )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         timeout=60)  # fmt: skip
-    assert (out.returncode, out.stdout) == (3, "buffered, thread done\natexit ran\n"), out
