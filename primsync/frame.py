@@ -195,7 +195,7 @@ def build_frame(
     counts: list[int] = []
     uids: list[int] = []
     sizes: list[int] = []
-    seen: list[bool] = []
+    flags: list[tuple[str, ...]] = []  # each row's FLAGS (a handful of distinct tuples)
     received: list[int | None] = []
     fields: list[HeaderFields] = []
     with gc_paused():
@@ -207,7 +207,7 @@ def build_frame(
                 if raw.update:  # newest FLAGS win
                     row = position.get(raw.uid)
                     if row is not None:
-                        seen[row] = _seen(raw.flags)
+                        flags[row] = raw.flags
                     continue
                 if want is None:
                     parsed = parse_headers(raw.data, decode_subject=decode_subjects)
@@ -221,13 +221,14 @@ def build_frame(
                 position[raw.uid] = len(uids)
                 uids.append(raw.uid)
                 sizes.append(raw.size)
-                seen.append(_seen(raw.flags))
+                flags.append(raw.flags)
                 received.append(raw.received)
                 fields.append(parsed)
             counts.append(len(uids) - before)
             folder_of.append(f.folder)
             validity_of.append(f.uidvalidity)
             direction_of.append("out" if f.is_sent else "in")
+        seen = {f: _seen(f) for f in set(flags)}
         seconds = np.array(
             [
                 r if r is not None else _seconds(h.date)
@@ -256,7 +257,7 @@ def build_frame(
             IN_REPLY_TO: [list(h.in_reply_to) for h in fields],
             REFERENCES: [list(h.references) for h in fields],
             SIZE: np.array(sizes, dtype="int64"),
-            SEEN: np.array(seen, dtype=bool),
+            SEEN: np.array([seen[f] for f in flags], dtype=bool),
             DEFECTS: [
                 [*h.defects, _NO_INTERNALDATE] if r is None else list(h.defects)
                 for r, h in zip(received, fields, strict=True)

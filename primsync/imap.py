@@ -233,6 +233,9 @@ def _uid_sets(uids: Sequence[int], limit: int = MAX_UID_SET) -> Iterator[list[in
     >>> [uid_ranges(run) for run in _uid_sets(list(range(1, 20, 2)), limit=20)]
     ['1,3,5,7', '9,11,13', '15,17,19']
     """
+    if uids and uids[-1] - uids[0] == len(uids) - 1:
+        yield list(uids)  # sorted and unique, so one run (``1:50000``): no walk through it
+        return
     chunk: list[int] = []
     length = 0  # of the chunk's UID set, exactly
     start = prev = -1
@@ -512,7 +515,9 @@ class Mailbox:
 
 
 def uid_ranges(uids: Sequence[int]) -> str:
-    """A compact sequence set of sorted UIDs: ``1:5,7,9:12``."""
+    """A compact sequence set of sorted, unique UIDs: ``1:5,7,9:12``."""
+    if len(uids) > 1 and uids[-1] - uids[0] == len(uids) - 1:  # one run, unique
+        return f"{uids[0]}:{uids[-1]}"
     parts: list[str] = []
     start = prev = None
     for uid in uids:

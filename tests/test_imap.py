@@ -149,6 +149,9 @@ def test_internaldate_and_uid_ranges():
     assert _internaldate(b"garbage") is None
     assert uid_ranges([1, 2, 3, 5, 7, 8]) == "1:3,5,7:8"
     assert uid_ranges([]) == ""
+    assert uid_ranges([7]) == "7"
+    assert uid_ranges(list(range(10, 50010))) == "10:50009"  # one run
+    assert uid_ranges([1, 2, 4]) == "1:2,4"
 
 
 def test_the_fast_readers_contract_with_imapclient_holds(mailbox):
