@@ -5,6 +5,7 @@ Each case runs the command line as a person types it (a new process, in an empty
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 
@@ -160,8 +161,6 @@ def test_a_database_of_a_kind_primsync_does_not_keep_is_exit_2(tmp_path):
 
 def _agency(tmp_path, records: int = 0) -> dict[str, str]:
     """An initialised database with a group, a user and ``records`` records, by command."""
-    import os
-
     env = {**os.environ, "PRIMSYNC_DB": f"sqlite:///{tmp_path / 'crm.db'}"}
     for command in (["init"], ["groups", "add", "Recruiters", "--level", "10"],
                     ["users", "add", "ana", "--name", "Ana", "--group", "Recruiters"]):  # fmt: skip
@@ -216,8 +215,6 @@ def test_a_command_ends_as_the_interpreter_ends_it_without_its_teardown(tmp_path
         "cli.leave(3)\n"
         "print('never reached')\n"
     )
-    import os
-
     buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          env=buffered, timeout=60)  # fmt: skip

@@ -112,4 +112,3 @@ def test_standard_input_ctrl_c_and_a_callers_timeout_reach_the_command(db, tmp_p
             assert conn.recv(1) == b""
             conn.close()
     assert "KeyboardInterrupt" not in codes["fresh"][1], codes
-
