@@ -243,29 +243,33 @@ class _Candidate:
 
 
 def _candidates(crm: pd.DataFrame) -> list[_Candidate]:
-    """The CRM messages as candidates, read column by column (a dict a row cost 40 us)."""
+    """The CRM messages as candidates, read column by column (a dict a row cost 40 us), the
+    sending times made UTC for the whole column at once (a Timestamp's own ``tz_localize``
+    cost about 8 us a candidate)."""
     n = len(crm)
 
     def column(name: str, default: object) -> list:
         return crm[name].tolist() if name in crm.columns else [default] * n
 
+    sent = pd.to_datetime(crm["sent_at"], utc=True).tolist()  # naive: UTC; aware: converted
     out = []
     for crm_id, record_id, name, kind, subject, sent_at, who, threads, excluded in zip(
-        *(crm[c].tolist() for c in ("crm_id", "record_id", "name", "kind", "subject", "sent_at")),
+        *(crm[c].tolist() for c in ("crm_id", "record_id", "name", "kind", "subject")),
+        sent,
         column("recipients", None),
         column("threads", None),
         column("excluded", False),
         strict=True,
     ):
-        when = pd.Timestamp(sent_at)
+        subject = subject if isinstance(subject, str) else ""  # None, or a string column's NaN
         out.append(
             _Candidate(
                 int(crm_id),
                 int(record_id),
                 name,
                 kind,
-                subject or "",
-                when.tz_convert("UTC") if when.tzinfo else when.tz_localize("UTC"),
+                subject,
+                sent_at,
                 subject_core(subject),
                 frozenset(who or ()),
                 frozenset(threads or ()),

@@ -188,6 +188,27 @@ def test_a_crm_time_written_in_another_zone_is_read_at_its_moment(engine):
                                 datetime(2026, 11, 20, 23, 1, tzinfo=tokyo))) == 1  # fmt: skip
 
 
+def test_crm_sending_times_naive_or_in_any_zone_are_compared_in_utc():
+    """The candidates' sending times, read for the whole column at once: a naive time is UTC,
+    an aware one is converted, whatever zone the CRM frame came in."""
+    from primsync.replies import _candidates
+
+    utc = pd.Timestamp("2026-11-20 14:00", tz="UTC")
+    frames = {
+        "naive": [pd.Timestamp("2026-11-20 14:00"), pd.NaT],
+        "utc": [utc, pd.NaT],
+        "paris": [pd.Timestamp("2026-11-20 15:00", tz="Europe/Paris"), pd.NaT],
+    }
+    for name, sent in frames.items():
+        crm = pd.DataFrame({"crm_id": [1, 2], "record_id": [7, 7], "name": ["Zoe", "Zoe"],
+                            "kind": ["candidate"] * 2, "subject": ["Re: Offer", None],
+                            "sent_at": pd.Series(sent)})  # fmt: skip
+        first, second = _candidates(crm)
+        assert first.sent_at == utc and str(first.sent_at.tz) == "UTC", name
+        assert pd.isna(second.sent_at) and second.subject == "", name
+        assert first.thread_subject == "offer" and first.recipients == frozenset(), name
+
+
 def test_the_threshold_decides_what_is_ticked(replies_db):
     strict = _review(replies_db, record=False, threshold=0.95)
     probable = strict.all_rows[strict.all_rows[F.CONTEXT] == "probable"]
