@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.links import PROFILES, Profile, ShapedLink, check_shaping  # noqa: E402
 from benchmarks.mailbox import build_messages, load_into_dovecot, seed_contacts  # noqa: E402
+from benchmarks.steps import line, review_steps  # noqa: E402
 from primsync import frame as F  # noqa: E402
 from primsync.commit import import_selected  # noqa: E402
 from primsync.db.engine import open_engine, write_session  # noqa: E402
@@ -406,6 +407,10 @@ def measure(n: int, args, link, report, *, match: bool) -> Scale:  # type: ignor
                f"imports {part['imports']:.2f} + review {part['review']:.2f} + JSON "
                f"{part['json']:.2f} s", f"in-process {times['compressed']:.2f} s",
                f"{part['review'] / times['compressed']:.2f}x", "-", True)  # fmt: skip
+        # where the review's time goes: one more review, its steps timed (benchmarks/steps.py)
+        steps, whole = review_steps(review("1"))
+        report("    where the review's time goes", line(steps, whole),
+               f"in-process {times['compressed']:.2f} s", "-", "-", True)  # fmt: skip
         help_s = alternating({"help": lambda: subprocess.run(
             [sys.executable, "-m", "primsync.cli", "--help"], env=cli_env, check=True,
             capture_output=True)}, max(repeat, 5))["help"]  # fmt: skip

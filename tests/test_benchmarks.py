@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from benchmarks.steps import STEPS
 from tests.conftest import ROOT
 
 
@@ -36,6 +37,16 @@ def test_benchmarks_run_at_a_tiny_size(dovecot, tmp_path):
     resync = next(line for line in out.stdout.splitlines() if line.startswith("re-sync"))
     assert " met" in resync.split("target")[1]  # round trips are counted, not timed
     assert "| goal | figure |" in results.read_text()
+    # the review's profile, one line a size: its steps add up to the review they timed
+    profiles = [line for line in out.stdout.splitlines() if "where the review's time goes" in line]
+    assert len(profiles) == 2, out.stdout
+    for profile in profiles:
+        steps = [s.strip() for s in profile.split("goes", 1)[1].split(" of ")[0].split(" + ")]
+        names = [s.rsplit(" ", 1)[0] for s in steps]
+        assert {"sign-in", "FETCH answer read", "header fields", "enrichment"} <= set(names)
+        assert names == [s for s in STEPS if s in names]  # the review's order, each once
+        whole = float(profile.split(" of ")[1].split()[0])
+        assert abs(sum(float(s.rsplit(" ", 1)[1]) for s in steps) - whole) <= 0.001 * len(STEPS)
 
 
 def test_the_benchmarks_measure_across_a_shaped_link(dovecot):
