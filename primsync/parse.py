@@ -345,19 +345,29 @@ _ODD_BREAKS = re.compile(
     "[\r\x0b\x0c\x1c-\x1e]"
 )  # line breaks for str.splitlines, as mailers use them
 _KEYS: dict[str, str] = {}  # "Message-Id:" -> "message-id"
-# the usual block: only well-formed "Name: value" lines and their continuations, none of the
-# odd line breaks in them (a block with some is matched again once they are made LF)
-_WELL_FORMED = re.compile(
-    r"(?:[!-9;-~]+:[^\n\r\x0b\x0c\x1c-\x1e]*(?:\n[ \t][^\n\r\x0b\x0c\x1c-\x1e]*)*\n?)*"
+# the usual block, read and checked in one pass: a well-formed "Name: value" line with its
+# continuation lines (none of the odd line breaks in them), or else, in the third group, what is
+# not one (the block is then read again once its odd line breaks are made LF, or line by line).
+# Each field is matched once, from where the last ended: no backtracking across fields (a
+# fullmatch of the block's fields as one pattern took seconds on a line of 20 colons followed
+# by a form feed, doubling with each colon more).
+_PAIR_OR_NOT = re.compile(
+    r"([!-9;-~]+):[ \t]*([^\n\r\x0b\x0c\x1c-\x1e]*(?:\n[ \t][^\n\r\x0b\x0c\x1c-\x1e]*)*)\n?"
+    r"|([^\n]*\n?)"
 )
-_PAIR = re.compile(r"([!-9;-~]+):[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)\n?")  # line after line
 _WANTED_KEY: dict[str, str] = {}  # "Message-Id" -> "message-id"; "" for a header not wanted
 
 
-def _wanted_fields(block: str, defects: list[str]) -> dict[str, str]:
-    """:func:`_raw_headers` for a well-formed block: the same result, with less work a line."""
+def _checked_fields(block: str, defects: list[str]) -> dict[str, str] | None:
+    """:func:`_raw_headers` of a well-formed block (see ``_PAIR_OR_NOT``), found so in the same
+    pass; None (and no defect noted) for any other block."""
     found: dict[str, str] = {}
-    for name, value in _PAIR.findall(block):
+    noted: list[str] = []
+    for name, value, other in _PAIR_OR_NOT.findall(block):
+        if not name:
+            if other:  # a line that is not a well-formed field
+                return None
+            continue  # the empty match at the end of the block
         key = _WANTED_KEY.get(name)
         if key is None:
             key = name.lower() if name.lower() in _WANTED else ""
@@ -366,9 +376,11 @@ def _wanted_fields(block: str, defects: list[str]) -> dict[str, str]:
         if not key:
             continue
         if key in found or "\n" in value or len(value) > _MAX_HEADER_CHARS:
-            _keep(found, key, name, value, defects)
+            _keep(found, key, name, value, noted)
         else:  # the usual field, as _keep stores it
             found[key] = value.strip()
+    if noted:
+        defects.extend(noted)
     return found
 
 
@@ -400,13 +412,11 @@ def _raw_headers(raw: bytes, defects: list[str]) -> dict[str, str]:
     block = (raw if end < 0 else raw[:end]).decode("ascii", "surrogateescape")
     if "\r" in block:
         block = block.replace("\r\n", "\n")
-    if _WELL_FORMED.fullmatch(block):
-        return _wanted_fields(block, defects)
-    if _ODD_BREAKS.search(block):
+    found = _checked_fields(block, defects)
+    if found is None and _ODD_BREAKS.search(block):
         block = _ODD_BREAKS.sub("\n", block)
-        if _WELL_FORMED.fullmatch(block):
-            return _wanted_fields(block, defects)
-    return _any_fields(block, defects)
+        found = _checked_fields(block, defects)
+    return found if found is not None else _any_fields(block, defects)
 
 
 def _any_fields(block: str, defects: list[str]) -> dict[str, str]:

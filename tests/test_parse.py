@@ -260,6 +260,37 @@ def test_the_usual_blocks_short_path_gives_the_general_readers_fields_and_defect
     assert defects == general_defects
 
 
+def test_a_line_of_many_colons_before_an_odd_line_is_read_at_once():
+    """A line of colons without spaces (a DKIM signature's ``h=from:to:cc:...``, a subject)
+    and, later, a line that is not a field or a form feed: matched as one pattern, the block's
+    fields could be split at each colon, and a failed match tried every split (a second at 20
+    colons, doubling with each more). Read in a child process, so that a hang fails the test
+    rather than the suite (the block is read in about a millisecond)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    colons = b":".join(b"h=from" for _ in range(60))
+    cases = [
+        b"DKIM-Signature: v=1; " + colons + b"\r\nBad line\r\nFrom: a@b.example\r\n",
+        b"Subject: " + colons + b"\x0c\r\nFrom: a@b.example\r\n\r\nbody",
+    ]
+    code = (
+        "import sys\nfrom primsync.parse import parse_headers\n"
+        f"for raw in {cases!r}:\n"
+        "    h = parse_headers(raw)\n"
+        "    print(h.from_addr, h.subject.count(':'), list(h.defects))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.splitlines() == [
+        "a@b.example 0 ['headers: a line that is not a header', 'Message-ID: missing']",
+        "a@b.example 59 ['Message-ID: missing']",
+    ]
+
+
 def test_the_usual_blocks_values_are_trimmed():
     defects: list[str] = []
     h = parse_headers(b"From: a@b.example \r\nSubject:  Hi there \t\r\nMessage-ID: <i@d> \r\n")
