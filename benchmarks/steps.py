@@ -1,5 +1,6 @@
 """Where a review's time goes: one review with its steps timed (benchmarks/run.py prints it
-beside the goals, so that a goal missed comes with its profile).
+beside the goals, so that a goal missed comes with its profile: of `--repeat` reviews so
+timed, the one whose whole is the median).
 
 The steps are timed by wrapping the functions the review calls, not by a profiler: cProfile
 counts every call of the per-message functions and doubles the time they seem to take. Two
