@@ -138,6 +138,20 @@ def _recipients(row: dict) -> list[str]:
     return list(dict.fromkeys([*row[F.TO_ADDRS], *row[F.CC_ADDRS]]))
 
 
+# what :func:`learn_copies` gives, a row per Sent copy linked to its CRM message
+LEARNED_COLUMNS = [
+    "crm_id",
+    "message_id",
+    "how",
+    "recipients",
+    "thread",
+    "folder",
+    "uid",
+    "uidvalidity",
+    "evidence",
+]
+
+
 def learn_copies(
     sent: pd.DataFrame, crm: pd.DataFrame, addresses: pd.DataFrame, known: Iterable[str] = ()
 ) -> pd.DataFrame:
@@ -150,17 +164,7 @@ def learn_copies(
     folder, uid, uidvalidity, evidence. A rewritten id is learned only when exactly one CRM
     message fits (same recipient record, same subject, sent within ``COPY_WINDOW``).
     """
-    columns = [
-        "crm_id",
-        "message_id",
-        "how",
-        "recipients",
-        "thread",
-        "folder",
-        "uid",
-        "uidvalidity",
-        "evidence",
-    ]
+    columns = LEARNED_COLUMNS
     learned: list[tuple] = []
     if sent.empty or crm.empty:
         return pd.DataFrame(learned, columns=columns)
@@ -242,10 +246,11 @@ class _Candidate:
     excluded: bool
 
 
-def _candidates(crm: pd.DataFrame) -> list[_Candidate]:
-    """The CRM messages as candidates, read column by column (a dict a row cost 40 us), the
-    sending times made UTC for the whole column at once (a Timestamp's own ``tz_localize``
-    cost about 8 us a candidate)."""
+def _candidates(crm: pd.DataFrame, cores: set[str], keys: set[str]) -> list[_Candidate]:
+    """The CRM messages some row could be compared with (its subject's core in ``cores``, or
+    one of its Outlook threads in ``keys``) as candidates, read column by column (a dict a row
+    cost 40 us), the sending times made UTC for the whole column at once (a Timestamp's own
+    ``tz_localize`` cost about 8 us a candidate)."""
     n = len(crm)
 
     def column(name: str, default: object) -> list:
@@ -262,6 +267,9 @@ def _candidates(crm: pd.DataFrame) -> list[_Candidate]:
         strict=True,
     ):
         subject = subject if isinstance(subject, str) else ""  # None, or a string column's NaN
+        core = subject_core(subject)
+        if core not in cores and keys.isdisjoint(threads or ()):
+            continue  # no row has its subject or its thread
         out.append(
             _Candidate(
                 int(crm_id),
@@ -270,7 +278,7 @@ def _candidates(crm: pd.DataFrame) -> list[_Candidate]:
                 kind,
                 subject,
                 sent_at,
-                subject_core(subject),
+                core,
                 frozenset(who or ()),
                 frozenset(threads or ()),
                 bool(excluded),
@@ -361,7 +369,16 @@ def probable_replies(
         out[F.CONFIDENCE] = np.where(out[F.CONTEXT].eq("green"), 1.0, np.nan)
     if rows.empty or crm.empty:
         return out
-    cands = _candidates(crm)
+    todo = np.flatnonzero(
+        (out[F.CONTEXT].to_numpy() == "yellow")
+        & (out[F.DIRECTION].to_numpy() == "in")
+        & ~out[F.EXCLUDED].to_numpy(bool)
+    )
+    subjects = out[F.SUBJECT].to_numpy(object)
+    indexes = out[F.THREAD_INDEX].to_numpy(object) if F.THREAD_INDEX in out.columns else None
+    cores = [subject_core(subjects[pos]) for pos in todo]  # each row's, read once
+    keys = [thread_key(indexes[pos]) for pos in todo] if indexes is not None else [None] * len(todo)
+    cands = _candidates(crm, set(cores), {k for k in keys if k})
     by_subject: dict[str, list[_Candidate]] = {}
     by_thread: dict[str, list[_Candidate]] = {}
     for cand in cands:
@@ -373,17 +390,9 @@ def probable_replies(
         addresses["address"].tolist(), addresses["record_id"].tolist(), strict=True
     ):
         records_of.setdefault(address, set()).add(int(rid))
-    todo = np.flatnonzero(
-        (out[F.CONTEXT].to_numpy() == "yellow")
-        & (out[F.DIRECTION].to_numpy() == "in")
-        & ~out[F.EXCLUDED].to_numpy(bool)
-    )
-    subjects = out[F.SUBJECT].to_numpy(object)
-    indexes = out[F.THREAD_INDEX].to_numpy(object) if F.THREAD_INDEX in out.columns else None
     annexes: dict[int, str] = {}
-    for pos in todo:
-        pool = list(by_subject.get(subject_core(subjects[pos]), []))
-        key = thread_key(indexes[pos]) if indexes is not None else None
+    for pos, core, key in zip(todo, cores, keys, strict=True):
+        pool = list(by_subject.get(core, []))
         if key:
             pool += by_thread.get(key, [])
         if not pool:

@@ -30,6 +30,7 @@ from primsync.progress import Progress, reporter
 from primsync.replies import (
     COPY_WINDOW,
     DEFAULT_THRESHOLD,
+    LEARNED_COLUMNS,
     REPLY_WINDOW,
     learn_copies,
     probable_replies,
@@ -333,7 +334,7 @@ def find_probable_replies(
     senders = yellow[F.FROM_ADDR].dropna()  # "Re:" or not: a reply may have lost its prefix
     keys = [k for k in map(thread_key, yellow.get(F.THREAD_INDEX, pd.Series(dtype=object))) if k]
     when = yellow[F.RECEIVED].dropna()
-    fresh = learned if learned is not None else pd.DataFrame(columns=["crm_id", "thread"])
+    fresh = learned if learned is not None else pd.DataFrame(columns=LEARNED_COLUMNS)
     if when.empty or (senders.empty and not keys):
         return out
     start, end = when.min() - REPLY_WINDOW, when.max()

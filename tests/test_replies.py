@@ -110,6 +110,11 @@ def test_each_labelled_case_gets_its_context_and_crm_message(replies_db):
                                      "headers)"][F.EVIDENCE]  # fmt: skip
     second = by_what["a reply from a second address, found by Thread-Index"]
     assert not second[F.MATCHED] and not second[F.SELECTED]  # unknown address: not in the grid
+    # asked again of the rows found (without what the review learned): the same rows
+    from primsync.review import find_probable_replies
+
+    again = find_probable_replies(replies_db, result.all_rows)
+    assert again[F.CONTEXT].tolist() == result.all_rows[F.CONTEXT].tolist()
 
 
 def test_a_lean_review_finds_the_same_replies(replies_db):
@@ -203,10 +208,16 @@ def test_crm_sending_times_naive_or_in_any_zone_are_compared_in_utc():
         crm = pd.DataFrame({"crm_id": [1, 2], "record_id": [7, 7], "name": ["Zoe", "Zoe"],
                             "kind": ["candidate"] * 2, "subject": ["Re: Offer", None],
                             "sent_at": pd.Series(sent)})  # fmt: skip
-        first, second = _candidates(crm)
+        first, second = _candidates(crm, {"offer", ""}, set())
         assert first.sent_at == utc and str(first.sent_at.tz) == "UTC", name
         assert pd.isna(second.sent_at) and second.subject == "", name
         assert first.thread_subject == "offer" and first.recipients == frozenset(), name
+    # only those some row could be compared with: by the subject's core, or by the thread
+    crm = crm.assign(threads=[["t1"], []])
+    assert [c.crm_id for c in _candidates(crm, {"offer"}, set())] == [1]
+    assert [c.crm_id for c in _candidates(crm, {"other"}, {"t1"})] == [1]
+    assert [c.crm_id for c in _candidates(crm, {""}, {"t2"})] == [2]
+    assert _candidates(crm, {"other"}, {"t2"}) == []
 
 
 def test_the_threshold_decides_what_is_ticked(replies_db):
