@@ -357,8 +357,9 @@ def frame_json_pieces(
         for col in dates:
             out[col] = pd.Series(_plain_column(out[col]), index=out.index, dtype=object)
         lines = out.to_json(orient="records", lines=True, force_ascii=False, default_handler=str)
-        # a raw newline never stands inside a JSON string: each line is one row
-        yield (",\n" if start else "") + ",\n".join(lines.rstrip("\n").split("\n"))
+        # a raw newline never stands inside a JSON string: each line is one row (one replace,
+        # not a string a row split off and joined again)
+        yield (",\n" if start else "") + lines.rstrip("\n").replace("\n", ",\n")
     yield "\n]"
 
 
