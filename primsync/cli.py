@@ -333,7 +333,6 @@ def _review(
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    import pandas as pd
 
     from primsync import frame as F
 
@@ -343,8 +342,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     if args.format == "json":
         text = F.frame_json_pieces(frame)  # written as encoded: never held whole
     elif args.format == "csv":
-        records = pd.DataFrame(F.frame_to_records(frame), columns=F.JSON_COLUMNS)
-        text = records.to_csv(index=False)
+        text = F.frame_csv_pieces(frame)  # written as made, like the JSON
     else:
         text = table(frame)
     write_out(text, args.output)

@@ -193,6 +193,8 @@ def frame_out(frame: pd.DataFrame, fmt: str, output: str | None = None) -> None:
     if fmt == "json":
         write_out(F.frame_json(frame, list(frame.columns)), output)
     elif fmt == "csv":
-        write_out(frame.to_csv(index=False), output)
+        # LF: the text file (or stdout) writes the platform's line end; pandas' default,
+        # os.linesep, would give "\r\r\n" on Windows
+        write_out(frame.to_csv(index=False, lineterminator="\n"), output)
     else:
         write_out("(none)" if frame.empty else frame.to_string(index=False), output)

@@ -159,3 +159,17 @@ def test_subjects_decoded_only_for_the_rows_kept_give_the_same_values(corpus_fil
     assert sum(type(s) is RawSubject for s in lazy[F.SUBJECT]) == undecoded  # left as it was
     changed = eager[F.DEFECTS].map(lambda d: any(x.startswith("Subject") for x in d))
     assert changed.any()  # some subjects' decoding has defects: they are in the same place
+
+
+def test_csv_lines_end_in_lf_whatever_the_platforms_line_end(monkeypatch, tmp_path):
+    """The CSV is written through a text file (or stdout), which writes the platform's line
+    end: pandas' own default (``os.linesep``) would make each Windows line end in CR CR LF."""
+    import os
+
+    from primsync.cli_common import frame_out
+
+    monkeypatch.setattr(os, "linesep", "\r\n")  # as on Windows
+    rows = pd.DataFrame({"uid": [1, 2], "record_id": [7, None]})
+    assert "\r" not in "".join(F.frame_csv_pieces(rows, rows_at_once=1))
+    frame_out(pd.DataFrame({"uid": [1, 2]}), "csv", str(tmp_path / "out.csv"))
+    assert (tmp_path / "out.csv").read_bytes() == b"uid\n1\n2\n"

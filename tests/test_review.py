@@ -219,6 +219,19 @@ def test_cli_json_gives_the_same_rows_as_the_api(db, tmp_path):
                 "record_id", "candidates", "context", "annexed_to", "selected",
                 "already_imported", "defects", "evidence"}  # fmt: skip
     assert required <= set(cli[0])
+    # the same rows as CSV, written in pieces: each value as Python writes it, ids whole
+    import csv
+
+    csv_out = ["--option", "all", "--format", "csv", "-o", str(tmp_path / "review.csv")]
+    out = subprocess.run([*args, *csv_out], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    with open(tmp_path / "review.csv", newline="", encoding="utf-8") as file:
+        rows = list(csv.reader(file))
+    assert rows[0] == F.JSON_COLUMNS
+    expected = [["" if (v := r.get(c)) is None else str(v) for c in F.JSON_COLUMNS] for r in api]
+    assert rows[1:] == expected
+    ids = [r[F.JSON_COLUMNS.index(F.ANNEXED_TO_ID)] for r in rows[1:]]
+    assert "" in ids and any(i.isdigit() for i in ids)  # some annexed, some not: no "3.0"
 
 
 def test_cli_exit_codes(db):
