@@ -333,7 +333,6 @@ def _review(
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-
     from primsync import frame as F
 
     result = _review(args, keep_unmatched=args.unmatched)
