@@ -349,8 +349,8 @@ _KEYS: dict[str, str] = {}  # "Message-Id:" -> "message-id"
 # continuation lines (none of the odd line breaks in them), or else, in the third group, what is
 # not one (the block is then read again once its odd line breaks are made LF, or line by line).
 # Each field is matched once, from where the last ended: no backtracking across fields (a
-# fullmatch of the block's fields as one pattern took seconds on a line of 20 colons followed
-# by a form feed, doubling with each colon more).
+# fullmatch of the block's fields as one pattern took half a second on a line of 20 colons
+# followed by a form feed, doubling with each colon more).
 _PAIR_OR_NOT = re.compile(
     r"([!-9;-~]+):[ \t]*([^\n\r\x0b\x0c\x1c-\x1e]*(?:\n[ \t][^\n\r\x0b\x0c\x1c-\x1e]*)*)\n?"
     r"|([^\n]*\n?)"

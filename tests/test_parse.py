@@ -263,8 +263,8 @@ def test_the_usual_blocks_short_path_gives_the_general_readers_fields_and_defect
 def test_a_line_of_many_colons_before_an_odd_line_is_read_at_once():
     """A line of colons without spaces (a DKIM signature's ``h=from:to:cc:...``, a subject)
     and, later, a line that is not a field or a form feed: matched as one pattern, the block's
-    fields could be split at each colon, and a failed match tried every split (a second at 20
-    colons, doubling with each more). Read in a child process, so that a hang fails the test
+    fields could be split at each colon, and a failed match tried every split (half a second at
+    20 colons, doubling with each more). Read in a child process, so that a hang fails the test
     rather than the suite (the block is read in about a millisecond)."""
     import subprocess
     import sys
