@@ -164,10 +164,9 @@ def learn_copies(
     folder, uid, uidvalidity, evidence. A rewritten id is learned only when exactly one CRM
     message fits (same recipient record, same subject, sent within ``COPY_WINDOW``).
     """
-    columns = LEARNED_COLUMNS
     learned: list[tuple] = []
     if sent.empty or crm.empty:
-        return pd.DataFrame(learned, columns=columns)
+        return pd.DataFrame(learned, columns=LEARNED_COLUMNS)
     skip = set(known)
     # the CRM keeps an id as its mailer wrote it; the review's ids are normalised (lower case)
     by_id = {
@@ -229,7 +228,7 @@ def learn_copies(
                 f"same recipient record, same subject, sent {minutes:.0f} min apart",
             )
         )
-    return pd.DataFrame(learned, columns=columns)
+    return pd.DataFrame(learned, columns=LEARNED_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)
